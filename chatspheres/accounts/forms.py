@@ -1,0 +1,81 @@
+"""Forms for signing up and editing a profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.http import HttpRequest
+
+from chatspheres.accounts.models import BIO_MAX_LENGTH, MAX_INTERESTS, Profile, User
+from chatspheres.accounts.services import interests_normalize, profile_create
+
+
+class SignupDetailsForm(forms.Form):
+    """The fields allauth's sign-up form gains: name, age, time zone."""
+
+    display_name = forms.CharField(
+        label="Display name",
+        max_length=50,
+        help_text="What people you talk with will see. Not your email.",
+    )
+    is_adult = forms.BooleanField(
+        label="I am 18 or older",
+        required=True,
+        error_messages={"required": "ChatSpheres is for people 18 or older."},
+    )
+    # Filled in by the browser (static/js/timezone.js); editable on the profile.
+    time_zone = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def signup(self, request: HttpRequest, user: User) -> None:
+        """allauth calls this once the account exists."""
+        profile_create(
+            user=user,
+            display_name=self.cleaned_data["display_name"],
+            adult_confirmed=self.cleaned_data["is_adult"],
+            time_zone=self.cleaned_data.get("time_zone") or "UTC",
+        )
+
+
+class ProfileForm(forms.Form):
+    """Edit what others see, and the time zone times are shown in."""
+
+    display_name = forms.CharField(label="Display name", max_length=50)
+    bio = forms.CharField(
+        label="About you",
+        required=False,
+        max_length=BIO_MAX_LENGTH,
+        widget=forms.Textarea(attrs={"rows": 4}),
+        help_text=f"A few lines, at most {BIO_MAX_LENGTH} characters.",
+    )
+    interests = forms.MultipleChoiceField(
+        label="Interests",
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        help_text=f"Pick up to {MAX_INTERESTS}; people who share them are matched first.",
+    )
+    other_interests = forms.CharField(
+        label="Other interests",
+        required=False,
+        max_length=500,
+        help_text="Separate them with commas, e.g. bouldering, jazz piano.",
+    )
+    time_zone = forms.ChoiceField(label="Time zone")
+
+    def __init__(self, *args: Any, suggestions: list[str], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        initial = self.initial.get("interests") or []
+        names = list(dict.fromkeys([*initial, *suggestions]))
+        self.fields["interests"].choices = [(name, name) for name in names]
+        self.fields["time_zone"].choices = Profile._meta.get_field("time_zone").choices  # type: ignore[assignment]
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        typed = (cleaned.get("other_interests") or "").split(",")
+        names = interests_normalize([*cleaned.get("interests", []), *typed])
+        if len(names) > MAX_INTERESTS:
+            raise forms.ValidationError(
+                f"Pick at most {MAX_INTERESTS} interests (you have {len(names)})."
+            )
+        cleaned["all_interests"] = names
+        return cleaned

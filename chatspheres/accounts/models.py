@@ -1,0 +1,107 @@
+"""Members: the account (email + password) and the public profile."""
+
+from __future__ import annotations
+
+import zoneinfo
+from typing import Any, ClassVar
+
+from django.contrib.auth.models import AbstractUser
+from django.contrib.auth.models import UserManager as DjangoUserManager
+from django.db import models
+
+from chatspheres.common.models import BaseModel
+
+MAX_INTERESTS = 10
+BIO_MAX_LENGTH = 500
+
+
+class UserManager(DjangoUserManager["User"]):
+    """Members sign in with their email address; there is no username."""
+
+    use_in_migrations = True
+
+    def _create_user_object(
+        self, username: Any, email: str | None, password: str | None, **extra: Any
+    ) -> User:  # type: ignore[override]
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=self.normalize_email(email), **extra)
+        user.set_password(password)
+        return user
+
+    def create_user(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", False)
+        extra.setdefault("is_superuser", False)
+        user = self._create_user_object(None, email, password, **extra)
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(  # type: ignore[override]
+        self, email: str, password: str | None = None, **extra: Any
+    ) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractUser):
+    """An account. Everything others may see lives on :class:`Profile`."""
+
+    username = None  # type: ignore[assignment]
+    first_name = None  # type: ignore[assignment]
+    last_name = None  # type: ignore[assignment]
+    email = models.EmailField("email address", unique=True)
+
+    USERNAME_FIELD = "email"
+    REQUIRED_FIELDS: ClassVar[list[str]] = []
+
+    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+
+    def __str__(self) -> str:
+        return self.email
+
+
+class InterestQuerySet(models.QuerySet["Interest"]):
+    def popular(self) -> InterestQuerySet:
+        """Most chosen first: the suggestions shown on the profile form."""
+        return self.annotate(chosen=models.Count("profiles")).order_by("-chosen", "name")
+
+
+class Interest(BaseModel):
+    """A topic a member cares about; matching pairs people who share them."""
+
+    name = models.CharField(max_length=40, unique=True)
+
+    objects = InterestQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @staticmethod
+    def normalize(name: str) -> str:
+        """One spelling per interest: trimmed, single spaces, lower case."""
+        return " ".join(name.split()).lower()[:40]
+
+
+def _time_zone_choices() -> list[tuple[str, str]]:
+    return [(zone, zone.replace("_", " ")) for zone in sorted(zoneinfo.available_timezones())]
+
+
+class Profile(BaseModel):
+    """What other members see: name, bio, interests. Never the email address."""
+
+    user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
+    display_name = models.CharField(max_length=50)
+    bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
+    interests = models.ManyToManyField(Interest, related_name="profiles", blank=True)
+    time_zone = models.CharField(max_length=64, default="UTC", choices=_time_zone_choices)
+    # When the member confirmed being 18 or older (required at sign-up).
+    adult_confirmed_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return self.display_name

@@ -1,0 +1,52 @@
+"""Reads of members and profiles."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import TypedDict
+
+from django.conf import settings
+from django.contrib.auth import get_user
+from django.contrib.sessions.backends.base import SessionBase
+from django.utils.module_loading import import_string
+
+from chatspheres.accounts.models import Interest, Profile
+
+
+class PublicCard(TypedDict):
+    """What a member shows a stranger: never the email address."""
+
+    name: str
+    bio: str
+    interests: list[str]
+
+
+def user_id_for_session(*, session_key: str) -> int | None:
+    """The active member signed in with this session, or None."""
+    store_class: type[SessionBase] = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    # get_user() checks the session's auth hash, so a changed password or a
+    # logout elsewhere ends the session here too.
+    user = get_user(SimpleNamespace(session=store_class(session_key)))  # type: ignore[arg-type]
+    if not user.is_authenticated or not user.is_active:
+        return None
+    return int(user.pk)
+
+
+def profile_with_interests(*, user_id: int) -> Profile:
+    """A member's profile with interests loaded in one more query."""
+    return Profile.objects.prefetch_related("interests").get(user_id=user_id)
+
+
+def interest_names(profile: Profile) -> list[str]:
+    """The profile's interests, alphabetical."""
+    return sorted(interest.name for interest in profile.interests.all())
+
+
+def public_card(profile: Profile) -> PublicCard:
+    """The card shown to a partner."""
+    return {"name": profile.display_name, "bio": profile.bio, "interests": interest_names(profile)}
+
+
+def interest_suggestions(limit: int = 24) -> list[str]:
+    """Interests to offer on the profile form, most chosen first."""
+    return list(Interest.objects.popular().values_list("name", flat=True)[:limit])

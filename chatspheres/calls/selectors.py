@@ -1,0 +1,24 @@
+"""Reads of conversations, checked against who asks."""
+
+from __future__ import annotations
+
+from chatspheres.calls.models import Conversation
+from chatspheres.common.errors import NotFound
+
+
+def access_conversation(*, user_id: int, public_id: str) -> Conversation:
+    """A conversation ``user_id`` took part in; anyone else is told it does not exist."""
+    conversation = (
+        Conversation.objects.involving(user_id)
+        .select_related("sphere")
+        .filter(public_id=public_id)
+        .first()
+    )
+    if conversation is None:
+        raise NotFound("There is no such conversation.", code="not_in_conversation")
+    return conversation
+
+
+def user_in_active_conversation(*, user_id: int) -> bool:
+    """Whether the member is in a call right now (in any tab)."""
+    return Conversation.objects.active().involving(user_id).exists()

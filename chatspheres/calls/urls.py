@@ -1,0 +1,10 @@
+from django.urls import path
+
+from chatspheres.calls import views
+
+app_name = "calls"
+
+urlpatterns = [
+    path("spheres/<slug:slug>/call/", views.call_page, name="call"),
+    path("conversations/<str:public_id>/reflection/", views.reflection, name="reflection"),
+]

@@ -1,0 +1,66 @@
+"""The call page and the after-call reflection."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_POST
+
+from chatspheres.calls.selectors import access_conversation
+from chatspheres.calls.services import conversation_reflect
+from chatspheres.common.errors import ApplicationError, NotFound
+from chatspheres.spheres.selectors import sphere_by_slug
+
+REFLECTION_PLACEHOLDER = "__conversation__"
+
+
+@login_required
+def call_page(request: HttpRequest, slug: str) -> HttpResponse:
+    """Preview, wait, talk and reflect, all on one page driven by the socket."""
+    try:
+        listing = sphere_by_slug(slug=slug, user_id=request.user.pk)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    sphere = listing.sphere
+    if not listing.is_member:
+        messages.info(request, f"Join {sphere.name} to start a conversation here.")
+        return redirect(sphere)
+    call_config = {
+        "sphere": sphere.pk,
+        "sphereName": sphere.name,
+        "sphereUrl": sphere.get_absolute_url(),
+        "wsPath": "/ws/",
+        "reflectionUrl": reverse("calls:reflection", kwargs={"public_id": REFLECTION_PLACEHOLDER}),
+        "csrfToken": get_token(request),
+    }
+    return render(
+        request,
+        "calls/call.html",
+        {"sphere": sphere, "listing": listing, "call_config": call_config},
+    )
+
+
+@login_required
+@require_POST
+def reflection(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Save the member's answer to "How was it?" for a conversation they were in."""
+    try:
+        conversation = access_conversation(user_id=request.user.pk, public_id=public_id)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    try:
+        conversation_reflect(
+            conversation=conversation,
+            user_id=request.user.pk,
+            rating=request.POST.get("rating", ""),
+        )
+    except ApplicationError as refusal:
+        return HttpResponse(refusal.message, status=400, content_type="text/plain")
+    if request.headers.get("X-CSRFToken"):
+        return HttpResponse(status=204)
+    messages.success(request, "Thanks for telling us.")
+    return redirect(conversation.sphere)

@@ -1,0 +1,72 @@
+"""Where the matching queue lives: the ``Matcher`` protocol and its in-memory backend.
+
+Callers (the ``queue.join`` handler, the service that ends a conversation) talk
+to a ``Matcher`` and never to a ``MatchingEngine`` directly, so the queue can
+live in one process (``MemoryMatcher``) or be shared by many processes on many
+machines (a Redis backend with atomic scripts, added separately).  Every
+backend applies the rules described in ``chatspheres.matching.engine`` and
+passes the same tests.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol, runtime_checkable
+
+from chatspheres.matching.engine import MatchingEngine, Pairing, Seeker
+
+__all__ = ["Matcher", "MemoryMatcher"]
+
+
+@runtime_checkable
+class Matcher(Protocol):
+    """The matching queue as the rest of the project sees it.
+
+    Each call is atomic with respect to every other call on the same queue,
+    whichever process makes it: two arrivals can never both be paired with the
+    same waiting person.
+    """
+
+    async def join(self, seeker: Seeker) -> Pairing | None:
+        """Pair the seeker with the best waiting candidate, or queue them and return None."""
+        ...
+
+    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
+        ...
+
+    async def note_parted(self, a: int, b: int) -> None:
+        """Record that two people just left each other, so they are not paired again soon."""
+        ...
+
+    async def waiting_count(self, pool: int) -> int:
+        """Return how many people wait in the pool (sphere)."""
+        ...
+
+
+class MemoryMatcher:
+    """A ``Matcher`` held in this process's memory, for a single-process deployment.
+
+    The engine's methods never await, so each call runs to completion without
+    interruption on the event loop; that is what makes them atomic.  Use it
+    from one event loop only.
+    """
+
+    def __init__(self, engine: MatchingEngine | None = None) -> None:
+        """Wrap ``engine``, or a new engine with the default settings."""
+        self._engine = engine if engine is not None else MatchingEngine()
+
+    async def join(self, seeker: Seeker) -> Pairing | None:
+        """Pair the seeker with the best waiting candidate, or queue them and return None."""
+        return self._engine.join(seeker)
+
+    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
+        return self._engine.leave(person, ticket)
+
+    async def note_parted(self, a: int, b: int) -> None:
+        """Record that two people just left each other, so they are not paired again soon."""
+        self._engine.note_parted(a, b)
+
+    async def waiting_count(self, pool: int) -> int:
+        """Return how many people wait in the pool (sphere)."""
+        return self._engine.waiting_count(pool)

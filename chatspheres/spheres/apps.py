@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SpheresConfig(AppConfig):
+    name = "chatspheres.spheres"
+    label = "spheres"

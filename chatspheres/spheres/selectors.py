@@ -1,0 +1,71 @@
+"""Reads of spheres, with live online counts from the hub's presence."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.db.models import Exists, OuterRef
+
+from chatspheres.common.errors import NotFound
+from chatspheres.common.events import sphere_channel
+from chatspheres.realtime.runtime import presence_counts
+from chatspheres.spheres.models import Membership, Sphere
+
+
+@dataclass(frozen=True, slots=True)
+class SphereListing:
+    sphere: Sphere
+    online: int
+    is_member: bool
+
+
+def sphere_listings(*, user_id: int | None) -> list[SphereListing]:
+    """Every sphere with members and who is online now; two queries whatever the size."""
+    spheres = Sphere.objects.with_member_counts()
+    if user_id is not None:
+        spheres = spheres.annotate(
+            is_member=Exists(Membership.objects.filter(sphere=OuterRef("pk"), user_id=user_id))
+        )
+    spheres_list = list(spheres)
+    online = presence_counts(sphere_channel(sphere.pk) for sphere in spheres_list)
+    return [
+        SphereListing(
+            sphere=sphere,
+            online=online[sphere_channel(sphere.pk)],
+            is_member=bool(getattr(sphere, "is_member", False)),
+        )
+        for sphere in spheres_list
+    ]
+
+
+def sphere_by_slug(*, slug: str, user_id: int | None) -> SphereListing:
+    """One sphere by its address, with its online count and the viewer's membership."""
+    spheres = Sphere.objects.with_member_counts().filter(slug=slug)
+    if user_id is not None:
+        spheres = spheres.annotate(
+            is_member=Exists(Membership.objects.filter(sphere=OuterRef("pk"), user_id=user_id))
+        )
+    sphere = spheres.first()
+    if sphere is None:
+        raise NotFound("There is no such sphere.", code="no_such_sphere")
+    channel = sphere_channel(sphere.pk)
+    return SphereListing(
+        sphere=sphere,
+        online=presence_counts([channel])[channel],
+        is_member=bool(getattr(sphere, "is_member", False)),
+    )
+
+
+def access_sphere_for_queue(*, user_id: int, sphere_id: int) -> Sphere:
+    """The sphere ``user_id`` wants to wait in; raises unless they are a member."""
+    sphere = Sphere.objects.filter(pk=sphere_id).first()
+    if sphere is None:
+        raise NotFound("There is no such sphere.", code="no_such_sphere")
+    if not Membership.objects.filter(sphere=sphere, user_id=user_id).exists():
+        raise NotFound("Join the sphere before starting a conversation.", code="not_a_member")
+    return sphere
+
+
+def sphere_exists(*, sphere_id: int) -> bool:
+    """Whether a sphere id names a real sphere."""
+    return Sphere.objects.filter(pk=sphere_id).exists()

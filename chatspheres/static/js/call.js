@@ -1,0 +1,946 @@
+// The call page: preview → waiting → call → ended, all in one page.
+// Protocol: docs/protocol.md. WebRTC negotiation: the "perfect negotiation"
+// pattern, with the server telling each side whether it is polite.
+import { connect } from "./realtime.js";
+
+const config = JSON.parse(document.getElementById("call-config").textContent);
+const sphereId = Number(config.sphere);
+
+const NO_MEDIA_TIMEOUT_MS = 30_000;
+// If the server does not confirm a Next / End call, leave the call anyway.
+const END_FALLBACK_MS = 5_000;
+const CHAT_MAX = 1000;
+const STORAGE_KEYS = { video: "chatspheres.camera", audio: "chatspheres.microphone" };
+
+const byId = (id) => document.getElementById(id);
+const root = byId("call");
+const els = {
+  status: byId("call-status"),
+  alert: byId("call-alert"),
+  phases: {
+    preview: byId("phase-preview"),
+    waiting: byId("phase-waiting"),
+    call: byId("phase-call"),
+    ended: byId("phase-ended"),
+  },
+  headings: {
+    preview: byId("preview-title"),
+    waiting: byId("waiting-title"),
+    call: byId("call-title"),
+    ended: byId("ended-title"),
+  },
+  lobby: byId("call-lobby"),
+  previewVideo: byId("preview-video"),
+  waitingVideo: byId("waiting-video"),
+  selfVideo: byId("self-video"),
+  remoteVideo: byId("remote-video"),
+  mediaProblem: byId("media-problem"),
+  retryMedia: byId("retry-media"),
+  cameraSelect: byId("camera-select"),
+  micSelect: byId("mic-select"),
+  joinButton: byId("join-button"),
+  cancelButton: byId("cancel-button"),
+  waitTime: byId("wait-time"),
+  presence: document.querySelectorAll("[data-presence]"),
+  audioButtons: document.querySelectorAll("[data-toggle='audio']"),
+  videoButtons: document.querySelectorAll("[data-toggle='video']"),
+  nextButton: byId("next-button"),
+  endButton: byId("end-button"),
+  partnerName: byId("partner-name"),
+  remoteInitial: byId("remote-initial"),
+  partnerBio: byId("partner-bio"),
+  talkedBefore: byId("talked-before"),
+  interestsTitle: byId("interests-title"),
+  interests: byId("partner-interests"),
+  partnerMuted: byId("partner-muted"),
+  partnerCameraOff: byId("partner-camera-off"),
+  chatLog: byId("chat-log"),
+  chatEmpty: byId("chat-empty"),
+  chatForm: byId("chat-form"),
+  chatInput: byId("chat-input"),
+  trouble: byId("call-trouble"),
+  againButton: byId("again-button"),
+  reflection: byId("reflection"),
+  reflectionPartner: byId("reflection-partner"),
+  ratingGroup: byId("rating-group"),
+  ratingButtons: document.querySelectorAll("[data-rating]"),
+  reflectionThanks: byId("reflection-thanks"),
+};
+
+const state = {
+  phase: "preview",
+  socket: "connecting",
+  stream: null, // the local camera/mic stream, kept across calls
+  audioOn: true,
+  videoOn: true,
+  queued: false, // this tab asked to wait for a partner
+  cancelPending: false, // Cancel sent, queue.left not yet received
+  waitStartedAt: 0,
+  waitTimer: null,
+  presence: null,
+  call: null,
+  endedText: "",
+  reflection: null, // { conversation, partnerName, done, sending }
+};
+
+// For tests and debugging: the current peer connection (or null).
+window.chatspheres = { pc: null };
+
+// ---------------------------------------------------------------- helpers
+
+function formatWait(ms) {
+  const seconds = Math.max(0, Math.floor(ms / 1000));
+  return `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+}
+
+function plural(n, one, many) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+function showAlert(text) {
+  els.alert.textContent = text;
+}
+
+function clearAlert() {
+  els.alert.textContent = "";
+}
+
+function setText(el, text) {
+  if (el.textContent !== text) el.textContent = text;
+}
+
+function liveTrack(kind) {
+  if (!state.stream) return null;
+  return state.stream.getTracks().find((t) => t.kind === kind && t.readyState === "live") ?? null;
+}
+
+// ---------------------------------------------------------------- status
+
+const CALL_STATUS = {
+  connecting: "Connecting…",
+  connected: "Connected",
+  reconnecting: "Reconnecting…",
+  failed: "Connection failed",
+  "no-media": "Couldn't connect",
+};
+
+function statusText() {
+  switch (state.phase) {
+    case "preview":
+      if (state.socket === "closed") return "Can't reach ChatSpheres. Reload the page to try again.";
+      if (state.socket === "reconnecting") return "Reconnecting…";
+      return "";
+    case "waiting":
+      if (state.socket === "closed") return "Can't reach ChatSpheres. Reload the page to try again.";
+      if (state.socket !== "open") return "Reconnecting…";
+      return "Waiting for someone…";
+    case "call":
+      return CALL_STATUS[state.call?.connState ?? "connecting"];
+    case "ended":
+      return state.endedText;
+    default:
+      return "";
+  }
+}
+
+const STATUS_TONE = {
+  Connected: "good",
+  "Connection failed": "bad",
+  "Couldn't connect": "bad",
+  "Call ended": "neutral",
+};
+
+function renderStatus() {
+  const text = statusText();
+  setText(els.status, text);
+  els.status.dataset.tone = STATUS_TONE[text] ?? (state.phase === "ended" ? "neutral" : "busy");
+  const trouble = state.phase === "call" && ["failed", "no-media"].includes(state.call?.connState);
+  els.trouble.hidden = !trouble;
+}
+
+// ---------------------------------------------------------------- phases
+
+function setPhase(phase, { focus = true } = {}) {
+  const changed = state.phase !== phase;
+  state.phase = phase;
+  root.dataset.phase = phase;
+  for (const [name, section] of Object.entries(els.phases)) section.hidden = name !== phase;
+  els.lobby.hidden = phase !== "waiting" && phase !== "ended";
+  if (phase === "waiting") startWaitTimer();
+  else stopWaitTimer();
+  renderReflection();
+  renderPresence();
+  renderStatus();
+  if (changed && focus) {
+    // Keep keyboard and screen-reader users oriented: the control they used
+    // has just disappeared with the previous phase.
+    els.headings[phase]?.focus({ preventScroll: false });
+  }
+}
+
+function startWaitTimer() {
+  if (state.waitTimer !== null) return;
+  state.waitStartedAt = Date.now();
+  els.waitTime.textContent = formatWait(0);
+  state.waitTimer = window.setInterval(() => {
+    els.waitTime.textContent = formatWait(Date.now() - state.waitStartedAt);
+  }, 1000);
+}
+
+function stopWaitTimer() {
+  if (state.waitTimer === null) return;
+  window.clearInterval(state.waitTimer);
+  state.waitTimer = null;
+}
+
+function renderPresence() {
+  const p = state.presence;
+  let text = "";
+  if (p) {
+    text = `${plural(p.online, "person", "people")} online in this sphere`;
+    if (p.waiting > 0) text += ` · ${p.waiting} waiting`;
+  }
+  for (const el of els.presence) setText(el, text);
+}
+
+function updatePresence(msg) {
+  if (msg.sphere !== sphereId) return;
+  if (!Number.isInteger(msg.online) || !Number.isInteger(msg.waiting)) return;
+  state.presence = { online: msg.online, waiting: msg.waiting };
+  renderPresence();
+}
+
+// ---------------------------------------------------------------- local media
+
+function attachLocal() {
+  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo]) {
+    if (video.srcObject !== state.stream) video.srcObject = state.stream;
+    if (state.stream) video.play().catch(() => {});
+  }
+  renderMediaControls();
+}
+
+function describeMediaError(error) {
+  switch (error?.name) {
+    case "NotAllowedError":
+    case "SecurityError":
+      return "refused";
+    case "NotFoundError":
+    case "OverconstrainedError":
+      return "missing";
+    case "NotReadableError":
+    case "AbortError":
+      return "busy";
+    default:
+      return "unavailable";
+  }
+}
+
+function mediaProblemText(got, error) {
+  const why = describeMediaError(error);
+  if (got === "audio") {
+    return {
+      refused: "Camera access was refused, so you'll join with audio only.",
+      missing: "No camera was found, so you'll join with audio only.",
+      busy: "Your camera is being used by another app, so you'll join with audio only.",
+      unavailable: "Your camera couldn't be started, so you'll join with audio only.",
+    }[why];
+  }
+  if (got === "video") {
+    return {
+      refused: "Microphone access was refused, so your partner won't hear you. You can still use the chat.",
+      missing: "No microphone was found, so your partner won't hear you. You can still use the chat.",
+      busy: "Your microphone is being used by another app, so your partner won't hear you.",
+      unavailable: "Your microphone couldn't be started, so your partner won't hear you.",
+    }[why];
+  }
+  return {
+    refused:
+      "Camera and microphone access was refused. You can still join and use the chat, but your partner won't see or hear you. To change this, allow access in your browser's site settings, then press “Try again”.",
+    missing: "No camera or microphone was found. You can still join and use the chat.",
+    busy: "Your camera and microphone are being used by another app. Close it and press “Try again”, or join and use the chat.",
+    unavailable: "Your camera and microphone couldn't be started. You can still join and use the chat.",
+  }[why];
+}
+
+function constraintFor(kind) {
+  const saved = window.localStorage.getItem(STORAGE_KEYS[kind]);
+  const base = kind === "video" ? { width: { ideal: 1280 }, height: { ideal: 720 } } : {};
+  return saved ? { ...base, deviceId: { ideal: saved } } : kind === "video" ? base : true;
+}
+
+async function startMedia() {
+  els.retryMedia.hidden = true;
+  if (!navigator.mediaDevices?.getUserMedia) {
+    els.mediaProblem.textContent =
+      "This browser can't use a camera or microphone on this page. You can still join and use the chat.";
+    els.mediaProblem.hidden = false;
+    renderMediaControls();
+    return;
+  }
+  const attempts = [
+    ["both", { audio: constraintFor("audio"), video: constraintFor("video") }],
+    ["audio", { audio: constraintFor("audio") }],
+    ["video", { video: constraintFor("video") }],
+  ];
+  // Camera and microphone; failing that, whichever of the two works.
+  let firstError = null;
+  let stream = null;
+  let got = "none";
+  for (const [what, constraints] of attempts) {
+    try {
+      stream = await navigator.mediaDevices.getUserMedia(constraints);
+      got = what;
+      break;
+    } catch (error) {
+      firstError ??= error;
+    }
+  }
+  if (state.stream) for (const track of state.stream.getTracks()) track.stop();
+  state.stream = stream;
+  if (got === "both") {
+    els.mediaProblem.hidden = true;
+    els.mediaProblem.textContent = "";
+  } else {
+    els.mediaProblem.textContent = mediaProblemText(got, firstError);
+    els.mediaProblem.hidden = false;
+    els.retryMedia.hidden = got === "audio" && describeMediaError(firstError) === "missing";
+  }
+  applyTrackStates();
+  attachLocal();
+  await refreshDevices();
+}
+
+function applyTrackStates() {
+  if (!state.stream) return;
+  for (const t of state.stream.getAudioTracks()) t.enabled = state.audioOn;
+  for (const t of state.stream.getVideoTracks()) t.enabled = state.videoOn;
+}
+
+function renderMediaControls() {
+  const hasAudio = liveTrack("audio") !== null;
+  const hasVideo = liveTrack("video") !== null;
+  const audioOn = hasAudio && state.audioOn;
+  const videoOn = hasVideo && state.videoOn;
+  for (const button of els.audioButtons) {
+    button.querySelector(".label").textContent = audioOn || !hasAudio ? "Mute" : "Unmute";
+    button.setAttribute("aria-pressed", String(hasAudio && !state.audioOn));
+    button.disabled = !hasAudio;
+    button.dataset.on = String(audioOn);
+  }
+  for (const button of els.videoButtons) {
+    button.querySelector(".label").textContent = videoOn || !hasVideo ? "Turn camera off" : "Turn camera on";
+    button.setAttribute("aria-pressed", String(hasVideo && !state.videoOn));
+    button.disabled = !hasVideo;
+    button.dataset.on = String(videoOn);
+  }
+  root.dataset.selfVideo = videoOn ? "on" : "off";
+}
+
+function setAudio(on) {
+  if (!liveTrack("audio")) return;
+  state.audioOn = on;
+  applyTrackStates();
+  renderMediaControls();
+  sendMediaState();
+}
+
+function setVideo(on) {
+  if (!liveTrack("video")) return;
+  state.videoOn = on;
+  applyTrackStates();
+  renderMediaControls();
+  sendMediaState();
+}
+
+async function refreshDevices() {
+  if (!navigator.mediaDevices?.enumerateDevices) return;
+  let devices = [];
+  try {
+    devices = await navigator.mediaDevices.enumerateDevices();
+  } catch {
+    return;
+  }
+  fillDeviceSelect(els.cameraSelect, devices, "videoinput", "video", "Camera", "No camera found");
+  fillDeviceSelect(els.micSelect, devices, "audioinput", "audio", "Microphone", "No microphone found");
+}
+
+function fillDeviceSelect(select, devices, deviceKind, trackKind, fallback, noneText) {
+  // Before permission is granted, devices have no id or label: list nothing.
+  const list = devices.filter((d) => d.kind === deviceKind && d.deviceId);
+  const current = liveTrack(trackKind)?.getSettings().deviceId ?? "";
+  const options = list.map((d, i) => new Option(d.label || `${fallback} ${i + 1}`, d.deviceId));
+  if (options.length === 0) options.push(new Option(noneText, ""));
+  select.replaceChildren(...options);
+  select.disabled = list.length === 0;
+  if (current && list.some((d) => d.deviceId === current)) select.value = current;
+}
+
+async function switchDevice(kind, deviceId) {
+  if (!deviceId) return;
+  let fresh;
+  try {
+    fresh = await navigator.mediaDevices.getUserMedia({
+      [kind]: kind === "video"
+        ? { deviceId: { exact: deviceId }, width: { ideal: 1280 }, height: { ideal: 720 } }
+        : { deviceId: { exact: deviceId } },
+    });
+  } catch (error) {
+    const what = kind === "video" ? "camera" : "microphone";
+    showAlert(`Couldn't switch to that ${what} (${describeMediaError(error) === "busy" ? "it is in use by another app" : "it isn't available"}).`);
+    await refreshDevices();
+    return;
+  }
+  const track = fresh.getTracks()[0];
+  window.localStorage.setItem(STORAGE_KEYS[kind], deviceId);
+  if (!state.stream) state.stream = new MediaStream();
+  const old = liveTrack(kind);
+  if (old) {
+    state.stream.removeTrack(old);
+    old.stop();
+  }
+  state.stream.addTrack(track);
+  applyTrackStates();
+  // Re-attach: some browsers don't pick up a track added to a playing stream.
+  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo]) video.srcObject = null;
+  attachLocal();
+  const call = state.call;
+  if (call) {
+    const sender = call.pc.getSenders().find((s) => s.track?.kind === kind);
+    if (sender) await sender.replaceTrack(track).catch(() => {});
+  }
+  sendMediaState();
+  els.mediaProblem.hidden = true;
+}
+
+// ---------------------------------------------------------------- socket
+
+const rt = connect({ path: config.wsPath || "/ws/" });
+
+rt.onState((socketState) => {
+  state.socket = socketState;
+  if (socketState === "open") {
+    rt.send({ type: "sphere.enter", sphere: sphereId });
+    if (state.phase === "waiting" && state.queued) rt.send({ type: "queue.join", sphere: sphereId });
+    // After a reconnect in a call, find out whether the server still counts
+    // us in it: if not, it answers "not_in_conversation".
+    if (state.phase === "call") sendMediaState();
+  }
+  if (socketState === "closed") {
+    showAlert("The connection to ChatSpheres was closed. Reload the page to continue.");
+  }
+  renderStatus();
+});
+
+rt.on("sphere.presence", updatePresence);
+
+rt.on("queue.waiting", (msg) => {
+  updatePresence(msg);
+});
+
+rt.on("queue.left", (msg) => {
+  state.cancelPending = false;
+  if (msg.reason === "elsewhere" && state.phase === "waiting") {
+    state.queued = false;
+    setPhase("preview");
+    showAlert("You started looking for a conversation in another tab, so this tab stopped looking.");
+  }
+});
+
+rt.on("match.found", (msg) => {
+  if (state.phase !== "waiting" || !state.queued || state.call) {
+    // We cancelled, but the match was made before the server saw it: let the
+    // partner go at once rather than leave them waiting for us.
+    if (state.cancelPending && typeof msg.conversation === "string") {
+      rt.send({ type: "call.end", conversation: msg.conversation, reason: "ended" });
+    }
+    return;
+  }
+  startCall(msg);
+});
+
+rt.on("signal", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id || !msg.data || typeof msg.data !== "object") return;
+  call.signals = call.signals
+    .then(() => handleSignal(call, msg.data))
+    .catch((error) => console.warn("call: signaling step failed", error));
+});
+
+rt.on("media.state", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id) return;
+  call.partnerAudio = msg.audio !== false;
+  call.partnerVideo = msg.video !== false;
+  renderPartnerMedia(call);
+});
+
+rt.on("chat.message", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id || typeof msg.text !== "string") return;
+  appendChat(call.partner.name || "Partner", msg.text, "partner");
+});
+
+rt.on("call.ended", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id) return;
+  finishCall(msg.reason, Boolean(msg.by_me));
+});
+
+rt.on("error", (msg) => {
+  if (msg.code === "not_in_conversation") {
+    // Late frames after a call ended are expected; only a call we still
+    // think is running needs to be closed.
+    if (state.phase === "call" && state.call && !state.call.ending) finishCall("gone", true);
+    return;
+  }
+  if (["not_a_member", "no_such_sphere", "already_in_call"].includes(msg.code) && state.phase === "waiting") {
+    state.queued = false;
+    setPhase("preview");
+  }
+  showAlert(typeof msg.message === "string" && msg.message ? msg.message : "Something went wrong.");
+});
+
+// ---------------------------------------------------------------- queue
+
+function joinQueue() {
+  clearAlert();
+  state.queued = true;
+  setPhase("waiting");
+  // If the socket is down, the "open" handler sends it on reconnect.
+  rt.send({ type: "queue.join", sphere: sphereId });
+}
+
+function cancelQueue() {
+  state.queued = false;
+  state.cancelPending = rt.send({ type: "queue.leave" });
+  state.reflection = null;
+  setPhase("preview");
+}
+
+// ---------------------------------------------------------------- the call
+
+function startCall(msg) {
+  state.queued = false;
+  clearAlert();
+  const pc = new RTCPeerConnection({ iceServers: Array.isArray(msg.ice_servers) ? msg.ice_servers : [] });
+  const call = {
+    id: msg.conversation,
+    polite: msg.polite !== false,
+    pc,
+    partner: msg.partner ?? {},
+    makingOffer: false,
+    ignoreOffer: false,
+    settingAnswer: false,
+    tracksAdded: false,
+    pendingCandidates: [],
+    signals: Promise.resolve(),
+    remoteStream: new MediaStream(),
+    mediaArrived: false,
+    connState: "connecting",
+    restarted: false,
+    partnerAudio: true,
+    partnerVideo: true,
+    ending: null,
+    mediaTimer: null,
+    endTimer: null,
+  };
+  state.call = call;
+  state.reflection = null;
+  window.chatspheres.pc = pc;
+
+  pc.onicecandidate = ({ candidate }) => {
+    if (candidate) sendSignal(call, { candidate: candidate.toJSON() });
+  };
+  pc.onnegotiationneeded = async () => {
+    try {
+      call.makingOffer = true;
+      await pc.setLocalDescription();
+      sendSignal(call, { description: pc.localDescription.toJSON() });
+    } catch (error) {
+      console.warn("call: could not make an offer", error);
+    } finally {
+      call.makingOffer = false;
+    }
+  };
+  pc.ontrack = ({ track }) => {
+    if (state.call !== call) return;
+    call.remoteStream.addTrack(track);
+    els.remoteVideo.srcObject = call.remoteStream;
+    els.remoteVideo.play().catch(() => {});
+    const arrived = () => markMediaArrived(call);
+    if (!track.muted) arrived();
+    else track.addEventListener("unmute", arrived, { once: true });
+  };
+  pc.oniceconnectionstatechange = () => updateConnectionState(call);
+  pc.onconnectionstatechange = () => updateConnectionState(call);
+
+  call.mediaTimer = window.setTimeout(() => {
+    if (state.call === call && !call.mediaArrived) {
+      call.connState = "no-media";
+      renderStatus();
+    }
+  }, NO_MEDIA_TIMEOUT_MS);
+
+  renderPartner(call, msg);
+  els.chatLog.replaceChildren();
+  els.chatEmpty.hidden = false;
+  els.chatInput.value = "";
+  els.remoteVideo.srcObject = null;
+  renderPartnerMedia(call);
+  setPhase("call");
+  attachLocal();
+
+  // The impolite side offers at once; the polite side adds its tracks when
+  // the offer arrives, so they ride on the offered transceivers (no glare,
+  // no second round trip).
+  if (!call.polite) addLocalMedia(call);
+  sendMediaState();
+}
+
+function addLocalMedia(call) {
+  if (call.tracksAdded) return;
+  call.tracksAdded = true;
+  const stream = state.stream ?? new MediaStream();
+  for (const kind of ["audio", "video"]) {
+    const track = liveTrack(kind);
+    if (track) call.pc.addTrack(track, stream);
+    // Without a camera or microphone, still ask to receive the partner's.
+    else if (!call.polite) call.pc.addTransceiver(kind, { direction: "recvonly" });
+  }
+}
+
+async function handleSignal(call, { description, candidate }) {
+  const pc = call.pc;
+  if (state.call !== call || pc.signalingState === "closed") return;
+  if (description) {
+    const readyForOffer = !call.makingOffer && (pc.signalingState === "stable" || call.settingAnswer);
+    const offerCollision = description.type === "offer" && !readyForOffer;
+    call.ignoreOffer = !call.polite && offerCollision;
+    if (call.ignoreOffer) return;
+    call.settingAnswer = description.type === "answer";
+    try {
+      await pc.setRemoteDescription(description);
+    } finally {
+      call.settingAnswer = false;
+    }
+    if (description.type === "offer") {
+      addLocalMedia(call);
+      await pc.setLocalDescription();
+      sendSignal(call, { description: pc.localDescription.toJSON() });
+    }
+    const queued = call.pendingCandidates.splice(0);
+    for (const c of queued) await addCandidate(call, c);
+  } else if (candidate) {
+    if (!pc.remoteDescription) {
+      call.pendingCandidates.push(candidate);
+      return;
+    }
+    await addCandidate(call, candidate);
+  }
+}
+
+async function addCandidate(call, candidate) {
+  try {
+    await call.pc.addIceCandidate(candidate);
+  } catch (error) {
+    // Candidates for an offer we chose to ignore are expected to fail.
+    if (!call.ignoreOffer) console.warn("call: ICE candidate rejected", error);
+  }
+}
+
+function sendSignal(call, data) {
+  if (state.call !== call) return;
+  rt.send({ type: "signal", conversation: call.id, data });
+}
+
+function sendMediaState() {
+  const call = state.call;
+  if (!call || call.ending) return;
+  rt.send({
+    type: "media.state",
+    conversation: call.id,
+    audio: liveTrack("audio") !== null && state.audioOn,
+    video: liveTrack("video") !== null && state.videoOn,
+  });
+}
+
+function markMediaArrived(call) {
+  if (call.mediaArrived || state.call !== call) return;
+  call.mediaArrived = true;
+  if (call.connState === "no-media") {
+    call.connState = "connected";
+    renderStatus();
+  }
+}
+
+function updateConnectionState(call) {
+  if (state.call !== call) return;
+  const pc = call.pc;
+  const ice = pc.iceConnectionState;
+  const conn = pc.connectionState;
+  let next;
+  if (ice === "failed" || conn === "failed") {
+    next = "failed";
+    if (!call.restarted) {
+      // One ICE restart; perfect negotiation carries the new offer.
+      call.restarted = true;
+      pc.restartIce();
+    }
+  } else if (ice === "disconnected" || conn === "disconnected") {
+    next = "reconnecting";
+  } else if (conn === "connected" || ice === "connected" || ice === "completed") {
+    next = "connected";
+    // A partner with neither camera nor microphone never sends media: once
+    // connected, there is nothing more to wait for.
+    if (!call.partnerAudio && !call.partnerVideo) markMediaArrived(call);
+  } else if (call.connState === "no-media") {
+    next = "no-media";
+  } else {
+    next = "connecting";
+  }
+  if (next === "connected" && !call.mediaArrived && call.connState === "no-media") next = "no-media";
+  call.connState = next;
+  renderStatus();
+}
+
+function renderPartner(call, msg) {
+  const partner = call.partner;
+  els.partnerName.textContent = partner.name || "Your partner";
+  els.headings.call.textContent = `Call with ${partner.name || "your partner"}`;
+  els.remoteInitial.textContent = (partner.name || "?").trim().charAt(0).toUpperCase();
+  els.partnerBio.textContent = partner.bio || "";
+  els.partnerBio.hidden = !partner.bio;
+  const times = Number.isInteger(msg.talked_before) ? msg.talked_before : 0;
+  els.talkedBefore.hidden = times <= 0;
+  els.talkedBefore.textContent =
+    times === 1 ? "You've talked once before" : times > 1 ? `You've talked ${times} times before` : "";
+  const shared = Array.isArray(msg.shared_interests) ? msg.shared_interests : [];
+  const all = Array.isArray(partner.interests) ? partner.interests : [];
+  const chips = shared.length ? shared : all;
+  els.interestsTitle.textContent = shared.length ? "You both like" : "Interests";
+  els.interestsTitle.hidden = chips.length === 0;
+  els.interests.replaceChildren(
+    ...chips.map((interest) => {
+      const li = document.createElement("li");
+      li.className = shared.length ? "chip chip-shared" : "chip";
+      li.textContent = String(interest);
+      return li;
+    }),
+  );
+  els.interests.hidden = chips.length === 0;
+}
+
+function renderPartnerMedia(call) {
+  els.partnerMuted.hidden = call.partnerAudio;
+  els.partnerCameraOff.hidden = call.partnerVideo;
+  root.dataset.remoteVideo = call.partnerVideo ? "on" : "off";
+}
+
+function appendChat(who, text, kind) {
+  const item = document.createElement("li");
+  item.className = `chat-message chat-${kind}`;
+  const name = document.createElement("span");
+  name.className = "chat-who";
+  name.textContent = who;
+  const body = document.createElement("span");
+  body.className = "chat-text";
+  body.textContent = text;
+  // The colon keeps "Name: message" readable for screen readers.
+  const sep = document.createElement("span");
+  sep.className = "visually-hidden";
+  sep.textContent = ": ";
+  item.append(name, sep, body);
+  els.chatLog.append(item);
+  els.chatEmpty.hidden = true;
+  els.chatLog.scrollTop = els.chatLog.scrollHeight;
+}
+
+function sendChat(event) {
+  event.preventDefault();
+  const call = state.call;
+  const text = els.chatInput.value.trim();
+  if (!call || !text) return;
+  if (text.length > CHAT_MAX) {
+    showAlert(`Messages can be at most ${CHAT_MAX} characters.`);
+    return;
+  }
+  if (!rt.send({ type: "chat.send", conversation: call.id, text })) {
+    showAlert("Your message wasn't sent because the connection dropped. Try again in a moment.");
+    return;
+  }
+  appendChat("You", text, "me");
+  els.chatInput.value = "";
+}
+
+function endCall(reason) {
+  const call = state.call;
+  if (!call || call.ending) return;
+  call.ending = reason;
+  clearAlert();
+  if (!rt.send({ type: "call.end", conversation: call.id, reason })) {
+    finishCall(reason, true);
+    return;
+  }
+  call.endTimer = window.setTimeout(() => {
+    if (state.call === call) finishCall(reason, true);
+  }, END_FALLBACK_MS);
+}
+
+function endedText(reason, byMe) {
+  if (byMe) return "Call ended";
+  switch (reason) {
+    case "next":
+      return "Your partner moved on";
+    case "disconnected":
+      return "Your partner lost the connection";
+    case "left":
+    case "ended":
+      return "Your partner left";
+    default:
+      return "Call ended";
+  }
+}
+
+function finishCall(reason, byMe) {
+  const call = state.call;
+  if (!call) return;
+  const goNext = call.ending === "next";
+  teardown(call);
+  state.reflection = {
+    conversation: call.id,
+    partnerName: call.partner.name || "",
+    done: false,
+    sending: false,
+  };
+  resetReflection();
+  if (goNext) {
+    state.queued = true;
+    setPhase("waiting");
+    rt.send({ type: "queue.join", sphere: sphereId });
+  } else {
+    state.endedText = endedText(reason, byMe);
+    setPhase("ended");
+  }
+}
+
+function teardown(call) {
+  window.clearTimeout(call.mediaTimer);
+  window.clearTimeout(call.endTimer);
+  const pc = call.pc;
+  pc.onicecandidate = null;
+  pc.onnegotiationneeded = null;
+  pc.ontrack = null;
+  pc.oniceconnectionstatechange = null;
+  pc.onconnectionstatechange = null;
+  pc.close();
+  for (const track of call.remoteStream.getTracks()) call.remoteStream.removeTrack(track);
+  els.remoteVideo.srcObject = null;
+  if (window.chatspheres.pc === pc) window.chatspheres.pc = null;
+  state.call = null;
+}
+
+// ---------------------------------------------------------------- reflection
+
+function resetReflection() {
+  const r = state.reflection;
+  els.reflectionPartner.textContent = r?.partnerName ? `Your conversation with ${r.partnerName}` : "Your last conversation";
+  els.ratingGroup.hidden = false;
+  for (const button of els.ratingButtons) button.disabled = false;
+  els.reflectionThanks.hidden = true;
+}
+
+function renderReflection() {
+  const r = state.reflection;
+  const show = Boolean(r) && (state.phase === "ended" || (state.phase === "waiting" && !r.done));
+  els.reflection.hidden = !show;
+  root.dataset.reflection = show ? "on" : "off";
+}
+
+async function rate(rating) {
+  const r = state.reflection;
+  if (!r || r.done || r.sending) return;
+  r.sending = true;
+  for (const button of els.ratingButtons) button.disabled = true;
+  const url = config.reflectionUrl.replace("__conversation__", encodeURIComponent(r.conversation));
+  let ok = false;
+  try {
+    const response = await fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      redirect: "manual",
+      headers: {
+        "Content-Type": "application/x-www-form-urlencoded",
+        "X-CSRFToken": config.csrfToken || csrfFromCookie(),
+      },
+      body: new URLSearchParams({ rating }),
+    });
+    ok = response.ok || response.type === "opaqueredirect";
+  } catch {
+    ok = false;
+  }
+  r.sending = false;
+  if (state.reflection !== r) return;
+  if (!ok) {
+    for (const button of els.ratingButtons) button.disabled = false;
+    showAlert("Your answer couldn't be saved. Please try again.");
+    return;
+  }
+  r.done = true;
+  els.ratingGroup.hidden = true;
+  els.reflectionThanks.hidden = false;
+  els.reflectionThanks.focus({ preventScroll: true });
+}
+
+function csrfFromCookie() {
+  const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+  return match ? decodeURIComponent(match[1]) : "";
+}
+
+// ---------------------------------------------------------------- wiring
+
+els.joinButton.addEventListener("click", joinQueue);
+els.cancelButton.addEventListener("click", cancelQueue);
+els.againButton.addEventListener("click", joinQueue);
+els.nextButton.addEventListener("click", () => endCall("next"));
+els.endButton.addEventListener("click", () => endCall("ended"));
+els.chatForm.addEventListener("submit", sendChat);
+els.retryMedia.addEventListener("click", () => startMedia());
+for (const button of els.audioButtons) button.addEventListener("click", () => setAudio(!state.audioOn));
+for (const button of els.videoButtons) button.addEventListener("click", () => setVideo(!state.videoOn));
+for (const button of els.ratingButtons) button.addEventListener("click", () => rate(button.dataset.rating));
+els.cameraSelect.addEventListener("change", () => switchDevice("video", els.cameraSelect.value));
+els.micSelect.addEventListener("change", () => switchDevice("audio", els.micSelect.value));
+navigator.mediaDevices?.addEventListener?.("devicechange", () => refreshDevices());
+
+document.addEventListener("keydown", (event) => {
+  if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
+  const target = event.target;
+  if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])")) return;
+  const key = event.key.toLowerCase();
+  if (key === "m") {
+    event.preventDefault();
+    setAudio(!state.audioOn);
+  } else if (key === "v") {
+    event.preventDefault();
+    setVideo(!state.videoOn);
+  }
+});
+
+window.addEventListener("pagehide", (event) => {
+  if (event.persisted) {
+    // Going into the back/forward cache: leave cleanly, reload on return.
+    window.addEventListener("pageshow", () => window.location.reload(), { once: true });
+  }
+  // Closing the tab ends the call for the partner at once ("Your partner left").
+  if (state.call && !state.call.ending) {
+    rt.send({ type: "call.end", conversation: state.call.id, reason: "ended" });
+  } else if (state.phase === "waiting") {
+    rt.send({ type: "queue.leave" });
+  }
+  rt.close(1000, "page closed");
+});
+
+setPhase("preview", { focus: false });
+renderMediaControls();
+startMedia();

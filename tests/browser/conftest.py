@@ -1,0 +1,178 @@
+"""Browser journeys: one real Chromium per participant, with a fake camera and microphone.
+
+Chromium comes from the system (``CHATSPHERES_CHROMIUM``, else ``/usr/bin/chromium``);
+``playwright install`` is never needed. Without it the journeys are skipped, except
+under ``CI=true`` where a missing browser is a failure.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+
+# The flags known to make two headless peers connect on one machine
+# (shared/DESIGN.md, "Testing a call in a real browser").
+CHROMIUM_FLAGS = [
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+    "--allow-loopback-in-peer-connection",
+]
+DEFAULT_CHROMIUM = "/usr/bin/chromium"
+PASSWORD = "a-long-test-password-42"
+
+T = TypeVar("T")
+
+
+def run_outside_playwright(fn: Callable[[], T]) -> T:
+    """Run ``fn`` (ORM code) on a fresh thread.
+
+    While Playwright's sync API is active, the test thread looks like it is
+    inside an event loop, and Django refuses database calls there.
+    """
+
+    def call() -> T:
+        from django.db import connections
+
+        try:
+            return fn()
+        finally:
+            connections.close_all()
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(call).result()
+
+
+@pytest.fixture(scope="session")
+def chromium_executable() -> str:
+    """The system Chromium, or a skip (a failure under CI=true) with the reason."""
+    path = os.environ.get("CHATSPHERES_CHROMIUM") or DEFAULT_CHROMIUM
+    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        reason = (
+            f"Chromium not found at {path}: install Debian's chromium package "
+            "or set CHATSPHERES_CHROMIUM to a Chromium executable"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return path
+
+
+@pytest.fixture
+def playwright(chromium_executable: str, live_server: Any) -> Iterator[Playwright]:
+    """Playwright for one test; it stops before the live server and its database go away."""
+    with sync_playwright() as instance:
+        yield instance
+
+
+@pytest.fixture
+def screenshot() -> Callable[[Page, str], None]:
+    """Save a full-page screenshot to $CHATSPHERES_SCREENSHOTS, when it is set."""
+    folder = os.environ.get("CHATSPHERES_SCREENSHOTS")
+
+    def take(page: Page, name: str) -> None:
+        if not folder:
+            return
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+    return take
+
+
+@pytest.fixture
+def call_sphere(live_server: Any) -> Any:
+    """A sphere of its own for each journey, made through the ORM."""
+    from chatspheres.spheres.models import Sphere
+
+    slug = f"journey-{uuid.uuid4().hex[:8]}"
+    return run_outside_playwright(
+        lambda: Sphere.objects.create(
+            slug=slug, name="Night Owls", description="People who talk best after dark."
+        )
+    )
+
+
+@dataclass
+class Participant:
+    """One person: their own browser, context (camera and mic granted) and page."""
+
+    name: str
+    email: str
+    browser: Browser
+    context: BrowserContext
+    page: Page
+    console: list[str] = field(default_factory=list)
+
+    def sign_up(self) -> None:
+        page = self.page
+        page.goto("/accounts/signup/")
+        page.get_by_label("Email", exact=True).fill(self.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_label("Display name", exact=True).fill(self.name)
+        page.get_by_label("I am 18 or older").check()
+        page.get_by_role("button", name="Sign up").click()
+        page.wait_for_load_state()
+
+    def open_call_page(self, slug: str) -> None:
+        """Join the sphere, then press "Start a conversation" to reach the call page."""
+        from playwright.sync_api import expect
+
+        page = self.page
+        page.goto(f"/spheres/{slug}/")
+        page.get_by_role("button", name="Join sphere").click()
+        expect(page.get_by_role("button", name="Leave sphere")).to_be_visible(timeout=10_000)
+        page.get_by_role("button", name="Start a conversation").click()
+        page.wait_for_url(re.compile(rf"/spheres/{re.escape(slug)}/call/"), timeout=10_000)
+
+
+@pytest.fixture
+def participant(
+    playwright: Playwright, chromium_executable: str, live_server: Any
+) -> Iterator[Callable[[str], Participant]]:
+    """Make participants; each gets a browser of its own, closed after the test."""
+    made: list[Participant] = []
+
+    def make(name: str) -> Participant:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_FLAGS, headless=True
+        )
+        context = browser.new_context(
+            base_url=live_server.url,
+            permissions=["camera", "microphone"],
+            viewport={"width": 1280, "height": 800},
+        )
+        page = context.new_page()
+        person = Participant(
+            name=name,
+            email=f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com",
+            browser=browser,
+            context=context,
+            page=page,
+        )
+        page.on("console", lambda msg: person.console.append(f"[{msg.type}] {msg.text}"))
+        page.on("pageerror", lambda error: person.console.append(f"[pageerror] {error}"))
+        made.append(person)
+        return person
+
+    yield make
+
+    for person in made:
+        if person.console:
+            print(f"--- browser console of {person.name} ---")
+            print("\n".join(person.console))
+        person.browser.close()

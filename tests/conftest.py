@@ -1,0 +1,99 @@
+"""Fixtures shared by every test: members, and a real server on a free port."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+import uvicorn
+from django.test import Client
+
+from chatspheres.accounts.models import User
+from chatspheres.accounts.services import profile_create, profile_update
+from chatspheres.server import free_port, uvicorn_config
+from chatspheres.spheres.models import Sphere
+from chatspheres.spheres.services import sphere_join, sphere_upsert
+
+
+@dataclass
+class LiveServer:
+    url: str
+    host: str
+    port: int
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://{self.host}:{self.port}/ws/"
+
+    @property
+    def origin(self) -> str:
+        return self.url
+
+
+@pytest.fixture(autouse=True)
+def _live_server_helper() -> Iterator[None]:
+    """Replaces pytest-django's helper of the same name, which expects its own live_server."""
+    yield
+
+
+@pytest.fixture
+def live_server(transactional_db: None) -> Iterator[LiveServer]:
+    """The whole app (pages and /ws/) served by uvicorn in a thread, as `make run` serves it."""
+    sock = free_port()
+    host, port = sock.getsockname()
+    server = uvicorn.Server(uvicorn_config(host=host, port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    for _ in range(500):  # bounded wait for start-up, about 10 s at most
+        if server.started or not thread.is_alive():
+            break
+        threading.Event().wait(0.02)
+    if not server.started:
+        pytest.fail("the test server did not start")
+    try:
+        yield LiveServer(url=f"http://{host}:{port}", host=host, port=port)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()
+
+
+def make_member(
+    email: str,
+    *,
+    name: str | None = None,
+    interests: tuple[str, ...] = (),
+    spheres: tuple[Sphere, ...] = (),
+    bio: str = "",
+) -> User:
+    """A member with a profile, interests and memberships, made through the services."""
+    user = User.objects.create_user(email=email, password="a-long-test-password")
+    profile = profile_create(
+        user=user, display_name=name or email.split("@")[0].title(), adult_confirmed=True
+    )
+    profile_update(
+        profile=profile,
+        display_name=profile.display_name,
+        bio=bio,
+        interests=interests,
+        time_zone="Europe/Paris",
+    )
+    for sphere in spheres:
+        sphere_join(user=user, sphere=sphere)
+    return user
+
+
+def session_cookie(user: User) -> str:
+    """The Cookie header a browser signed in as ``user`` would send."""
+    client = Client()
+    client.force_login(user)
+    return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.fixture
+def sphere(db: None) -> Sphere:
+    return sphere_upsert(
+        slug="book-club", name="Book Club", tagline="Books.", description="Talk about books."
+    )
