@@ -2,8 +2,8 @@
 
 Every value comes from the environment and has an embedded default that suits
 one machine: SQLite under ``var/``, the in-process hub and matcher, email to
-the console. Production sets ``DATABASE_URL``, ``REDIS_URL``, ``SECRET_KEY``,
-``ALLOWED_HOSTS`` and the TURN settings (see docs/operator-guide.md).
+the console. Production sets ``DATABASE_URL``, ``SECRET_KEY``, ``ALLOWED_HOSTS``
+and the TURN settings (see docs/operator-guide.md).
 """
 
 from __future__ import annotations
@@ -188,6 +188,9 @@ SECURE_PROXY_SSL_HEADER = (
 )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+# Only once every subdomain serves HTTPS: browsers remember these for months.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 X_FRAME_OPTIONS = "DENY"
 
 # Real time -----------------------------------------------------------------

@@ -66,8 +66,12 @@ class ProfileForm(forms.Form):
         super().__init__(*args, **kwargs)
         initial = self.initial.get("interests") or []
         names = list(dict.fromkeys([*initial, *suggestions]))
-        self.fields["interests"].choices = [(name, name) for name in names]
-        self.fields["time_zone"].choices = Profile._meta.get_field("time_zone").choices  # type: ignore[assignment]
+        interests_field = self.fields["interests"]
+        time_zone_field = self.fields["time_zone"]
+        assert isinstance(interests_field, forms.ChoiceField)
+        assert isinstance(time_zone_field, forms.ChoiceField)
+        interests_field.choices = [(name, name) for name in names]
+        time_zone_field.choices = Profile._meta.get_field("time_zone").choices or []
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -22,7 +22,7 @@ class UserManager(DjangoUserManager["User"]):
 
     def _create_user_object(
         self, username: Any, email: str | None, password: str | None, **extra: Any
-    ) -> User:  # type: ignore[override]
+    ) -> User:
         if not email:
             raise ValueError("An email address is required.")
         user = self.model(email=self.normalize_email(email), **extra)
@@ -57,7 +57,7 @@ class User(AbstractUser):
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []
 
-    objects: ClassVar[UserManager] = UserManager()  # type: ignore[assignment]
+    objects: ClassVar[UserManager] = UserManager()
 
     def __str__(self) -> str:
         return self.email

@@ -14,13 +14,14 @@ from chatspheres.accounts.selectors import (
     profile_with_interests,
 )
 from chatspheres.accounts.services import profile_update
+from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError
 
 
 @login_required
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """Show and save the signed-in member's profile."""
-    profile = profile_with_interests(user_id=request.user.pk)
+    profile = profile_with_interests(user_id=member_id(request))
     initial = {
         "display_name": profile.display_name,
         "bio": profile.bio,

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.http import HttpRequest
 
 from chatspheres.calls.models import Conversation
 
@@ -10,5 +11,5 @@ class ConversationAdmin(admin.ModelAdmin):
     list_select_related = ["sphere", "user_a", "user_b"]
     readonly_fields = [field.name for field in Conversation._meta.fields]
 
-    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from chatspheres.calls.selectors import access_conversation
 from chatspheres.calls.services import conversation_reflect
+from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError, NotFound
 from chatspheres.spheres.selectors import sphere_by_slug
 
@@ -22,7 +23,7 @@ REFLECTION_PLACEHOLDER = "__conversation__"
 def call_page(request: HttpRequest, slug: str) -> HttpResponse:
     """Preview, wait, talk and reflect, all on one page driven by the socket."""
     try:
-        listing = sphere_by_slug(slug=slug, user_id=request.user.pk)
+        listing = sphere_by_slug(slug=slug, user_id=member_id(request))
     except NotFound as missing:
         raise Http404(missing.message) from missing
     sphere = listing.sphere
@@ -49,13 +50,13 @@ def call_page(request: HttpRequest, slug: str) -> HttpResponse:
 def reflection(request: HttpRequest, public_id: str) -> HttpResponse:
     """Save the member's answer to "How was it?" for a conversation they were in."""
     try:
-        conversation = access_conversation(user_id=request.user.pk, public_id=public_id)
+        conversation = access_conversation(user_id=member_id(request), public_id=public_id)
     except NotFound as missing:
         raise Http404(missing.message) from missing
     try:
         conversation_reflect(
             conversation=conversation,
-            user_id=request.user.pk,
+            user_id=member_id(request),
             rating=request.POST.get("rating", ""),
         )
     except ApplicationError as refusal:

@@ -53,6 +53,7 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from itertools import islice
 
 __all__ = ["MatchingEngine", "Pairing", "Seeker"]
 
@@ -91,6 +92,9 @@ class _Pool:
         self.by_interest: dict[str, OrderedDict[int, _Waiting]] = {}
 
 
+_NOBODY: frozenset[int] = frozenset()
+
+
 def _pair_key(a: int, b: int) -> tuple[int, int]:
     return (a, b) if a <= b else (b, a)
 
@@ -121,6 +125,8 @@ class MatchingEngine:
         # order so expired pairs can be forgotten from the front cheaply.
         self._last_together: dict[tuple[int, int], float] = {}
         self._together_log: deque[tuple[float, tuple[int, int]]] = deque()
+        # The same pairs by person, so an arrival fetches its set once.
+        self._recent_partners: dict[int, set[int]] = {}
 
     def join(self, seeker: Seeker) -> Pairing | None:
         """Pair the seeker with the best waiting candidate, or queue them and return None."""
@@ -191,76 +197,96 @@ class MatchingEngine:
         return seeker
 
     def _best_partner(self, arrival: Seeker, pool: _Pool) -> Seeker | None:
-        # A person appears in several buckets; judge eligibility once.
-        verdicts: dict[int, bool] = {}
+        # The hot loop of the engine: everything it touches is a local name,
+        # and eligibility is spelled out rather than called, because each
+        # arrival may look at hundreds of candidates.
+        excluded = arrival.excluded
+        recent = self._recent_partners.get(arrival.person, _NOBODY)
+        me = arrival.person  # never waiting here: join removed them first
+        mine = arrival.interests
+        most_possible = len(mine)
+        scan_limit = self._scan_limit
+        skip_limit = self._skip_limit
+        # A person appears in several buckets; judge them once.
+        judged: dict[int, bool] = {}
         best: _Waiting | None = None
         best_shared = 0
-        most_possible = len(arrival.interests)
-        for interest in arrival.interests:
+        best_sequence = 0
+        for interest in mine:
             bucket = pool.by_interest.get(interest)
             if bucket is None:
                 continue
             considered = skipped = 0
             for person, waiting in bucket.items():
-                eligible = verdicts.get(person)
+                eligible = judged.get(person)
                 if eligible is None:
-                    eligible = verdicts[person] = self._eligible(arrival, waiting.seeker)
+                    candidate = waiting.seeker
+                    eligible = judged[person] = not (
+                        person in excluded or person in recent or me in candidate.excluded
+                    )
                     if eligible:
-                        shared = len(arrival.interests & waiting.seeker.interests)
-                        if best is None or (shared, -waiting.sequence) > (
-                            best_shared,
-                            -best.sequence,
+                        shared = len(mine & candidate.interests)
+                        if (
+                            best is None
+                            or shared > best_shared
+                            or (shared == best_shared and waiting.sequence < best_sequence)
                         ):
-                            best, best_shared = waiting, shared
+                            best, best_shared, best_sequence = waiting, shared, waiting.sequence
+                            # Everyone later in this bucket waited less, and
+                            # every other bucket holds the same full matches.
+                            if shared == most_possible:
+                                return best.seeker
                 if eligible:
-                    # Everyone later in this bucket waited less, so a full
-                    # match cannot be beaten by them, nor by other buckets,
-                    # which hold the same full matches.
-                    if best_shared == most_possible:
-                        return best.seeker if best is not None else None
                     considered += 1
-                    if considered >= self._scan_limit:
+                    if considered == scan_limit:
                         break
                 else:
                     skipped += 1
-                    if skipped >= self._skip_limit:
+                    if skipped == skip_limit:
                         break
         if best is not None:
             return best.seeker
-        return self._oldest_eligible(arrival, pool, verdicts)
+        return self._oldest_eligible(arrival, pool, judged)
 
     def _oldest_eligible(
-        self, arrival: Seeker, pool: _Pool, verdicts: dict[int, bool]
+        self, arrival: Seeker, pool: _Pool, judged: dict[int, bool]
     ) -> Seeker | None:
-        skipped = 0
-        for person, waiting in pool.everyone.items():
-            eligible = verdicts.get(person)
+        for person, waiting in islice(pool.everyone.items(), self._skip_limit):
+            eligible = judged.get(person)
             if eligible is None:
-                eligible = self._eligible(arrival, waiting.seeker)
+                eligible = self._may_meet(arrival, waiting.seeker)
             if eligible:
                 return waiting.seeker
-            skipped += 1
-            if skipped >= self._skip_limit:
-                break
         return None
 
-    def _eligible(self, arrival: Seeker, candidate: Seeker) -> bool:
-        return (
-            candidate.person != arrival.person
-            and candidate.person not in arrival.excluded
-            and arrival.person not in candidate.excluded
-            and _pair_key(arrival.person, candidate.person) not in self._last_together
+    def _may_meet(self, arrival: Seeker, candidate: Seeker) -> bool:
+        return not (
+            candidate.person in arrival.excluded
+            or arrival.person in candidate.excluded
+            or candidate.person in self._recent_partners.get(arrival.person, _NOBODY)
         )
 
     def _remember_together(self, a: int, b: int, now: float) -> None:
         key = _pair_key(a, b)
         self._last_together[key] = now
         self._together_log.append((now, key))
+        self._recent_partners.setdefault(a, set()).add(b)
+        self._recent_partners.setdefault(b, set()).add(a)
 
     def _forget_expired(self, now: float) -> None:
         log = self._together_log
         while log and now - log[0][0] >= self._window:
             at, key = log.popleft()
             # A later event for the same pair is still in the log; keep the pair.
-            if self._last_together.get(key) == at:
-                del self._last_together[key]
+            if self._last_together[key] != at:
+                continue
+            del self._last_together[key]
+            a, b = key
+            self._forget_partner(a, b)
+            self._forget_partner(b, a)
+
+    def _forget_partner(self, person: int, partner: int) -> None:
+        partners = self._recent_partners[person]
+        partners.discard(partner)
+        if not partners:
+            del self._recent_partners[person]

@@ -17,7 +17,7 @@ ChatText = Annotated[str, msgspec.Meta(min_length=1, max_length=1000)]
 SphereId = Annotated[int, msgspec.Meta(ge=1)]
 
 
-class Incoming(msgspec.Struct, tag_field="type", forbid_unknown_fields=True, frozen=True):
+class Incoming(msgspec.Struct, tag_field="type", forbid_unknown_fields=True):
     """Base of every client frame; the ``type`` field picks the struct."""
 
 

@@ -1,0 +1,111 @@
+"""Signing up and keeping a profile, through the real pages."""
+
+from __future__ import annotations
+
+import pytest
+from django.test import Client
+
+from chatspheres.accounts.models import Profile, User
+from chatspheres.accounts.selectors import public_card
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_up(client: Client, **overrides: str) -> object:
+    data = {
+        "email": "ana@example.com",
+        "password1": "correct horse battery staple",
+        "display_name": "Ana",
+        "is_adult": "on",
+        "time_zone": "America/Sao_Paulo",
+    }
+    data.update(overrides)
+    return client.post("/accounts/signup/", data)
+
+
+def test_signing_up_creates_a_profile_with_the_browser_time_zone_and_logs_in(
+    client: Client,
+) -> None:
+    response = sign_up(client)
+    assert response.status_code == 302  # type: ignore[attr-defined]
+    assert response["Location"] == "/profile/"  # type: ignore[index]
+    profile = Profile.objects.get(user__email="ana@example.com")
+    assert profile.display_name == "Ana"
+    assert profile.time_zone == "America/Sao_Paulo"
+    assert profile.adult_confirmed_at is not None
+    assert client.get("/profile/").status_code == 200
+
+
+def test_sign_up_requires_confirming_age(client: Client) -> None:
+    response = sign_up(client, is_adult="")
+    assert response.status_code == 200  # type: ignore[attr-defined]
+    assert "ChatSpheres is for people 18 or older." in response.content.decode()  # type: ignore[attr-defined]
+    assert not User.objects.exists()
+
+
+def test_an_unknown_time_zone_falls_back_to_utc(client: Client) -> None:
+    sign_up(client, time_zone="Mars/Olympus_Mons")
+    assert Profile.objects.get().time_zone == "UTC"
+
+
+def test_profile_saves_bio_interests_and_time_zone(client: Client) -> None:
+    member = make_member("ana@example.com", interests=("books",))
+    client.force_login(member)
+    response = client.post(
+        "/profile/",
+        {
+            "display_name": "Ana B.",
+            "bio": "I read on trains.",
+            "interests": ["books"],
+            "other_interests": "Jazz Piano,  bouldering , books",
+            "time_zone": "Asia/Tokyo",
+        },
+    )
+    assert response.status_code == 302
+    profile = Profile.objects.get(user=member)
+    assert profile.display_name == "Ana B."
+    assert profile.bio == "I read on trains."
+    assert profile.time_zone == "Asia/Tokyo"
+    assert sorted(interest.name for interest in profile.interests.all()) == [
+        "books",
+        "bouldering",
+        "jazz piano",
+    ]
+
+
+def test_more_than_ten_interests_are_refused_and_nothing_changes(client: Client) -> None:
+    member = make_member("ana@example.com", interests=("books",))
+    client.force_login(member)
+    response = client.post(
+        "/profile/",
+        {
+            "display_name": "Ana",
+            "other_interests": ",".join(f"topic {n}" for n in range(11)),
+            "time_zone": "UTC",
+        },
+    )
+    assert response.status_code == 200
+    assert "Pick at most 10 interests (you have 11)." in response.content.decode()
+    assert [i.name for i in Profile.objects.get(user=member).interests.all()] == ["books"]
+
+
+def test_html_in_a_bio_is_shown_as_text(client: Client) -> None:
+    member = make_member("ana@example.com", bio="<script>alert('hi')</script>")
+    client.force_login(member)
+    page = client.get("/profile/").content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#x27;hi&#x27;)&lt;/script&gt;" in page
+
+
+def test_public_card_never_shows_the_email_address() -> None:
+    member = make_member("secret.address@example.com", name="Ana", interests=("books",))
+    card = public_card(Profile.objects.get(user=member))
+    assert card == {"name": "Ana", "bio": "", "interests": ["books"]}
+    assert "secret.address" not in str(card)
+
+
+def test_pages_carry_a_content_security_policy_without_inline_scripts(client: Client) -> None:
+    policy = client.get("/")["Content-Security-Policy"]
+    assert "script-src 'self'" in policy
+    assert "unsafe-inline" not in policy

@@ -1,0 +1,156 @@
+"""Conversation records, the call page and the after-call reflection."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from typing import Any
+
+import pytest
+from django.test import Client
+
+from chatspheres.calls.ice import ice_servers_for
+from chatspheres.calls.models import Conversation
+from chatspheres.calls.services import (
+    conversation_end,
+    conversation_end_for_ticket,
+    conversation_start,
+    conversations_end_orphaned,
+)
+from chatspheres.common.errors import ApplicationError
+from chatspheres.spheres.models import Sphere
+from tests.conftest import make_member
+
+pytestmark = pytest.mark.django_db
+
+
+def start(sphere: Sphere, a: Any, b: Any, *, a_ticket: str = "tab-a", b_ticket: str = "tab-b"):
+    return conversation_start(
+        sphere_id=sphere.pk,
+        a_user_id=a.pk,
+        a_ticket=a_ticket,
+        b_user_id=b.pk,
+        b_ticket=b_ticket,
+        shared_interests=["books"],
+    )
+
+
+def test_a_conversation_has_an_unguessable_public_id(sphere: Sphere) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    conversation = start(sphere, ana, ben)
+    raw = base64.urlsafe_b64decode(
+        conversation.public_id + "=" * (-len(conversation.public_id) % 4)
+    )
+    assert len(raw) * 8 >= 128
+    assert conversation.state == Conversation.State.ACTIVE
+    assert conversation.started_at is not None
+
+
+def test_nobody_is_in_two_active_conversations(sphere: Sphere) -> None:
+    ana, ben, cleo = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo"))
+    start(sphere, ana, ben)
+    with pytest.raises(ApplicationError) as refused:
+        start(sphere, cleo, ben, a_ticket="tab-c", b_ticket="tab-b2")
+    assert refused.value.code == "already_in_call"
+    assert Conversation.objects.count() == 1
+
+
+def test_ending_saves_reason_end_time_and_who_and_happens_once(sphere: Sphere) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    conversation = start(sphere, ana, ben)
+    assert conversation_end(conversation=conversation, by_user_id=ben.pk, reason="next")
+    assert not conversation_end(conversation=conversation, by_user_id=ana.pk, reason="ended")
+    conversation.refresh_from_db()
+    assert conversation.state == Conversation.State.ENDED
+    assert conversation.end_reason == "next"
+    assert conversation.ended_by_id == ben.pk
+    assert conversation.duration_seconds is not None and conversation.duration_seconds >= 0
+
+
+def test_a_closed_tab_ends_only_the_conversation_it_was_in(sphere: Sphere) -> None:
+    ana, ben, cleo, dev = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo", "dev"))
+    first = start(sphere, ana, ben, a_ticket="ana-tab", b_ticket="ben-tab")
+    second = start(sphere, cleo, dev, a_ticket="cleo-tab", b_ticket="dev-tab")
+    ended = conversation_end_for_ticket(ticket="ben-tab", reason="disconnected")
+    assert ended is not None and ended.pk == first.pk
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.end_reason, first.ended_by_id) == ("ended", "disconnected", ben.pk)
+    assert second.state == "active"
+    assert conversation_end_for_ticket(ticket="some-other-tab", reason="left") is None
+
+
+def test_start_up_ends_conversations_a_previous_run_left_open(sphere: Sphere) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    conversation = start(sphere, ana, ben)
+    assert conversations_end_orphaned() == 1
+    conversation.refresh_from_db()
+    assert conversation.end_reason == "disconnected"
+
+
+def test_call_page_is_for_members_of_the_sphere(client: Client, sphere: Sphere) -> None:
+    member = make_member("ana@example.com")
+    client.force_login(member)
+    response = client.get("/spheres/book-club/call/", follow=True)
+    assert response.redirect_chain == [("/spheres/book-club/", 302)]
+    assert "Join Book Club to start a conversation here." in response.content.decode()
+
+    client.post("/spheres/book-club/join/")
+    page = client.get("/spheres/book-club/call/").content.decode()
+    assert 'id="call-config"' in page
+    assert "<script>" not in page  # data only: the CSP forbids inline scripts
+
+
+def test_how_was_it_is_saved_for_each_side(client: Client, sphere: Sphere) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    conversation = start(sphere, ana, ben)
+    conversation_end(conversation=conversation, by_user_id=ana.pk, reason="ended")
+    url = f"/conversations/{conversation.public_id}/reflection/"
+
+    client.force_login(ana)
+    assert client.post(url, {"rating": "good"}, HTTP_X_CSRFTOKEN="x").status_code == 204
+    client.force_login(ben)
+    assert client.post(url, {"rating": "not_for_me"}).status_code == 302
+    conversation.refresh_from_db()
+    assert (conversation.a_rating, conversation.b_rating) == ("good", "not_for_me")
+
+
+def test_how_was_it_refuses_strangers_bad_answers_and_live_calls(
+    client: Client, sphere: Sphere
+) -> None:
+    ana, ben, cleo = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo"))
+    conversation = start(sphere, ana, ben)
+    url = f"/conversations/{conversation.public_id}/reflection/"
+
+    client.force_login(ana)
+    response = client.post(url, {"rating": "good"})
+    assert response.status_code == 400
+    assert response.content.decode() == "You can say how it was once the conversation has ended."
+
+    conversation_end(conversation=conversation, by_user_id=ana.pk, reason="ended")
+    response = client.post(url, {"rating": "amazing"})
+    assert response.status_code == 400
+    assert response.content.decode() == "Choose good, okay or not for me."
+
+    client.force_login(cleo)
+    assert client.post(url, {"rating": "good"}).status_code == 404
+    conversation.refresh_from_db()
+    assert (conversation.a_rating, conversation.b_rating) == ("", "")
+
+
+def test_ice_servers_come_from_settings_with_expiring_turn_credentials(settings: Any) -> None:
+    settings.ICE_SERVERS = [{"urls": ["stun:stun.test:3478"]}]
+    settings.TURN_URLS = ["turn:turn.test:3478?transport=udp"]
+    settings.TURN_SECRET = "shared-secret"
+    settings.TURN_CREDENTIAL_TTL = 600
+    stun, turn = ice_servers_for(42, now=1_000_000)
+    assert stun == {"urls": ["stun:stun.test:3478"]}
+    assert turn["urls"] == ["turn:turn.test:3478?transport=udp"]
+    assert turn["username"] == "1000600:42"
+    expected = hmac.new(b"shared-secret", b"1000600:42", hashlib.sha1).digest()
+    assert turn["credential"] == base64.b64encode(expected).decode()
+
+
+def test_no_ice_servers_by_default() -> None:
+    assert ice_servers_for(42) == []
