@@ -35,7 +35,10 @@ nor a crowd of recent partners makes the scan unbounded.  Consequently:
   ``4 * scan_limit`` people it may not meet, it waits instead of scanning on;
   the next arrivals, who are not excluded, will pick them up.
 
-Removing a waiting person costs O(number of their interests).
+An arrival therefore looks at no more than about ``5 * scan_limit`` people
+per interest, whatever the size of the queue; ``scan_limit`` trades the
+quality of the choice on huge pools against that cost.  Removing a waiting
+person costs O(number of their interests).
 
 The orders are kept in ``OrderedDict`` rather than ``dict``: a plain dict
 used as a first-in-first-out set leaves deleted slots at its front until the
@@ -277,8 +280,9 @@ class MatchingEngine:
         log = self._together_log
         while log and now - log[0][0] >= self._window:
             at, key = log.popleft()
-            # A later event for the same pair is still in the log; keep the pair.
-            if self._last_together[key] != at:
+            # Only the pair's latest event may forget it: an earlier one has
+            # been superseded (or the pair already forgotten at the same time).
+            if self._last_together.get(key) != at:
                 continue
             del self._last_together[key]
             a, b = key

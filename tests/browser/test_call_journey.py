@@ -8,7 +8,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
-from tests.browser.conftest import Participant
+from chatspheres.accounts.models import Profile
+from chatspheres.calls.models import Conversation
+from tests.browser.conftest import Participant, run_outside_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -98,7 +100,18 @@ def test_two_members_meet_talk_and_move_on(
     screenshot(ben.page, "4-next-waiting")
 
     ana.page.get_by_role("button", name="Good").click()
-    expect(ana.page.get_by_text("Thanks for telling us")).to_be_visible(timeout=10_000)
+    expect(ana.page.get_by_text("Thanks, your answer is saved.")).to_be_visible(timeout=10_000)
+
+    def saved() -> tuple[str, bool, str]:
+        conversation = Conversation.objects.get()
+        ana_id = Profile.objects.get(display_name="Ana Lima").user_id
+        ben_id = Profile.objects.get(display_name="Ben Okafor").user_id
+        anas_answer = (
+            conversation.a_rating if conversation.user_a_id == ana_id else conversation.b_rating
+        )
+        return conversation.end_reason, conversation.ended_by_id == ben_id, anas_answer
+
+    assert run_outside_playwright(saved) == ("next", True, "good")
 
 
 def test_partner_closing_the_tab_is_told_plainly(
@@ -112,3 +125,5 @@ def test_partner_closing_the_tab_is_told_plainly(
 
     expect(status(cleo.page)).to_have_text("Your partner left", timeout=10_000)
     expect(cleo.page.get_by_role("group", name="How was it?")).to_be_visible()
+    reason = run_outside_playwright(lambda: Conversation.objects.get().end_reason)
+    assert reason == "left"

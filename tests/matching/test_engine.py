@@ -231,6 +231,17 @@ def test_the_window_counts_from_the_latest_time_two_people_were_together(
     assert partner_of(engine.join(seeker(1, ["chess"]))) == 2
 
 
+def test_partings_noted_twice_at_the_same_moment_expire_together(
+    engine: MatchingEngine, clock: FakeClock
+) -> None:
+    engine.note_parted(1, 2)
+    engine.note_parted(2, 1)
+    clock.advance(WINDOW)
+    engine.join(seeker(1, ["chess"]))
+
+    assert partner_of(engine.join(seeker(2, ["chess"]))) == 1
+
+
 def test_leave_stops_the_wait_and_returns_the_seeker(engine: MatchingEngine) -> None:
     waiting = seeker(1, ["chess", "jazz"])
     engine.join(waiting)
@@ -445,3 +456,4 @@ def test_recent_partner_memory_is_forgotten_after_the_window(
 
     assert len(engine._last_together) == 1
     assert len(engine._together_log) == 1
+    assert set(engine._recent_partners) == {5000, 5001}

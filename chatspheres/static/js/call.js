@@ -127,12 +127,12 @@ const CALL_STATUS = {
 function statusText() {
   switch (state.phase) {
     case "preview":
-      if (state.socket === "closed") return "Can't reach ChatSpheres. Reload the page to try again.";
+      if (state.socket === "closed") return "Disconnected";
       if (state.socket === "reconnecting") return "Reconnecting…";
       return "";
     case "waiting":
-      if (state.socket === "closed") return "Can't reach ChatSpheres. Reload the page to try again.";
-      if (state.socket !== "open") return "Reconnecting…";
+      if (state.socket === "closed") return "Disconnected";
+      if (state.socket === "reconnecting") return "Reconnecting…";
       return "Waiting for someone…";
     case "call":
       return CALL_STATUS[state.call?.connState ?? "connecting"];
@@ -148,6 +148,7 @@ const STATUS_TONE = {
   "Connection failed": "bad",
   "Couldn't connect": "bad",
   "Call ended": "neutral",
+  Disconnected: "bad",
 };
 
 function renderStatus() {
@@ -361,8 +362,8 @@ async function refreshDevices() {
   } catch {
     return;
   }
-  fillDeviceSelect(els.cameraSelect, devices, "videoinput", "video", "Camera", "No camera found");
-  fillDeviceSelect(els.micSelect, devices, "audioinput", "audio", "Microphone", "No microphone found");
+  fillDeviceSelect(els.cameraSelect, devices, "videoinput", "video", "Camera", "No camera available");
+  fillDeviceSelect(els.micSelect, devices, "audioinput", "audio", "Microphone", "No microphone available");
 }
 
 function fillDeviceSelect(select, devices, deviceKind, trackKind, fallback, noneText) {
@@ -473,6 +474,7 @@ rt.on("media.state", (msg) => {
   call.partnerAudio = msg.audio !== false;
   call.partnerVideo = msg.video !== false;
   renderPartnerMedia(call);
+  updateConnectionState(call);
 });
 
 rt.on("chat.message", (msg) => {
@@ -917,7 +919,7 @@ document.addEventListener("keydown", (event) => {
   if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])")) return;
-  const key = event.key.toLowerCase();
+  const key = typeof event.key === "string" ? event.key.toLowerCase() : "";
   if (key === "m") {
     event.preventDefault();
     setAudio(!state.audioOn);
@@ -932,12 +934,8 @@ window.addEventListener("pagehide", (event) => {
     // Going into the back/forward cache: leave cleanly, reload on return.
     window.addEventListener("pageshow", () => window.location.reload(), { once: true });
   }
-  // Closing the tab ends the call for the partner at once ("Your partner left").
-  if (state.call && !state.call.ending) {
-    rt.send({ type: "call.end", conversation: state.call.id, reason: "ended" });
-  } else if (state.phase === "waiting") {
-    rt.send({ type: "queue.leave" });
-  }
+  // A clean close is enough: the server ends the call as "left" and tells the
+  // partner at once, and takes this tab out of the queue.
   rt.close(1000, "page closed");
 });
 

@@ -136,7 +136,7 @@ export class RealtimeConnection {
   async handleClose(event, opened) {
     if (this.stopped) return;
     if (NO_RECONNECT_CODES.has(event.code)) {
-      this.stop("refused", { code: event.code, reason: event.reason });
+      this.stop("refused", { code: event.code, closeReason: event.reason });
       return;
     }
     if (opened && Date.now() - this.openedAt > HEALTHY_AFTER_MS) this.attempt = 0;
