@@ -322,9 +322,15 @@ async def refuse_frame(conn: Connection, error: msgspec.ValidationError) -> None
 
 async def disconnected(conn: Connection, *, clean: bool) -> None:
     """Undo everything the tab was part of: queue, presence, conversation."""
-    try:
-        await matching_realtime.connection_closed(conn)
-        await spheres_realtime.connection_closed(conn)
-        await calls_realtime.connection_closed(conn, clean=clean)
-    except Exception:
-        logger.exception("cleaning up after connection %s failed", conn.id)
+    cleanups: tuple[Callable[[], Awaitable[None]], ...] = (
+        lambda: matching_realtime.connection_closed(conn),
+        lambda: spheres_realtime.connection_closed(conn),
+        lambda: calls_realtime.connection_closed(conn, clean=clean),
+    )
+    for cleanup in cleanups:
+        # Each runs even if another failed: a stuck queue entry must not keep
+        # a conversation open, nor the other way round.
+        try:
+            await cleanup()
+        except Exception:
+            logger.exception("cleaning up after connection %s failed", conn.id)

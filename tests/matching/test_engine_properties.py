@@ -111,9 +111,24 @@ class EngineAgainstReference(RuleBasedStateMachine):
         excluded: frozenset[int],
         ticket: str,
     ) -> None:
-        arrival = Seeker(
-            person=person, ticket=ticket, pool=pool, interests=interests, excluded=excluded
+        self.arrive(
+            Seeker(person=person, ticket=ticket, pool=pool, interests=interests, excluded=excluded)
         )
+
+    @rule(person=people, pool=pools, interests=interest_sets, ticket=tickets)
+    def join_excluding_everyone_waiting(
+        self, person: int, pool: int, interests: frozenset[str], ticket: str
+    ) -> None:
+        # Arrivals are paired with anyone eligible, so without this rule a
+        # pool rarely holds more than one or two people and the choice
+        # between candidates would hardly be exercised.
+        excluded = frozenset(each.person for each in self.reference.waiting if each.pool == pool)
+        self.arrive(
+            Seeker(person=person, ticket=ticket, pool=pool, interests=interests, excluded=excluded)
+        )
+
+    def arrive(self, arrival: Seeker) -> None:
+        person = arrival.person
         now = self.clock.now
         self.reference.remove(person)
         self.in_conversation.discard(person)
