@@ -9,9 +9,9 @@ in) it must still never break a rule.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from hypothesis import settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
@@ -19,6 +19,8 @@ from chatspheres.matching.engine import MatchingEngine, Seeker
 
 WINDOW = 300.0
 PEOPLE = range(16)
+# People from outside the crowd, in the test where a crowd waits first.
+NEWCOMERS = range(16, 24)
 POOLS = (1, 2, 3)
 
 people = st.sampled_from(PEOPLE)
@@ -27,6 +29,14 @@ interest_sets = st.frozensets(st.sampled_from("abcdef"), max_size=4)
 exclusion_sets = st.frozensets(people, max_size=3)
 tickets = st.sampled_from(["tab-1", "tab-2"])
 pauses = st.sampled_from([0.0, 1.0, 60.0, WINDOW - 1, WINDOW, WINDOW + 1, 2 * WINDOW])
+seekers = st.builds(
+    Seeker,
+    person=people,
+    ticket=tickets,
+    pool=pools,
+    interests=interest_sets,
+    excluded=exclusion_sets,
+)
 
 
 class FakeClock:
@@ -80,52 +90,21 @@ class ReferenceQueue:
             self.last_together[frozenset({a, b})] = now
 
 
-class EngineAgainstReference(RuleBasedStateMachine):
-    """Drives an engine and the reference side by side."""
+class SideBySide:
+    """An engine and the reference fed the same operations, checked after each one."""
 
-    scan_limit = 32
-    must_match_reference = True
-
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, *, scan_limit: int, must_match_reference: bool) -> None:
         self.clock = FakeClock()
         self.engine = MatchingEngine(
-            recent_partner_window=WINDOW, scan_limit=self.scan_limit, clock=self.clock
+            recent_partner_window=WINDOW, scan_limit=scan_limit, clock=self.clock
         )
         self.reference = ReferenceQueue(window=WINDOW)
+        self.must_match_reference = must_match_reference
         # People in a conversation the engine started, until they join again.
         self.in_conversation: set[int] = set()
 
-    @rule(
-        person=people,
-        pool=pools,
-        interests=interest_sets,
-        excluded=exclusion_sets,
-        ticket=tickets,
-    )
-    def join(
-        self,
-        person: int,
-        pool: int,
-        interests: frozenset[str],
-        excluded: frozenset[int],
-        ticket: str,
-    ) -> None:
-        self.arrive(
-            Seeker(person=person, ticket=ticket, pool=pool, interests=interests, excluded=excluded)
-        )
-
-    @rule(person=people, pool=pools, interests=interest_sets, ticket=tickets)
-    def join_excluding_everyone_waiting(
-        self, person: int, pool: int, interests: frozenset[str], ticket: str
-    ) -> None:
-        # Arrivals are paired with anyone eligible, so without this rule a
-        # pool rarely holds more than one or two people and the choice
-        # between candidates would hardly be exercised.
-        excluded = frozenset(each.person for each in self.reference.waiting if each.pool == pool)
-        self.arrive(
-            Seeker(person=person, ticket=ticket, pool=pool, interests=interests, excluded=excluded)
-        )
+    def waiting_in(self, pool: int) -> frozenset[int]:
+        return frozenset(each.person for each in self.reference.waiting if each.pool == pool)
 
     def arrive(self, arrival: Seeker) -> None:
         person = arrival.person
@@ -154,7 +133,6 @@ class EngineAgainstReference(RuleBasedStateMachine):
         self.reference.record_together(person, partner.person, now)
         self.in_conversation |= {person, partner.person}
 
-    @rule(person=people, ticket=st.none() | tickets)
     def leave(self, person: int, ticket: str | None) -> None:
         waiting = self.reference.find(person)
         expected = waiting if waiting is not None and ticket in (None, waiting.ticket) else None
@@ -164,30 +142,70 @@ class EngineAgainstReference(RuleBasedStateMachine):
         if expected is not None:
             self.reference.remove(person)
 
-    @rule(a=people, b=people)
     def note_parted(self, a: int, b: int) -> None:
         self.engine.note_parted(a, b)
         self.reference.record_together(a, b, self.clock.now)
 
+    def check_waiting_counts(self) -> None:
+        for pool in POOLS:
+            assert self.engine.waiting_count(pool) == len(self.waiting_in(pool))
+
+    def check_the_same_people_wait(self) -> None:
+        for person in (*PEOPLE, *NEWCOMERS):
+            assert self.engine.is_waiting(person) == (self.reference.find(person) is not None)
+
+    def check_nobody_waits_while_in_a_conversation(self) -> None:
+        waiting = {each.person for each in self.reference.waiting}
+        assert not waiting & self.in_conversation
+
+
+class EngineAgainstReference(RuleBasedStateMachine):
+    """Random joins, leaves, partings and pauses, fed to the engine and the reference."""
+
+    scan_limit = 32
+    must_match_reference = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.both = SideBySide(
+            scan_limit=self.scan_limit, must_match_reference=self.must_match_reference
+        )
+
+    @rule(arrival=seekers)
+    def join(self, arrival: Seeker) -> None:
+        self.both.arrive(arrival)
+
+    @rule(arrival=seekers)
+    def join_excluding_everyone_waiting(self, arrival: Seeker) -> None:
+        # Arrivals are paired with anyone eligible, so without this rule a
+        # pool rarely holds more than one or two people and the choice
+        # between candidates would hardly be exercised.
+        everyone = self.both.waiting_in(arrival.pool)
+        self.both.arrive(replace(arrival, excluded=arrival.excluded | everyone))
+
+    @rule(person=people, ticket=st.none() | tickets)
+    def leave(self, person: int, ticket: str | None) -> None:
+        self.both.leave(person, ticket)
+
+    @rule(a=people, b=people)
+    def note_parted(self, a: int, b: int) -> None:
+        self.both.note_parted(a, b)
+
     @rule(seconds=pauses)
     def time_passes(self, seconds: float) -> None:
-        self.clock.now += seconds
+        self.both.clock.now += seconds
 
     @invariant()
     def waiting_counts_agree(self) -> None:
-        for pool in POOLS:
-            expected = sum(1 for each in self.reference.waiting if each.pool == pool)
-            assert self.engine.waiting_count(pool) == expected
+        self.both.check_waiting_counts()
 
     @invariant()
     def the_same_people_wait(self) -> None:
-        for person in PEOPLE:
-            assert self.engine.is_waiting(person) == (self.reference.find(person) is not None)
+        self.both.check_the_same_people_wait()
 
     @invariant()
     def nobody_waits_while_in_a_conversation(self) -> None:
-        waiting = {each.person for each in self.reference.waiting}
-        assert not waiting & self.in_conversation
+        self.both.check_nobody_waits_while_in_a_conversation()
 
 
 class BoundedScanKeepsTheRules(EngineAgainstReference):
@@ -206,3 +224,45 @@ BoundedScanKeepsTheRules.TestCase.settings = settings(
 
 test_engine_chooses_exactly_as_the_reference_on_small_pools = EngineAgainstReference.TestCase
 test_engine_keeps_every_rule_when_the_scan_is_cut_short = BoundedScanKeepsTheRules.TestCase
+
+
+newcomers = st.sampled_from(NEWCOMERS)
+crowd_members = st.builds(
+    Seeker,
+    person=people,
+    ticket=tickets,
+    pool=st.sampled_from(POOLS[:2]),
+    interests=interest_sets,
+    excluded=st.frozensets(newcomers, max_size=2),
+)
+newcomer_seekers = st.builds(
+    Seeker,
+    person=newcomers,
+    ticket=tickets,
+    pool=st.sampled_from(POOLS[:2]),
+    interests=interest_sets,
+    excluded=st.frozensets(people, max_size=3),
+)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    crowd=st.lists(crowd_members, min_size=2, max_size=15, unique_by=lambda each: each.person),
+    partings=st.lists(st.tuples(people, newcomers), max_size=6),
+    arrivals=st.lists(newcomer_seekers | seekers, min_size=1, max_size=8),
+)
+def test_arrivals_facing_a_crowd_get_the_reference_choice(
+    crowd: list[Seeker], partings: list[tuple[int, int]], arrivals: list[Seeker]
+) -> None:
+    both = SideBySide(scan_limit=32, must_match_reference=True)
+    # The crowd waits without pairing up, whatever their pools and interests.
+    members = frozenset(each.person for each in crowd)
+    for each in crowd:
+        both.arrive(replace(each, excluded=each.excluded | members))
+    for a, b in partings:
+        both.note_parted(a, b)
+
+    for arrival in arrivals:
+        both.arrive(arrival)
+        both.check_waiting_counts()
+        both.check_the_same_people_wait()
