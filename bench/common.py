@@ -164,7 +164,9 @@ def scratch() -> Iterator[Scratch]:
     """A migrated scratch database; this process's Django is set up to use it."""
     var_dir = Path(tempfile.mkdtemp(prefix="chatspheres-bench-"))
     area = Scratch(var_dir)
-    os.environ.update({k: v for k, v in area.env.items() if k.startswith(("CHATSPHERES", "DJANGO", "REALTIME"))})
+    os.environ.update(
+        {k: v for k, v in area.env.items() if k.startswith(("CHATSPHERES", "DJANGO", "REALTIME"))}
+    )
     import django
 
     django.setup()
@@ -178,7 +180,9 @@ def scratch() -> Iterator[Scratch]:
 
 
 @contextmanager
-def our_server(area: Scratch, *, port: int | None = None) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+def our_server(
+    area: Scratch, *, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """``python -m chatspheres.server`` (as `make run` serves it) on a free loopback port."""
     port = port or free_port()
     process = subprocess.Popen(
