@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from django.test import Client
 
@@ -109,3 +111,33 @@ def test_pages_carry_a_content_security_policy_without_inline_scripts(client: Cl
     policy = client.get("/")["Content-Security-Policy"]
     assert "script-src 'self'" in policy
     assert "unsafe-inline" not in policy
+
+
+def test_logging_in_and_out_with_email_and_password(client: Client) -> None:
+    make_member("ana@example.com")
+    response = client.post(
+        "/accounts/login/", {"login": "ana@example.com", "password": "a-long-test-password"}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == "/spheres/"
+    assert client.get("/profile/").status_code == 200
+    client.post("/accounts/logout/")
+    assert client.get("/profile/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_in_words(client: Client) -> None:
+    make_member("ana@example.com")
+    response = client.post("/accounts/login/", {"login": "ana@example.com", "password": "nope"})
+    assert response.status_code == 200
+    assert "The email address and/or password you specified are not correct." in (
+        response.content.decode()
+    )
+
+
+def test_password_reset_sends_a_link_by_email(client: Client, mailoutbox: list[Any]) -> None:
+    make_member("ana@example.com")
+    response = client.post("/accounts/password/reset/", {"email": "ana@example.com"})
+    assert response.status_code == 302
+    assert len(mailoutbox) == 1
+    assert mailoutbox[0].to == ["ana@example.com"]
+    assert "/accounts/password/reset/key/" in mailoutbox[0].body
