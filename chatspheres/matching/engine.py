@@ -19,26 +19,27 @@ rules (see ``backends.py``).
 
 Cost.  Deciding one arrival must not grow with the number of people waiting.
 Each pool keeps an interest index (interest -> waiting people, oldest first)
-and a pool-wide list (oldest first) for the no-shared-interest fallback.  For
-each of the arrival's interests only the first ``scan_limit`` eligible people
-of that interest's bucket are considered, and at most ``4 * scan_limit``
-ineligible ones are skipped per bucket, so that neither a huge exclusion set
-nor a crowd of recent partners makes the scan unbounded.  Consequently:
+and a pool-wide list (oldest first) for the no-shared-interest fallback.  The
+arrival's interest buckets are read side by side, oldest first in each, and
+the scan stops after ``scan_limit`` distinct eligible people have been
+compared (or ``4 * scan_limit`` ineligible ones skipped, so that neither a
+huge exclusion set nor a crowd of recent partners makes it unbounded), or as
+soon as someone shares every one of the arrival's interests.  Consequently:
 
-* when the pool (hence every bucket) holds fewer than ``scan_limit`` people,
-  the choice is exactly the best candidate defined above;
-* on very large pools it is the best among the oldest ``scan_limit`` eligible
-  people of each of the arrival's interest buckets.  Those are the people who
-  have waited longest, which is who should be served first anyway; looking
+* when the pool holds no more than ``scan_limit`` people, the choice is
+  exactly the best candidate defined above;
+* on very large pools it is the best among the longest-waiting people of each
+  of the arrival's interests, ``scan_limit`` of them in all.  Those are the
+  people who have waited longest, who should be served first anyway; looking
   further would make every arrival pay for the whole queue;
-* if an arrival's buckets and the pool-wide list each start with more than
+* if an arrival's buckets and the pool-wide list start with more than
   ``4 * scan_limit`` people it may not meet, it waits instead of scanning on;
   the next arrivals, who are not excluded, will pick them up.
 
-An arrival therefore looks at no more than about ``5 * scan_limit`` people
-per interest, whatever the size of the queue; ``scan_limit`` trades the
-quality of the choice on huge pools against that cost.  Removing a waiting
-person costs O(number of their interests).
+An arrival therefore compares at most ``scan_limit`` people, whatever the size
+of the queue and however many interests it has; ``scan_limit`` trades the
+quality of the choice on huge pools against that cost (benchmarked in
+bench/matching).  Removing a waiting person costs O(number of their interests).
 
 The orders are kept in ``OrderedDict`` rather than ``dict``: a plain dict
 used as a first-in-first-out set leaves deleted slots at its front until the
@@ -109,7 +110,7 @@ class MatchingEngine:
         self,
         *,
         recent_partner_window: float = 600.0,
-        scan_limit: int = 32,
+        scan_limit: int = 16,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create an empty engine; see the module docstring for the parameters' meaning."""
@@ -201,52 +202,65 @@ class MatchingEngine:
 
     def _best_partner(self, arrival: Seeker, pool: _Pool) -> Seeker | None:
         # The hot loop of the engine: everything it touches is a local name,
-        # and eligibility is spelled out rather than called, because each
-        # arrival may look at hundreds of candidates.
+        # and eligibility is spelled out rather than called.
         excluded = arrival.excluded
         recent = self._recent_partners.get(arrival.person, _NOBODY)
         me = arrival.person  # never waiting here: join removed them first
         mine = arrival.interests
         most_possible = len(mine)
-        scan_limit = self._scan_limit
-        skip_limit = self._skip_limit
+        by_interest = pool.by_interest
+        # The arrival's buckets are read side by side, oldest first in each, so
+        # the budget goes to the longest-waiting people of every interest.
+        readers = [
+            iter(bucket.items())
+            for bucket in (by_interest.get(interest) for interest in mine)
+            if bucket is not None
+        ]
+        considered_left = self._scan_limit
+        skips_left = self._skip_limit
         # A person appears in several buckets; judge them once.
         judged: dict[int, bool] = {}
         best: _Waiting | None = None
         best_shared = 0
-        best_sequence = 0
-        for interest in mine:
-            bucket = pool.by_interest.get(interest)
-            if bucket is None:
-                continue
-            considered = skipped = 0
-            for person, waiting in bucket.items():
-                eligible = judged.get(person)
-                if eligible is None:
-                    candidate = waiting.seeker
-                    eligible = judged[person] = not (
-                        person in excluded or person in recent or me in candidate.excluded
-                    )
-                    if eligible:
-                        shared = len(mine & candidate.interests)
-                        if (
-                            best is None
-                            or shared > best_shared
-                            or (shared == best_shared and waiting.sequence < best_sequence)
-                        ):
-                            best, best_shared, best_sequence = waiting, shared, waiting.sequence
-                            # Everyone later in this bucket waited less, and
-                            # every other bucket holds the same full matches.
-                            if shared == most_possible:
-                                return best.seeker
-                if eligible:
-                    considered += 1
-                    if considered == scan_limit:
-                        break
-                else:
-                    skipped += 1
-                    if skipped == skip_limit:
-                        break
+        while readers:
+            still_reading = []
+            for reader in readers:
+                entry = next(reader, None)
+                if entry is None:
+                    continue
+                still_reading.append(reader)
+                person, waiting = entry
+                if person in judged:
+                    continue
+                candidate = waiting.seeker
+                eligible = judged[person] = not (
+                    person in excluded or person in recent or me in candidate.excluded
+                )
+                if not eligible:
+                    skips_left -= 1
+                    if skips_left == 0:
+                        return self._best_or_oldest(best, arrival, pool, judged)
+                    continue
+                shared = len(mine & candidate.interests)
+                if (
+                    best is None
+                    or shared > best_shared
+                    or (shared == best_shared and waiting.sequence < best.sequence)
+                ):
+                    best, best_shared = waiting, shared
+                    # Nobody can share more, and anyone else sharing as much
+                    # stands behind someone already judged in every bucket.
+                    if shared == most_possible:
+                        return best.seeker
+                considered_left -= 1
+                if considered_left == 0:
+                    return best.seeker
+            readers = still_reading
+        return self._best_or_oldest(best, arrival, pool, judged)
+
+    def _best_or_oldest(
+        self, best: _Waiting | None, arrival: Seeker, pool: _Pool, judged: dict[int, bool]
+    ) -> Seeker | None:
         if best is not None:
             return best.seeker
         return self._oldest_eligible(arrival, pool, judged)
