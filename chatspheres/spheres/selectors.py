@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, QuerySet
 
 from chatspheres.common.errors import NotFound
 from chatspheres.common.events import sphere_channel
@@ -19,14 +19,19 @@ class SphereListing:
     is_member: bool
 
 
-def sphere_listings(*, user_id: int | None) -> list[SphereListing]:
-    """Every sphere with members and who is online now; two queries whatever the size."""
+def _spheres_for_viewer(user_id: int | None) -> QuerySet[Sphere]:
+    """Spheres with member counts and, for a signed-in viewer, ``is_member``."""
     spheres = Sphere.objects.with_member_counts()
-    if user_id is not None:
-        spheres = spheres.annotate(
-            is_member=Exists(Membership.objects.filter(sphere=OuterRef("pk"), user_id=user_id))
-        )
-    spheres_list = list(spheres)
+    if user_id is None:
+        return spheres
+    return spheres.annotate(
+        is_member=Exists(Membership.objects.filter(sphere=OuterRef("pk"), user_id=user_id))
+    )
+
+
+def sphere_listings(*, user_id: int | None) -> list[SphereListing]:
+    """Every sphere with members and who is online now, in one query whatever the size."""
+    spheres_list = list(_spheres_for_viewer(user_id))
     online = presence_counts(sphere_channel(sphere.pk) for sphere in spheres_list)
     return [
         SphereListing(
@@ -40,12 +45,7 @@ def sphere_listings(*, user_id: int | None) -> list[SphereListing]:
 
 def sphere_by_slug(*, slug: str, user_id: int | None) -> SphereListing:
     """One sphere by its address, with its online count and the viewer's membership."""
-    spheres = Sphere.objects.with_member_counts().filter(slug=slug)
-    if user_id is not None:
-        spheres = spheres.annotate(
-            is_member=Exists(Membership.objects.filter(sphere=OuterRef("pk"), user_id=user_id))
-        )
-    sphere = spheres.first()
+    sphere = _spheres_for_viewer(user_id).filter(slug=slug).first()
     if sphere is None:
         raise NotFound("There is no such sphere.", code="no_such_sphere")
     channel = sphere_channel(sphere.pk)
