@@ -195,7 +195,7 @@ def our_server(
         wait_for_port(port)
         yield process, port
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)
         try:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:

@@ -28,6 +28,9 @@ def uvicorn_config(
         # Per-message compression doubles the CPU cost of every relayed signal
         # (docs/decisions/0001-realtime-gateway.md); signaling frames are small.
         "ws_per_message_deflate": False,
+        # uvicorn's WebSocket protocol plus a synchronous lane for relayed
+        # signals (chatspheres/realtime/fastpath.py).
+        "ws": "chatspheres.realtime.fastpath:GatewayWebSocketProtocol",
         "ws_max_size": settings.REALTIME_MAX_FRAME_BYTES,
         "ws_ping_interval": settings.REALTIME_PING_INTERVAL,
         "ws_ping_timeout": settings.REALTIME_PING_TIMEOUT,

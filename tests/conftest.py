@@ -39,11 +39,16 @@ def _live_server_helper() -> Iterator[None]:
 
 
 @pytest.fixture
-def live_server(transactional_db: None) -> Iterator[LiveServer]:
-    """The whole app (pages and /ws/) served by uvicorn in a thread, as `make run` serves it."""
+def live_server(request: pytest.FixtureRequest, transactional_db: None) -> Iterator[LiveServer]:
+    """The whole app (pages and /ws/) served by uvicorn in a thread, as `make run` serves it.
+
+    Parametrized indirectly with "asgi", it serves /ws/ with uvicorn's plain
+    WebSocket protocol instead, so every frame takes the ASGI route.
+    """
     sock = free_port()
     host, port = sock.getsockname()
-    server = uvicorn.Server(uvicorn_config(host=host, port=port, log_level="warning"))
+    overrides = {"ws": "websockets-sansio"} if getattr(request, "param", None) == "asgi" else {}
+    server = uvicorn.Server(uvicorn_config(host=host, port=port, log_level="warning", **overrides))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     for _ in range(500):  # bounded wait for start-up, about 10 s at most

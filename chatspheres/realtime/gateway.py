@@ -29,6 +29,7 @@ from chatspheres.common.events import connection_channel, user_channel
 from chatspheres.matching import realtime as matching_realtime
 from chatspheres.realtime import protocol
 from chatspheres.realtime.db import run_in_db
+from chatspheres.realtime.fastpath import LANE_EXTENSION, GatewayWebSocketProtocol
 from chatspheres.realtime.hub import Envelope, Hub, Kind
 from chatspheres.realtime.runtime import Runtime, current
 from chatspheres.spheres import realtime as spheres_realtime
@@ -100,12 +101,28 @@ class FloodGuard:
         self._dropped = 0
         self._window_start = self._last
 
-    def admit(self) -> int:
-        """Decide the fate of the frame that just arrived."""
+    def _refill(self) -> float:
         now = self._clock()
         tokens = self._tokens + (now - self._last) * self._rate
         self._tokens = tokens if tokens < self._burst else self._burst
         self._last = now
+        return now
+
+    def take_token(self) -> bool:
+        """Admit a frame if the bucket allows it now; never counts a drop."""
+        self._refill()
+        if self._tokens >= 1.0:
+            self._tokens -= 1.0
+            return True
+        return False
+
+    def refund(self) -> None:
+        """Give back the token of a frame that was handed on to :meth:`admit` after all."""
+        self._tokens += 1.0
+
+    def admit(self) -> int:
+        """Decide the fate of the frame that just arrived."""
+        now = self._refill()
         if self._tokens >= 1.0:
             self._tokens -= 1.0
             return self.ADMIT
@@ -125,8 +142,10 @@ class Connection:
         "_closed",
         "_send",
         "conversation",
+        "guard",
         "hub",
         "id",
+        "lane",
         "partner_channel",
         "runtime",
         "sphere",
@@ -134,7 +153,14 @@ class Connection:
         "user_id",
     )
 
-    def __init__(self, *, user_id: int, send: Send, runtime: Runtime) -> None:
+    def __init__(
+        self,
+        *,
+        user_id: int,
+        send: Send,
+        runtime: Runtime,
+        lane: GatewayWebSocketProtocol | None = None,
+    ) -> None:
         self.id = secrets.token_urlsafe(12)
         self.user_id = user_id
         self.runtime = runtime
@@ -148,6 +174,48 @@ class Connection:
         self.sphere: int | None = None
         # Set once the tab queued: from then on its close may end a conversation.
         self.took_part = False
+        self.guard = FloodGuard(
+            rate=settings.REALTIME_RATE_PER_SECOND,
+            burst=settings.REALTIME_RATE_BURST,
+            flood_limit=settings.REALTIME_FLOOD_LIMIT,
+            flood_window=settings.REALTIME_FLOOD_WINDOW,
+        )
+        # uvicorn's socket itself, when served by GatewayWebSocketProtocol.
+        self.lane = lane
+
+    def receive_now(self, text: str) -> bool:
+        """Relay a signal or media state at once, from uvicorn's callback; False declines.
+
+        Only a frame the ordinary route would relay without a word is taken
+        here: anything else (another type, a bad frame, a conversation that is
+        not this tab's, a full rate bucket, a partner who cannot take it right
+        now) is declined and reaches :func:`serve` as usual.
+        """
+        channel = self.partner_channel
+        if channel is None or len(text) > settings.REALTIME_MAX_FRAME_BYTES:
+            return False
+        try:
+            frame = protocol.relay_decoder.decode(text)
+        except msgspec.MsgspecError:
+            return False
+        conversation = frame.conversation
+        if conversation != self.conversation or not self.guard.take_token():
+            return False
+        try:
+            if self.hub.publish_now(channel, Envelope(text, Kind.RELAY, conversation)):
+                return True
+        except Exception:
+            logger.exception("fast relay failed on connection %s", self.id)
+        self.guard.refund()
+        return False
+
+    def deliver_now(self, envelope: Envelope) -> bool:
+        """Take a relayed envelope synchronously; False when it must go through :meth:`deliver`."""
+        if envelope.kind != Kind.RELAY or self.lane is None:
+            return False
+        if envelope.conversation != self.conversation or self._closed:
+            return True  # as deliver() would: the call ended on this side
+        return self.lane.write_text_now(envelope.frame)
 
     async def deliver(self, envelope: Envelope) -> None:
         """Take an envelope from the hub: update the call state, then send the frame."""
@@ -240,14 +308,21 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     await send({"type": "websocket.accept"})
 
     runtime = current()
-    conn = Connection(user_id=user_id, send=send, runtime=runtime)
+    lane = scope.get("extensions", {}).get(LANE_EXTENSION)
+    if not isinstance(lane, GatewayWebSocketProtocol):
+        lane = None  # served by another ASGI server: every frame takes the ASGI route
+    conn = Connection(user_id=user_id, send=send, runtime=runtime, lane=lane)
     await runtime.hub.subscribe(connection_channel(conn.id), conn)
     await runtime.hub.subscribe(user_channel(user_id), conn)
     close_code = 1006
     try:
         await conn.send_text(protocol.encode({"type": "ready", "user": user_id}))
+        if lane is not None:
+            lane.fast_receiver = conn.receive_now
         close_code = await serve(conn, receive)
     finally:
+        if lane is not None:
+            lane.fast_receiver = None
         await runtime.hub.unsubscribe(connection_channel(conn.id), conn)
         await runtime.hub.unsubscribe(user_channel(user_id), conn)
         await disconnected(conn, clean=close_code in CLEAN_CLOSE_CODES)
@@ -256,12 +331,7 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
 async def serve(conn: Connection, receive: Receive) -> int:
     """The receive loop; returns the close code the client left with."""
     max_bytes = settings.REALTIME_MAX_FRAME_BYTES
-    guard = FloodGuard(
-        rate=settings.REALTIME_RATE_PER_SECOND,
-        burst=settings.REALTIME_RATE_BURST,
-        flood_limit=settings.REALTIME_FLOOD_LIMIT,
-        flood_window=settings.REALTIME_FLOOD_WINDOW,
-    )
+    guard = conn.guard
     decode = protocol.decoder.decode
     while True:
         message = await receive()

@@ -41,6 +41,10 @@ class Inbox(Protocol):
 
     async def deliver(self, envelope: Envelope) -> None: ...
 
+    def deliver_now(self, envelope: Envelope) -> bool:
+        """Take the envelope synchronously, or return False to have it delivered instead."""
+        ...
+
 
 class Hub(Protocol):
     """Fan-out of envelopes to channels, and presence sets."""
@@ -55,6 +59,10 @@ class Hub(Protocol):
 
     def publish_threadsafe(self, channel: str, envelope: Envelope) -> None:
         """Publish from a worker thread (a service's on-commit hook); never blocks."""
+        ...
+
+    def publish_now(self, channel: str, envelope: Envelope) -> bool:
+        """Deliver synchronously if that is possible at once; False means call publish()."""
         ...
 
     async def presence_add(self, scope: str, member: int) -> bool:
@@ -117,6 +125,15 @@ class MemoryHub:
         for inbox in tuple(inboxes):
             await inbox.deliver(envelope)
         return len(inboxes)
+
+    def publish_now(self, channel: str, envelope: Envelope) -> bool:
+        """Hand a relayed frame to the one tab listening, without awaiting anything."""
+        inboxes = self._subscribers.get(channel)
+        if not inboxes:
+            return True  # nobody listens, exactly as publish() would find
+        if len(inboxes) != 1:
+            return False
+        return inboxes[0].deliver_now(envelope)
 
     def publish_threadsafe(self, channel: str, envelope: Envelope) -> None:
         """Schedule a publish on the hub's loop from another thread."""

@@ -65,6 +65,8 @@ IncomingFrame = (
 )
 
 decoder = msgspec.json.Decoder(IncomingFrame)
+# Only the frames the relay passes on verbatim (the fast lane, gateway.py).
+relay_decoder = msgspec.json.Decoder(Signal | MediaState)
 _encoder = msgspec.json.Encoder()
 
 

@@ -11,6 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from chatspheres.calls.models import Conversation
+from chatspheres.realtime.gateway import Connection
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member, session_cookie
 from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match, signal
@@ -123,6 +124,10 @@ def test_frame_over_64_kib_closes_with_1009(live_server: LiveServer, sphere: Sph
     assert closed.value.rcvd.code == 1009
 
 
+BOTH_ROUTES = pytest.mark.parametrize("live_server", ["lane", "asgi"], indirect=True)
+
+
+@BOTH_ROUTES
 def test_flood_is_throttled_then_closed_while_another_pair_completes_its_exchange(
     live_server: LiveServer, sphere: Sphere
 ) -> None:
@@ -161,6 +166,7 @@ def test_flood_is_throttled_then_closed_while_another_pair_completes_its_exchang
     assert any(frame.get("code") == "rate_limited" for frame in frames_seen)
 
 
+@BOTH_ROUTES
 @pytest.mark.usefixtures("unthrottled")
 def test_a_third_member_cannot_signal_into_someone_elses_conversation(
     live_server: LiveServer, sphere: Sphere
@@ -189,6 +195,7 @@ def test_a_third_member_cannot_signal_into_someone_elses_conversation(
     assert dev.receive() == {"type": "queue.left", "reason": "cancelled"}
 
 
+@BOTH_ROUTES
 @pytest.mark.parametrize("reason", ["next", "ended"])
 def test_nothing_is_relayed_after_the_call_ends(
     live_server: LiveServer, sphere: Sphere, reason: str
@@ -244,3 +251,30 @@ def test_closing_the_tab_ends_the_call_and_tells_the_partner(
         "by_me": False,
     }
     assert Conversation.objects.get(public_id=found["conversation"]).end_reason == "left"
+
+
+def test_signals_in_a_call_take_the_synchronous_lane(
+    live_server: LiveServer, sphere: Sphere, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    taken: list[bool] = []
+    receive_now = Connection.receive_now
+
+    def recording(self: Connection, text: str) -> bool:
+        taken.append(receive_now(self, text))
+        return taken[-1]
+
+    monkeypatch.setattr(Connection, "receive_now", recording)
+    ana = Tab(live_server, make_member("ana@example.com", spheres=(sphere,)))
+    ben = Tab(live_server, make_member("ben@example.com", spheres=(sphere,)))
+    found, _ = match(ana, ben, sphere.pk)
+    conversation = found["conversation"]
+    for index in range(20):
+        ana.send(signal(conversation, f"ping-{index}"))
+        assert ben.receive_type("signal") == signal(conversation, f"ping-{index}")
+        ben.send(signal(conversation, f"pong-{index}"))
+        assert ana.receive_type("signal") == signal(conversation, f"pong-{index}")
+    ana.send(signal("someone-elses", "declined"))
+    assert ana.receive()["code"] == "not_in_conversation"  # declined, answered by the ASGI route
+
+    assert taken.count(True) == 40
+    assert taken[-1] is False
