@@ -180,17 +180,11 @@ def scratch() -> Iterator[Scratch]:
 
 
 @contextmanager
-def our_server(
-    area: Scratch, *, port: int | None = None
+def listening_process(
+    command: Sequence[str], *, port: int, cwd: Path = ROOT, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``python -m chatspheres.server`` (as `make run` serves it) on a free loopback port."""
-    port = port or free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "chatspheres.server", "--host", "127.0.0.1", "--port", str(port)],
-        cwd=ROOT,
-        env=area.env,
-        stdout=subprocess.DEVNULL,
-    )
+    """Start a server process, wait until it listens on ``port``; stop it afterwards."""
+    process = subprocess.Popen(list(command), cwd=cwd, env=env, stdout=subprocess.DEVNULL)
     try:
         wait_for_port(port)
         yield process, port
@@ -200,6 +194,18 @@ def our_server(
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+
+
+@contextmanager
+def our_server(
+    area: Scratch, *, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``python -m chatspheres.server`` (as `make run` serves it) on a free loopback port."""
+    port = port or free_port()
+    command = [sys.executable, "-m", "chatspheres.server", "--host", "127.0.0.1"]
+    with listening_process([*command, "--port", str(port)], port=port, env=area.env) as served:
+        yield served
 
 
 def session_cookies(user_ids: Sequence[int]) -> list[str]:

@@ -26,7 +26,7 @@ from websockets.frames import Frame, Opcode
 from websockets.http11 import Request
 from websockets.server import ServerProtocol
 
-from bench.common import ROOT, free_port, wait_for_port
+from bench.common import free_port, listening_process
 
 
 class Addressed(msgspec.Struct):
@@ -87,17 +87,9 @@ async def serve(port: int) -> None:
 def floor_server() -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """The reference relay on a free loopback port."""
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "bench.relay.floor", str(port)], cwd=ROOT)
-    try:
-        wait_for_port(port)
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    command = [sys.executable, "-m", "bench.relay.floor", str(port)]
+    with listening_process(command, port=port) as served:
+        yield served
 
 
 if __name__ == "__main__":

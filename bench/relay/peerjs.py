@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench.common import VENDOR, free_port, wait_for_port
+from bench.common import VENDOR, free_port, listening_process
 
 PEER_VERSION = "1.0.2"
 # Written before installing so `npm install` in bench/vendor is reproducible.
@@ -93,14 +92,5 @@ def peerjs_server(*, key: str = PEERJS_KEY) -> Iterator[tuple[subprocess.Popen[b
         "10000",
     ]
     # It prints a line per connection and disconnection: not what we measure.
-    process = subprocess.Popen(command, cwd=VENDOR, stdout=subprocess.DEVNULL)
-    try:
-        wait_for_port(port)
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with listening_process(command, port=port, cwd=VENDOR) as served:
+        yield served

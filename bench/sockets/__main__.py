@@ -50,12 +50,12 @@ from bench.common import (
     ROOT,
     cpu_seconds,
     free_port,
+    listening_process,
     median,
     our_server,
     percentile,
     rss_bytes,
     scratch,
-    wait_for_port,
     write_result,
 )
 from bench.sockets.members import bulk_session_cookies, create_members
@@ -272,29 +272,10 @@ def run_repetition(area: Any, cookies: list[str], sizes: list[int]) -> dict[str,
 def traced_server(area: Any, snapshot: Path) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
     """Our server (same configuration) under tracemalloc: bench/sockets/traced_server.py."""
     port = free_port()
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "bench.sockets.traced_server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        cwd=ROOT,
-        env={**area.env, "BENCH_TRACEMALLOC_SNAPSHOT": str(snapshot)},
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        wait_for_port(port)
-        yield process, port
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    command = [sys.executable, "-m", "bench.sockets.traced_server", "--host", "127.0.0.1"]
+    env = {**area.env, "BENCH_TRACEMALLOC_SNAPSHOT": str(snapshot)}
+    with listening_process([*command, "--port", str(port)], port=port, env=env) as served:
+        yield served
 
 
 async def signal_and_wait(
