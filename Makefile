@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean
+.PHONY: run test lint format clean bench
 
 $(VENV)/.base-installed: requirements/base.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatSpheres needs Python 3.11 or newer")'
@@ -19,6 +19,10 @@ $(VENV)/.dev-installed: $(VENV)/.base-installed requirements/dev.txt
 	$(PIP) install --quiet --disable-pip-version-check -r requirements/dev.txt
 	touch $@
 
+$(VENV)/.bench-installed: $(VENV)/.dev-installed requirements/bench.txt
+	$(PIP) install --quiet --disable-pip-version-check -r requirements/bench.txt
+	touch $@
+
 run: $(VENV)/.base-installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
@@ -27,6 +31,10 @@ run: $(VENV)/.base-installed
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest
+
+# Benchmarks (never part of `make test`): every bench/<name>, then docs/performance.md.
+bench: $(VENV)/.bench-installed
+	$(PY) -m bench
 
 lint: $(VENV)/.dev-installed
 	$(PY) -m ruff check .

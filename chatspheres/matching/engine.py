@@ -110,7 +110,7 @@ class MatchingEngine:
         self,
         *,
         recent_partner_window: float = 600.0,
-        scan_limit: int = 16,
+        scan_limit: int = 10,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create an empty engine; see the module docstring for the parameters' meaning."""

@@ -1,0 +1,56 @@
+"""bench/results/matching.png: cost per arrival against queue size, both matchers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from bench.common import RESULTS, ROOT
+
+
+def plot(rows: list[dict[str, Any]]) -> str:
+    """Draw the figure and return its path relative to the repository."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(7, 4.5), dpi=110)
+    styles = {
+        ("engine", "popular"): ("tab:blue", "o", "-"),
+        ("engine", "niche"): ("tab:blue", "s", "--"),
+        ("naive", "popular"): ("tab:red", "o", "-"),
+        ("naive", "niche"): ("tab:red", "s", "--"),
+        ("engine_scan_limit_8", "popular"): ("tab:cyan", "o", ":"),
+        ("engine_scan_limit_8", "niche"): ("tab:cyan", "s", ":"),
+    }
+    names = {
+        "engine": "interest-indexed engine",
+        "naive": "naive linear scan",
+        "engine_scan_limit_8": "engine, scan_limit=8 (diagnostic)",
+    }
+    for (kind, vocabulary), (colour, marker, line) in styles.items():
+        points = sorted(
+            (row["size"], row[kind]["us_per_arrival"])
+            for row in rows
+            if row["vocabulary"] == vocabulary and kind in row
+        )
+        if not points:
+            continue
+        label = f"{names[kind]}, {vocabulary} interests"
+        axes.plot(
+            *zip(*points, strict=True), color=colour, marker=marker, linestyle=line, label=label
+        )
+    axes.axhline(20, color="grey", linestyle=":", linewidth=1, label="target: 20 µs at 100,000")
+    axes.set_xscale("log")
+    axes.set_yscale("log")
+    axes.set_xlabel("people waiting in the sphere")
+    axes.set_ylabel("CPU µs per arrival (median of 3 means)")
+    axes.set_title("Matching: cost of deciding one arrival")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend(fontsize=7.5, loc="lower right", bbox_to_anchor=(1.0, 0.13))
+    figure.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / "matching.png"
+    figure.savefig(path)
+    plt.close(figure)
+    return str(path.relative_to(ROOT))

@@ -1,0 +1,330 @@
+"""Cost per arrival and match quality: the engine against a naive scan, one run, interleaved.
+
+For each vocabulary (popular: 30 interests; niche: 5,000; both Zipf-like)
+and each queue size N (1,000, 10,000, 100,000), both matchers are prefilled
+with the same N people, who all exclude one another so they cannot pair
+among themselves. Then, three times over and alternating which matcher
+goes first, a batch of arrivals (the same people in the same order for
+each matcher) joins; only ``join`` is timed. The matchers take turns by
+whole repetitions rather than arrival by arrival: the naive scan sweeps the
+whole queue through the CPU caches, and the engine's next arrivals would pay
+for that. Each arrival pairs with one waiting person, who joins again
+(untimed) at the back, so the queue stays at N. The naive scan gets fewer
+arrivals at large N (its cost per arrival is steady, it just takes long);
+the counts are in the results. Alongside, as a diagnostic reported apart,
+the engine runs with ``scan_limit=8``: what the engine's one tuning knob
+buys in cost and costs in match quality.
+
+Every prefilled person and every arrival has an interest set (and strings)
+of their own, as the site builds them from the database: shared objects
+would sit in the CPU caches and flatter both matchers at large N.
+
+Cost per arrival is the CPU time of this thread per ``join`` (``time.thread_time_ns``
+read just outside the call, its own cost subtracted): on a machine shared with
+other work, a join during which the process is descheduled gains milliseconds
+of wall time but no CPU time. The wall-clock time (``perf_counter_ns`` right
+around the call) is reported beside it: mean, median and p99.
+
+Quality, per matcher and size: mean shared interests per pairing; how long
+the longest-waiting person has waited at the end (the clock moves one
+simulated second per arrival; read it against the simulated run length,
+since the naive matcher's run is shorter at large N); the median wait of
+those served; and the repeat-partner rate. Arrivals come from 50 active
+people who come back every 50 simulated seconds and whose partners join
+again at once, so repeats are tempting: within the 10-minute window there
+must be none.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import random
+import statistics
+import time
+from typing import Any
+
+from bench.common import median, percentile, write_result
+from bench.matching.scenario import RECENT_PARTNER_WINDOW, Batch, Scenario
+from bench.matching.workload import (
+    Vocabulary,
+    active_people,
+    arrival_order,
+    prefilled_people,
+)
+
+VOCABULARIES = (Vocabulary("popular", 30), Vocabulary("niche", 5_000))
+SIZES = (1_000, 10_000, 100_000)
+QUICK_SIZES = (1_000, 10_000)
+REPETITIONS = 3
+ARRIVALS = 2_000
+QUICK_ARRIVALS = 400
+ACTIVE_PEOPLE = 50
+TARGET_US_AT_100K = 20.0
+# "Flat" read as: a queue 100 times longer costs at most 1.5 times as much per arrival.
+FLAT_RATIO = 1.5
+# The naive scan costs about N x 0.2 µs per arrival; give it about this many
+# scanned people per repetition, and at least NAIVE_MIN_ARRIVALS arrivals.
+NAIVE_SCAN_BUDGET = 2_000_000
+NAIVE_MIN_ARRIVALS = 20
+MATCHERS = ("engine", "naive")
+# Measured alongside, reported apart: the engine with scan_limit=8.
+DIAGNOSTIC = "engine_scan_limit_8"
+ALL_MATCHERS = (*MATCHERS, DIAGNOSTIC)
+
+
+def naive_arrivals(size: int, arrivals: int) -> int:
+    return min(arrivals, max(NAIVE_MIN_ARRIVALS, NAIVE_SCAN_BUDGET // size))
+
+
+def measure(vocabulary: Vocabulary, size: int, arrivals: int, seed: int) -> dict[str, Any]:
+    """Both matchers at one queue size and vocabulary, interleaved repetitions."""
+    rng = random.Random(seed)
+    sampler = vocabulary.sampler(rng)
+    prefilled = prefilled_people(size, sampler)
+    active = active_people(ACTIVE_PEOPLE, sampler)
+    started = time.perf_counter()
+    scenarios = {kind: Scenario(kind, prefilled) for kind in ALL_MATCHERS}
+    setup_s = time.perf_counter() - started
+    del prefilled
+    counts = {"engine": arrivals, "naive": naive_arrivals(size, arrivals), DIAGNOSTIC: arrivals}
+    batches: dict[str, list[Batch]] = {kind: [] for kind in ALL_MATCHERS}
+    for repetition in range(REPETITIONS):
+        order = arrival_order(active, arrivals, rng)
+        kinds = ALL_MATCHERS if repetition % 2 == 0 else tuple(reversed(ALL_MATCHERS))
+        gc.collect()
+        # Whole repetitions alternate, not single arrivals: the naive scan walks
+        # the whole queue, which evicts the engine's working set (the heads of
+        # the interest buckets) from the CPU caches, and alternating in small
+        # slices would charge that to the engine.
+        for kind in kinds:
+            batches[kind].append(scenarios[kind].run(order[: counts[kind]]))
+    result: dict[str, Any] = {"size": size, "vocabulary": vocabulary.name, "setup_s": setup_s}
+    for kind in ALL_MATCHERS:
+        scenario, runs = scenarios[kind], batches[kind]
+        every_join = [ns for batch in runs for ns in batch.join_ns]
+        every_cpu = [ns for batch in runs for ns in batch.cpu_ns]
+        pairings = sum(batch.pairings for batch in runs)
+        result[kind] = {
+            "arrivals_per_repetition": counts[kind],
+            "us_per_arrival_by_repetition": [round(batch.mean_us, 2) for batch in runs],
+            "us_per_arrival": round(median([batch.mean_us for batch in runs]), 2),
+            "cpu_p50_us": round(percentile(every_cpu, 0.50) / 1000, 2),
+            "wall_us_per_arrival_by_repetition": [round(batch.wall_mean_us, 2) for batch in runs],
+            "wall_us_per_arrival": round(median([batch.wall_mean_us for batch in runs]), 2),
+            "wall_p50_us": round(percentile(every_join, 0.50) / 1000, 2),
+            "wall_p99_us": round(percentile(every_join, 0.99) / 1000, 2),
+            "mean_shared_interests": round(sum(batch.shared_total for batch in runs) / pairings, 3)
+            if pairings
+            else None,
+            "arrivals_left_waiting": sum(batch.arrivals_left_waiting for batch in runs),
+            "simulated_s": scenario.now,
+            "oldest_wait_s": scenario.oldest_wait(),
+            "median_served_wait_s": statistics.median(scenario.served_waits)
+            if scenario.served_waits
+            else None,
+            "pairings": scenario.pairings,
+            "repeat_partner_rate_in_window": scenario.repeats_in_window / scenario.pairings
+            if scenario.pairings
+            else None,
+            "repeat_partner_rate_any_time": scenario.repeats_any / scenario.pairings
+            if scenario.pairings
+            else None,
+        }
+    result["naive_over_engine"] = round(
+        result["naive"]["us_per_arrival"] / result["engine"]["us_per_arrival"], 1
+    )
+    del scenarios, batches
+    gc.unfreeze()
+    gc.collect()
+    return result
+
+
+def summarise(rows: list[dict[str, Any]], sizes: tuple[int, ...]) -> dict[str, Any]:
+    """Flatness ratios, targets and notes from the measured rows."""
+    by = {(row["vocabulary"], row["size"]): row for row in rows}
+    flatness: dict[str, Any] = {}
+    targets: list[dict[str, Any]] = []
+    notes: list[str] = []
+    largest, smallest = max(sizes), min(sizes)
+    for vocabulary in VOCABULARIES:
+        name = vocabulary.name
+        low, high = by[(name, smallest)], by[(name, largest)]
+        flatness[name] = {
+            f"engine_{largest}_over_{smallest}": round(
+                high["engine"]["us_per_arrival"] / low["engine"]["us_per_arrival"], 2
+            ),
+            f"naive_{largest}_over_{smallest}": round(
+                high["naive"]["us_per_arrival"] / low["naive"]["us_per_arrival"], 2
+            ),
+        }
+        if largest == 100_000:
+            cost = high["engine"]["us_per_arrival"]
+            targets.append(
+                {
+                    "name": f"engine cost per arrival at 100,000 waiting ({name} interests)",
+                    "target": f"<= {TARGET_US_AT_100K:g} µs",
+                    "value": f"{cost:.2f} µs",
+                    "passed": cost <= TARGET_US_AT_100K,
+                }
+            )
+            ratio = flatness[name][f"engine_{largest}_over_{smallest}"]
+            targets.append(
+                {
+                    "name": f"engine cost flat from 1,000 to 100,000 ({name} interests)",
+                    "target": f"cost@100k / cost@1k <= {FLAT_RATIO:g}",
+                    "value": f"{ratio:.2f}",
+                    "passed": ratio <= FLAT_RATIO,
+                }
+            )
+        for size in sizes:
+            for kind in ALL_MATCHERS:
+                rate = by[(name, size)][kind]["repeat_partner_rate_in_window"]
+                if rate:
+                    notes.append(
+                        f"{kind} paired someone with a partner from the last "
+                        f"{RECENT_PARTNER_WINDOW:g} s ({name}, {size:,} waiting): rate {rate:.4f}."
+                    )
+    if largest == 100_000:
+        notes.extend(_cost_notes(by, largest))
+    repeats_ok = not any(
+        row[kind]["repeat_partner_rate_in_window"] for row in rows for kind in ALL_MATCHERS
+    )
+    targets.append(
+        {
+            "name": "no repeat partner within the 10-minute window",
+            "target": "0",
+            "value": "0" if repeats_ok else "> 0",
+            "passed": repeats_ok,
+        }
+    )
+    return {"flatness": flatness, "targets": targets, "notes": notes}
+
+
+def _cost_notes(by: dict[tuple[str, int], dict[str, Any]], largest: int) -> list[str]:
+    """Why the engine costs what it costs, and what the smaller scan would buy."""
+    notes = []
+    naive_counts = sorted(
+        {by[(v.name, largest)]["naive"]["arrivals_per_repetition"] for v in VOCABULARIES}
+    )
+    notes.append(
+        f"The naive scan was timed over {', '.join(map(str, naive_counts))} arrivals per repetition"
+        f" at {largest:,} waiting (2,000 for the engine): each of its arrivals walks the whole"
+        " queue, so its cost per arrival is steady and more arrivals would only take longer."
+    )
+    for vocabulary in VOCABULARIES:
+        row = by[(vocabulary.name, largest)]
+        engine, small = row["engine"], row[DIAGNOSTIC]
+        if engine["us_per_arrival"] <= TARGET_US_AT_100K:
+            continue
+        notes.append(
+            f"Engine over target with {vocabulary.name} interests at {largest:,} waiting:"
+            f" {engine['us_per_arrival']:.1f} µs CPU per arrival (wall-clock mean"
+            f" {engine['wall_us_per_arrival']:.1f} µs,"
+            f" median arrival {engine['wall_p50_us']:.1f} µs)."
+            " Its scan is bounded by scan_limit (see chatspheres/matching/engine.py), so the"
+            " cost per arrival is the number of candidates compared times the cost of one"
+            " comparison (dictionary and set look-ups and a frozenset intersection). With"
+            f" scan_limit=8, measured in the same run, it costs {small['us_per_arrival']:.1f} µs"
+            f" and pairs people with {small['mean_shared_interests']:.2f} shared interests on"
+            f" average instead of {engine['mean_shared_interests']:.2f} (the naive scan, which"
+            f" looks at everyone: {row['naive']['mean_shared_interests']:.2f})."
+        )
+    smallest = min(size for _, size in by)
+    for vocabulary in VOCABULARIES:
+        low, high = (
+            by[(vocabulary.name, smallest)]["engine"],
+            by[(vocabulary.name, largest)]["engine"],
+        )
+        growth = high["us_per_arrival"] / low["us_per_arrival"]
+        naive_growth = (
+            by[(vocabulary.name, largest)]["naive"]["us_per_arrival"]
+            / by[(vocabulary.name, smallest)]["naive"]["us_per_arrival"]
+        )
+        if growth <= FLAT_RATIO:
+            continue
+        notes.append(
+            f"Engine cost not flat with {vocabulary.name} interests: {low['us_per_arrival']:.1f} µs"
+            f" at {smallest:,} waiting, {high['us_per_arrival']:.1f} µs at {largest:,}"
+            f" ({growth:.2f}\N{MULTIPLICATION SIGN}; per repetition at {largest:,}:"
+            f" {', '.join(f'{v:.1f}' for v in high['us_per_arrival_by_repetition'])} µs). The"
+            " number of people an arrival compares is capped by scan_limit whatever the queue"
+            " size, so what grows is the cost of each comparison: with a large vocabulary, each"
+            " arrival reads interest buckets and people that no recent arrival touched, and at"
+            f" {largest:,} waiting those are no longer in the CPU caches (with a few popular"
+            " interests, the same bucket heads serve every arrival and stay cached; that case"
+            " is flat). It is memory latency, not a scan that grows with the queue: the naive"
+            f" scan grows {naive_growth:.0f}\N{MULTIPLICATION SIGN} over the same range."
+        )
+    return notes
+
+
+def print_rows(rows: list[dict[str, Any]]) -> None:
+    header = (
+        f"{'vocabulary':<9} {'waiting':>8} | {'engine µs':>9} {'naive µs':>9} {'naive/eng':>9}"
+        f" | {'shared e':>8} {'shared n':>8} | {'oldest e':>8} {'oldest n':>8}"
+        f" | {'scan8 µs':>8} {'shared':>6}"
+    )
+    print(header)
+    print("-" * len(header))
+    for row in rows:
+        engine, naive = row["engine"], row["naive"]
+        print(
+            f"{row['vocabulary']:<9} {row['size']:>8,} | {engine['us_per_arrival']:>9.1f}"
+            f" {naive['us_per_arrival']:>9.0f} {row['naive_over_engine']:>9.1f}"
+            f" | {engine['mean_shared_interests']:>8.2f} {naive['mean_shared_interests']:>8.2f}"
+            f" | {engine['oldest_wait_s']:>8.0f} {naive['oldest_wait_s']:>8.0f}"
+            f" | {row[DIAGNOSTIC]['us_per_arrival']:>8.1f}"
+            f" {row[DIAGNOSTIC]['mean_shared_interests']:>6.2f}"
+        )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.matching", description=__doc__)
+    parser.add_argument(
+        "--quick", action="store_true", help="1,000 and 10,000 waiting, fewer arrivals"
+    )
+    args = parser.parse_args(argv)
+    sizes = QUICK_SIZES if args.quick else SIZES
+    arrivals = QUICK_ARRIVALS if args.quick else ARRIVALS
+    started = time.perf_counter()
+    rows = []
+    for vocabulary in VOCABULARIES:
+        for index, size in enumerate(sizes):
+            row = measure(vocabulary, size, arrivals, seed=1000 * index + vocabulary.size)
+            rows.append(row)
+            print(
+                f"  {vocabulary.name} {size:,}: engine {row['engine']['us_per_arrival']:.1f} µs,"
+                f" naive {row['naive']['us_per_arrival']:.0f} µs (set-up {row['setup_s']:.1f} s)",
+                flush=True,
+            )
+    print_rows(rows)
+    summary = summarise(rows, sizes)
+    for name, ratios in summary["flatness"].items():
+        print(f"flatness ({name}): " + ", ".join(f"{k} = {v}" for k, v in ratios.items()))
+    for target in summary["targets"]:
+        verdict = "pass" if target["passed"] else "FAIL"
+        print(f"[{verdict}] {target['name']}: {target['value']} (target {target['target']})")
+    figures: dict[str, Any] = {
+        "quick": args.quick,
+        "repetitions": REPETITIONS,
+        "arrivals_per_repetition": arrivals,
+        "active_people": ACTIVE_PEOPLE,
+        "recent_partner_window_s": RECENT_PARTNER_WINDOW,
+        "vocabularies": {
+            v.name: {"interests": v.size, "zipf_exponent": v.exponent} for v in VOCABULARIES
+        },
+        "interests_per_person": "3 to 5",
+        "rows": rows,
+        **summary,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+    if args.quick:
+        summary["notes"].append(
+            "Quick run: 100,000 waiting was not measured, so the 20 µs target is not judged."
+        )
+    from bench.matching.plot import plot
+
+    figures["plot"] = plot(rows)
+    write_result("matching", figures)
+    return 0

@@ -1,0 +1,738 @@
+"""``python -m bench.report``: docs/performance.md from every bench/results/*.json that exists.
+
+The report gives the date, the machine, the exact commands, and for each
+benchmark a table with every figure and its ratio to its anchor (relay:
+ours / PeerJS; matching: engine / naive scan; connecting: ours / floor;
+idle sockets: KiB per socket against the 50 KiB target; pages: p50 against
+10 ms and the query counts at two data sizes), the targets of issue 3 with
+pass or fail, the PNG plots, and a section "Gaps and causes".
+
+Conventions for a result file (``bench/results/<name>.json``, written by
+``bench.common.write_result``, which adds ``benchmark``, ``date``,
+``command`` and ``machine``):
+
+* ``"notes": [str]`` (optional): gaps, their causes and what was done or
+  should be done about them; each becomes a bullet under "Gaps and causes".
+* ``"targets": [{"name": str, "target": str, "value": str | number,
+  "passed": bool}]`` (optional): the targets this benchmark judged. Other
+  shapes are read as well as they can be (``target``/``ratio``/``max_ratio``,
+  ``pass`` instead of ``passed``, or a dict with a ``pass``/``passed`` key).
+* ``"not_measured": str`` (optional): the benchmark ran but could not
+  measure here; the report says so, with this reason.
+* ``"quick": true`` marks a development run (``--quick``); the report says so.
+* The plot is ``bench/results/<name>.png``; it is embedded when it exists.
+
+A benchmark without a result file is listed as "not measured in this run",
+with the reason that ``python -m bench`` recorded in
+``bench/results/_run.json`` (skipped, failed, stopped) when there is one.
+Results older than the last ``python -m bench`` run are marked as such.
+The tables for relay, connect and sockets follow those benchmarks' current
+layout; if a layout is not recognised, every scalar figure is listed instead,
+so nothing measured is ever hidden.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench.common import RESULTS, ROOT
+
+OUTPUT = ROOT / "docs" / "performance.md"
+RUN_RECORD = RESULTS / "_run.json"
+ORDER = ("relay", "matching", "connect", "sockets", "pages")
+TITLES = {
+    "relay": "Relay: signaling messages, ours against PeerJS",
+    "matching": "Matching: cost per arrival, engine against a naive scan",
+    "connect": "Connecting: time to first remote frame, ours against the floor",
+    "sockets": "Idle sockets: memory and connect-to-ready time",
+    "pages": "Pages: server time and SQL queries",
+}
+# The targets of issue 3, in its words, per benchmark.
+ISSUE_TARGETS = {
+    "relay": [
+        "CPU per message at most 1.5\N{MULTIPLICATION SIGN} PeerJS's at 500 sockets",
+        "p99 round trip at most 1.5\N{MULTIPLICATION SIGN} PeerJS's",
+    ],
+    "matching": ["at most 20 µs per arrival at 100,000 waiting", "flat from 1,000 to 100,000"],
+    "connect": ["at most 1.2\N{MULTIPLICATION SIGN} the bare page's time to first frame"],
+    "sockets": ["at most 50 KiB of server memory per idle socket"],
+    "pages": ["p50 under 10 ms", "a fixed number of queries, whatever the data size (no N+1)"],
+}
+SOCKET_TARGET_KIB = 50.0
+PAGE_TARGET_MS = 10.0
+
+
+# --------------------------------------------------------------------------- formatting
+
+
+def number(value: Any, unit: str = "") -> str:
+    """A figure as a reader wants it: a few significant digits, thousands separated."""
+    if value is None:
+        return "\N{EN DASH}"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, int):
+        text = f"{value:,}"
+    elif isinstance(value, float):
+        if math.isnan(value):
+            return "\N{EN DASH}"
+        size = abs(value)
+        if size >= 100:
+            text = f"{value:,.0f}"
+        elif size >= 10:
+            text = f"{value:.1f}"
+        elif size >= 1:
+            text = f"{value:.2f}"
+        elif size == 0:
+            text = "0"
+        else:
+            text = f"{value:.3g}"
+    else:
+        text = str(value)
+    return f"{text} {unit}".strip() if unit else text
+
+
+def ratio(numerator: Any, denominator: Any) -> str:
+    try:
+        if not denominator:
+            return "\N{EN DASH}"
+        value = float(numerator) / float(denominator)
+        text = f"{value:.2f}" if value >= 0.1 else f"{value:.2g}"
+        return f"{text}\N{MULTIPLICATION SIGN}"
+    except (TypeError, ValueError):
+        return "\N{EN DASH}"
+
+
+def label(key: str) -> str:
+    """``server_cpu_us_per_relay`` → ``server cpu (µs) per relay``."""
+    words = []
+    for word in key.split("_"):
+        words.append(
+            {
+                "us": "(µs)",
+                "ms": "(ms)",
+                "kib": "(KiB)",
+                "mib": "(MiB)",
+                "cpu": "CPU",
+                "rtt": "round trip",
+            }.get(word, word)
+        )
+    return " ".join(words)
+
+
+def as_run(command: Any) -> str:
+    """``python /path/bench/relay/__main__.py --quick`` → ``python -m bench.relay --quick``."""
+    parts = str(command).split()
+    for index, part in enumerate(parts):
+        path = Path(part)
+        if path.name == "__main__.py" and path.parent.parent.name == "bench":
+            parts[index : index + 1] = ["-m", f"bench.{path.parent.name}"]
+            break
+    return " ".join(parts)
+
+
+def cell(text: Any) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def table(header: list[str], rows: Iterable[list[Any]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(cell(value) for value in row) + " |" for row in rows]
+    return [*lines, ""]
+
+
+def verdict(passed: Any) -> str:
+    if passed is None:
+        return "not judged"
+    return "**pass**" if passed else "**FAIL**"
+
+
+def dig(document: Any, *path: Any, default: Any = None) -> Any:
+    for key in path:
+        try:
+            document = document[key]
+        except (KeyError, IndexError, TypeError):
+            return default
+    return document
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load_results() -> dict[str, dict[str, Any]]:
+    found = {}
+    for path in sorted(RESULTS.glob("*.json")):
+        if path.name.startswith("_"):
+            continue
+        try:
+            document = json.loads(path.read_text())
+        except (OSError, ValueError) as error:
+            print(f"skipping unreadable {path.relative_to(ROOT)}: {error}", file=sys.stderr)
+            continue
+        if isinstance(document, dict):
+            found[str(document.get("benchmark") or path.stem)] = document
+    return found
+
+
+def load_run_record() -> dict[str, Any]:
+    try:
+        record = json.loads(RUN_RECORD.read_text())
+    except (OSError, ValueError):
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def parse_date(text: Any) -> datetime | None:
+    try:
+        parsed = datetime.fromisoformat(str(text))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def normalise_targets(raw: Any) -> list[dict[str, Any]]:
+    """A result's targets in the convention's shape (see the module docstring)."""
+    targets = []
+    for item in raw if isinstance(raw, list) else []:
+        passed = item.get("passed")
+        value = item.get("value")
+        targets.append(
+            {
+                "name": str(item.get("name", "target")),
+                "target": str(item.get("target", "")),
+                "value": value if isinstance(value, str) else number(value),
+                "passed": None if passed is None else bool(passed),
+            }
+        )
+    return targets
+
+
+def scalars(document: Any, prefix: str = "", depth: int = 0) -> list[tuple[str, Any]]:
+    """Every number (and short string) in a result, with its path, for the fallback table."""
+    skip = {"benchmark", "date", "command", "machine", "notes", "targets", "sql", "profiles"}
+    found: list[tuple[str, Any]] = []
+    if depth > 5:
+        return found
+    if isinstance(document, dict):
+        for key, value in document.items():
+            if depth == 0 and key in skip:
+                continue
+            found += scalars(value, f"{prefix}{key}.", depth + 1)
+    elif isinstance(document, list):
+        if len(document) <= 12:
+            for index, value in enumerate(document):
+                found += scalars(value, f"{prefix}{index}.", depth + 1)
+    elif isinstance(document, int | float) and not isinstance(document, bool):
+        found.append((prefix.rstrip("."), document))
+    return found
+
+
+def fallback_table(document: dict[str, Any]) -> list[str]:
+    rows = [[path, number(value)] for path, value in scalars(document)]
+    return table(["figure", "value"], rows[:200]) if rows else ["(no figures found)", ""]
+
+
+# --------------------------------------------------------------------------- sections
+
+
+def relay_section(doc: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    servers = None
+    rows = []
+    for size in doc["sizes"]:
+        sockets = size["sockets"]
+        servers = size["servers"]
+        ours = servers["chatspheres"]["median"]
+        peer = servers["peerjs"]["median"]
+        for figure in ours:
+            if not isinstance(ours.get(figure), int | float) or figure not in peer:
+                continue
+            rows.append(
+                [
+                    number(sockets),
+                    label(figure),
+                    number(ours[figure]),
+                    number(peer[figure]),
+                    ratio(ours[figure], peer[figure]),
+                ]
+            )
+    if not rows:
+        raise KeyError("no relay figures")
+    lines += [
+        "Medians over the repetitions; the ratio is ours / PeerJS (below 1\N{MULTIPLICATION SIGN}"
+        " is better for CPU and round trips, above 1\N{MULTIPLICATION SIGN} is better for relays"
+        " per second).",
+        "",
+    ]
+    lines += table(["sockets", "figure", "ours", "PeerJS", "ours / PeerJS"], rows)
+    if servers is not None:
+        for name, description in (doc.get("servers") or {}).items():
+            lines.append(f"- {name}: {description}")
+        if doc.get("servers"):
+            lines.append("")
+    return lines
+
+
+def connect_section(doc: dict[str, Any]) -> list[str]:
+    ours = doc["ours"]
+    floors = {
+        key: value
+        for key, value in doc.items()
+        if key.startswith("floor") and isinstance(value, dict) and "median_ms" in value
+    }
+    used = dig(doc, "floor", "used_for_ratio")
+    anchor = floors.get(f"floor_{used}") or next(iter(floors.values()))
+    rows = []
+    for label, figure in (
+        ("median", "median_ms"),
+        ("p90", "p90_ms"),
+        ("min", "min_ms"),
+        ("max", "max_ms"),
+    ):
+        if figure not in ours:
+            continue
+        row = [label, number(ours[figure], "ms")]
+        for floor in floors.values():
+            row.append(number(floor.get(figure), "ms"))
+        row.append(ratio(ours[figure], anchor.get(figure)))
+        rows.append(row)
+    header = [
+        "time to first remote frame",
+        "ours",
+        *[f"floor ({k.removeprefix('floor_')})" for k in floors],
+        f"ours / floor ({used or 'first'})",
+    ]
+    lines = []
+    if doc.get("definition"):
+        lines += [str(doc["definition"]), ""]
+    lines += [f"{doc.get('runs', '?')} runs, {doc.get('order', 'interleaved')}.", ""]
+    lines += table(header, rows)
+    steps = doc.get("breakdown_median_steps_ms")
+    if isinstance(steps, dict) and isinstance(steps.get("ours"), dict):
+        lines += ["Where the time goes (median ms per step):", ""]
+        for name, values in steps.items():
+            if isinstance(values, dict):
+                lines.append(
+                    f"- {name}: " + "; ".join(f"{step} {number(ms)}" for step, ms in values.items())
+                )
+        lines.append("")
+    return lines
+
+
+def sockets_section(doc: dict[str, Any]) -> list[str]:
+    rows = []
+    for row in doc["medians"]:
+        kib = row["kib_per_socket"]
+        rows.append(
+            [
+                number(row["sockets"]),
+                number(row.get("rss_mib"), "MiB"),
+                number(kib, "KiB"),
+                ratio(kib, SOCKET_TARGET_KIB),
+                number(row.get("connect_to_ready_p50_ms"), "ms"),
+                number(row.get("connect_to_ready_p99_ms"), "ms"),
+                number(row.get("probe_connect_to_ready_p50_ms"), "ms"),
+            ]
+        )
+    lines = []
+    if doc.get("method"):
+        lines += [str(doc["method"]), ""]
+    lines += table(
+        [
+            "idle sockets",
+            "server RSS",
+            "per socket",
+            "per socket / 50 KiB target",
+            "connect→ready p50 (while opening)",
+            "p99",
+            "one more socket, p50",
+        ],
+        rows,
+    )
+    return lines
+
+
+def matching_section(doc: dict[str, Any]) -> list[str]:
+    rows = doc["rows"]
+    vocabularies = ", ".join(
+        f"{name} ({figures['interests']:,} interests, Zipf)"
+        for name, figures in (doc.get("vocabularies") or {}).items()
+    )
+    lines = [
+        f"The same {number(doc.get('arrivals_per_repetition'))} arrivals per repetition for all"
+        f" matchers (fewer for the naive scan at large queues, see the notes),"
+        f" {doc.get('repetitions', 3)} repetitions interleaved, median of the repetitions' means."
+        f" Interests: {vocabularies},"
+        f" {doc.get('interests_per_person', '3 to 5')} per person. The queue is held at N: each"
+        " arrival pairs with a waiting person, who joins again at the back.",
+        "",
+    ]
+    cost_rows = []
+    for row in rows:
+        engine, naive = row["engine"], row["naive"]
+        cost_rows.append(
+            [
+                row["vocabulary"],
+                number(row["size"]),
+                number(engine["us_per_arrival"], "µs"),
+                number(engine.get("wall_us_per_arrival"), "µs"),
+                number(engine.get("wall_p50_us"), "µs"),
+                number(engine.get("wall_p99_us"), "µs"),
+                number(naive["us_per_arrival"], "µs"),
+                number(naive.get("arrivals_per_repetition")),
+                ratio(engine["us_per_arrival"], naive["us_per_arrival"]),
+            ]
+        )
+    lines += [
+        "Cost per arrival is CPU time per `join` (mean; median of the repetitions); the"
+        " wall-clock columns include the moments the process was descheduled on this shared"
+        " machine.",
+        "",
+    ]
+    lines += table(
+        [
+            "interests",
+            "waiting",
+            "engine CPU / arrival",
+            "engine wall mean",
+            "engine wall p50",
+            "engine wall p99",
+            "naive scan CPU / arrival",
+            "naive arrivals / rep.",
+            "engine / naive",
+        ],
+        cost_rows,
+    )
+    flat = doc.get("flatness") or {}
+    if flat:
+        lines += [
+            "Cost per arrival at the largest queue over the smallest (1.00\N{MULTIPLICATION SIGN}"
+            " = flat): "
+            + "; ".join(
+                f"{vocabulary} interests: "
+                + ", ".join(
+                    f"{key.split('_')[0]} {value:.2f}\N{MULTIPLICATION SIGN}"
+                    for key, value in ratios.items()
+                )
+                for vocabulary, ratios in flat.items()
+            )
+            + ".",
+            "",
+        ]
+    lines += [
+        "Match quality. The clock moves one simulated second per arrival; 50 active people"
+        " arrive in turn and their partners join again at once, so a repeat partner is"
+        ' always at hand. "Oldest wait" is how long the longest-waiting person has waited'
+        " at the end, to be read against the run's length (shorter for the naive scan at"
+        " large N).",
+        "",
+    ]
+    quality_rows = []
+    for row in rows:
+        for kind in ("engine", "naive", "engine_scan_limit_8"):
+            figures = row.get(kind)
+            if not figures:
+                continue
+            quality_rows.append(
+                [
+                    row["vocabulary"],
+                    number(row["size"]),
+                    kind.replace("_", " ").replace(
+                        "engine scan limit 8", "engine, scan_limit 8 (diagnostic)"
+                    ),
+                    number(figures.get("us_per_arrival"), "µs"),
+                    number(figures.get("mean_shared_interests")),
+                    number(figures.get("oldest_wait_s"), "s"),
+                    number(figures.get("simulated_s"), "s"),
+                    number(figures.get("median_served_wait_s"), "s"),
+                    f"{100 * (figures.get('repeat_partner_rate_in_window') or 0):.2f} %",
+                    f"{100 * (figures.get('repeat_partner_rate_any_time') or 0):.1f} %",
+                ]
+            )
+    lines += table(
+        [
+            "interests",
+            "waiting",
+            "matcher",
+            "cost / arrival",
+            "mean shared interests",
+            "oldest wait",
+            "run length",
+            "median wait of those served",
+            "repeat partner within 10 min",
+            "repeat partner, any time",
+        ],
+        quality_rows,
+    )
+    return lines
+
+
+def pages_section(doc: dict[str, Any]) -> list[str]:
+    sizes = doc["sizes"]
+    small, large = sizes["small"], sizes["large"]
+    sd, ld = small["data"], large["data"]
+    lines = [
+        f"Django's test client in-process, {doc.get('rounds', '?')} requests per page and mode"
+        f" after {doc.get('warm_up', '?')} warm-up requests, pages visited in turn. Large:"
+        f" {ld['members']:,} members, {ld['spheres']} spheres, {ld['memberships']:,}"
+        f" memberships; small: {sd['members']:,} members, {sd['spheres']} spheres,"
+        f" {sd['memberships']:,} memberships. CPU is this thread's CPU time (immune to other"
+        ' load on the machine); "new connection" closes the database connection before each'
+        " request, as a real server with SQLite here does (CONN_MAX_AGE 0).",
+        "",
+    ]
+    rows = []
+    for page, modes in large["pages"].items():
+        for mode, figures in modes.items():
+            if not isinstance(figures, dict):
+                continue
+            small_figures = small["pages"][page][mode]
+            rows.append(
+                [
+                    f"{page} `{modes.get('url', '')}`",
+                    mode,
+                    number(figures["p50_ms"], "ms"),
+                    ratio(figures["p50_ms"], PAGE_TARGET_MS),
+                    number(figures["p99_ms"], "ms"),
+                    number(figures.get("cpu_p50_ms"), "ms"),
+                    number(figures.get("new_connection_p50_ms"), "ms"),
+                    f"{small_figures['queries']} / {figures['queries']}",
+                    f"{number(small_figures.get('sql_ms'))} / {number(figures.get('sql_ms'))} ms",
+                    number(small_figures["p50_ms"], "ms"),
+                ]
+            )
+    lines += table(
+        [
+            "page",
+            "viewer",
+            "p50",
+            "p50 / 10 ms",
+            "p99",
+            "CPU p50",
+            "p50, new connection",
+            "queries small / large",
+            "SQL time small / large",
+            "p50 small",
+        ],
+        rows,
+    )
+    parts = large.get("parts") or {}
+    if parts:
+        lines += [
+            "Pieces timed alone at the large size: "
+            + "; ".join(f"{label(key)} {number(value)}" for key, value in parts.items())
+            + ".",
+            "",
+        ]
+    return lines
+
+
+SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
+    "relay": relay_section,
+    "matching": matching_section,
+    "connect": connect_section,
+    "sockets": sockets_section,
+    "pages": pages_section,
+}
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def why_missing(name: str, record: dict[str, Any]) -> str:
+    for entry in record.get("benchmarks", []):
+        if entry.get("name") == name and entry.get("reason"):
+            return str(entry["reason"])
+    return "no bench/results/" + name + ".json"
+
+
+def render(results: dict[str, dict[str, Any]], record: dict[str, Any]) -> str:
+    now = datetime.now(UTC)
+    run_started = parse_date(record.get("started")) if record else None
+    lines = [
+        "# Performance",
+        "",
+        f"Generated by `python -m bench.report` on {now:%Y-%m-%d %H:%M} UTC from"
+        " `bench/results/*.json`. Every figure below comes from those files; rerun"
+        " `make bench` to refresh them. Targets and method: issue 3 and DESIGN.md"
+        ' ("Performance"). These machines are shared and noisy, so the benchmarks compare'
+        " in one run, interleaved, with medians, and the ratios matter more than the"
+        " absolute times.",
+        "",
+    ]
+    # Machine ---------------------------------------------------------------
+    machines: dict[str, dict[str, Any]] = {
+        json.dumps(doc["machine"], sort_keys=True): doc["machine"]
+        for doc in results.values()
+        if isinstance(doc.get("machine"), dict)
+    }
+    lines += ["## Machine", ""]
+    if machines:
+        for machine in machines.values():
+            lines.append(
+                f"- {machine.get('cores', '?')} cores, {machine.get('memory_gib', '?')} GiB memory,"
+                f" CPU: {machine.get('cpu_model', 'unknown')}; Python {machine.get('python', '?')},"
+                f" Linux {machine.get('kernel', '?')}"
+            )
+        if len(machines) > 1:
+            lines.append(
+                "- (the results were taken on more than one machine; see each command's date)"
+            )
+    else:
+        lines.append("- unknown (no results)")
+    lines.append("")
+    # Commands --------------------------------------------------------------
+    lines += [
+        "## How these figures were made",
+        "",
+        "`make bench` (after `make test`'s set-up) installs `requirements/bench.txt` and runs"
+        " `python -m bench`, which runs each benchmark below in its own process, one after"
+        " another, then `python -m bench.report`. Each can be run alone with"
+        " `python -m bench.<name>` (`--quick` for a short development run).",
+        "",
+    ]
+    if record:
+        lines += [
+            f"Last `python -m bench` run: `{record.get('command', 'python -m bench')}`,"
+            f" started {record.get('started', '?')}.",
+            "",
+        ]
+    run_rows = []
+    entries = {entry.get("name"): entry for entry in record.get("benchmarks", [])}
+    for name in [*ORDER, *sorted(set(results) - set(ORDER))]:
+        doc = results.get(name)
+        entry = entries.get(name, {})
+        date = doc.get("date") if doc else None
+        stale = ""
+        taken = parse_date(date) if date else None
+        if doc and run_started and taken and taken < run_started:
+            stale = " (from an earlier run)"
+        wall = entry.get("wall_s")
+        status = entry.get("status")
+        began, ended = parse_date(entry.get("started")), parse_date(entry.get("finished"))
+        if doc and taken and began and ended and not began <= taken <= ended:
+            # The result on disk is not the one that run produced.
+            wall, status = None, f"{status} in the last run; this result was run on its own"
+        run_rows.append(
+            [
+                name,
+                f"`python -m bench.{name}`",
+                f"`{as_run(doc['command'])}`" if doc and doc.get("command") else "\N{EN DASH}",
+                (str(date) + stale) if date else "not measured in this run",
+                f"{number(wall)} s" if wall is not None else "\N{EN DASH}",
+                (status or "\N{EN DASH}") + (" (quick)" if doc and doc.get("quick") else ""),
+            ]
+        )
+    lines += table(["benchmark", "command", "as recorded", "date", "wall time", "status"], run_rows)
+    # Targets ----------------------------------------------------------------
+    lines += ["## Targets (issue 3)", ""]
+    target_rows = []
+    for name in ORDER:
+        doc = results.get(name)
+        issue = "; ".join(ISSUE_TARGETS.get(name, []))
+        if not doc or doc.get("not_measured"):
+            reason = (doc or {}).get("not_measured") or why_missing(name, record)
+            target_rows.append([name, issue, "not measured in this run", reason])
+            continue
+        judged = normalise_targets(doc.get("targets"))
+        if not judged:
+            target_rows.append([name, issue, "not judged by the benchmark", ""])
+        for target in judged:
+            detail = " ".join(
+                part
+                for part in (
+                    str(target["value"]),
+                    f"(target {target['target']})" if target["target"] else "",
+                )
+                if part
+            )
+            target_rows.append([name, target["name"], verdict(target["passed"]), detail])
+    lines += table(["benchmark", "target", "result", "figure"], target_rows)
+    # Sections ---------------------------------------------------------------
+    for name in [*ORDER, *sorted(set(results) - set(ORDER))]:
+        lines += [f"## {TITLES.get(name, name)}", ""]
+        doc = results.get(name)
+        if not doc:
+            lines += [f"Not measured in this run: {why_missing(name, record)}.", ""]
+            continue
+        if doc.get("not_measured"):
+            lines += [f"Not measured in this run: {doc['not_measured']}.", ""]
+        lines.append(
+            f"`{as_run(doc.get('command', 'python -m bench.' + name))}`,"
+            f" {doc.get('date', 'date unknown')}"
+            + (" — a quick (development) run." if doc.get("quick") else ".")
+        )
+        lines.append("")
+        renderer = SECTIONS.get(name)
+        try:
+            lines += renderer(doc) if renderer else fallback_table(doc)
+        except (
+            KeyError,
+            TypeError,
+            ValueError,
+            IndexError,
+            AttributeError,
+            StopIteration,
+        ) as error:
+            lines += [
+                f"(The layout of {name}.json was not recognised ({type(error).__name__}: {error});"
+                " every figure it holds is listed instead.)",
+                "",
+                *fallback_table(doc),
+            ]
+        plot = RESULTS / f"{name}.png"
+        if plot.exists():
+            relative = Path("..") / plot.relative_to(ROOT)
+            lines += [f"![{TITLES.get(name, name)}]({relative.as_posix()})", ""]
+    # Gaps -------------------------------------------------------------------
+    lines += ["## Gaps and causes", ""]
+    any_gap = False
+    for name in ORDER + tuple(sorted(set(results) - set(ORDER))):
+        doc = results.get(name)
+        if not doc:
+            continue
+        notes = [str(note) for note in doc.get("notes") or [] if str(note).strip()]
+        failed = [t for t in normalise_targets(doc.get("targets")) if t["passed"] is False]
+        if not notes and not failed:
+            continue
+        any_gap = True
+        lines += [f"### {name}", ""]
+        for target in failed:
+            lines.append(
+                f"- Missed: {target['name']}: {target['value']}"
+                + (f" (target {target['target']})." if target["target"] else ".")
+            )
+        for note in notes:
+            lines.append(f"- {note}")
+        lines.append("")
+    missing = [name for name in ORDER if name not in results]
+    if missing:
+        any_gap = True
+        lines += ["### Not measured in this run", ""]
+        lines += [f"- {name}: {why_missing(name, record)}" for name in missing]
+        lines.append("")
+    if not any_gap:
+        lines += ["Every target was met and no benchmark left a note.", ""]
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def main() -> int:
+    results = load_results()
+    record = load_run_record()
+    OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+    OUTPUT.write_text(render(results, record))
+    print(
+        f"wrote {OUTPUT.relative_to(ROOT)} from {len(results)} result(s):"
+        f" {', '.join(sorted(results)) or 'none'}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
