@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.urls import reverse
 
 from chatspheres.common.errors import NotFound
 from chatspheres.common.events import sphere_channel
@@ -17,6 +18,7 @@ class SphereListing:
     sphere: Sphere
     online: int
     is_member: bool
+    url: str
 
 
 def _spheres_for_viewer(user_id: int | None) -> QuerySet[Sphere]:
@@ -31,13 +33,17 @@ def _spheres_for_viewer(user_id: int | None) -> QuerySet[Sphere]:
 
 def sphere_listings(*, user_id: int | None) -> list[SphereListing]:
     """Every sphere with members and who is online now, in one query whatever the size."""
-    spheres_list = list(_spheres_for_viewer(user_id))
+    # The cards show no description; a long one would only slow the query.
+    spheres_list = list(_spheres_for_viewer(user_id).defer("description"))
     online = presence_counts(sphere_channel(sphere.pk) for sphere in spheres_list)
+    # One reverse() for the page instead of one per card (bench/pages).
+    sphere_url = reverse("spheres:detail", kwargs={"slug": "-"}).removesuffix("-/")
     return [
         SphereListing(
             sphere=sphere,
             online=online[sphere_channel(sphere.pk)],
             is_member=bool(getattr(sphere, "is_member", False)),
+            url=f"{sphere_url}{sphere.slug}/",
         )
         for sphere in spheres_list
     ]
@@ -53,6 +59,7 @@ def sphere_by_slug(*, slug: str, user_id: int | None) -> SphereListing:
         sphere=sphere,
         online=presence_counts([channel])[channel],
         is_member=bool(getattr(sphere, "is_member", False)),
+        url=sphere.get_absolute_url(),
     )
 
 

@@ -28,7 +28,7 @@ def test_home_page_says_what_chatspheres_is_and_lists_spheres_with_online_counts
     call_command("load_demo")
     page = client.get("/").content.decode()
     assert "live 1:1 video conversation" in page
-    assert "First Conversations" in page
+    assert '<a href="/spheres/first-conversations/">First Conversations</a>' in page
     assert "0 online now" in page  # no server running: nobody is connected
     assert "Sign up" in page
 
