@@ -58,7 +58,8 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
     document = {
         "benchmark": name,
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
-        "command": " ".join([Path(sys.executable).name, *sys.argv]),
+        # Module form, not sys.argv[0]: that is an absolute path of this machine.
+        "command": " ".join(["python", "-m", f"bench.{name}", *sys.argv[1:]]),
         "machine": machine(),
         **figures,
     }
