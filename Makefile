@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: run test lint format clean bench
+.PHONY: run test test-postgres lint format clean bench
 
 $(VENV)/.base-installed: requirements/base.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "ChatSpheres needs Python 3.11 or newer")'
@@ -31,6 +31,17 @@ run: $(VENV)/.base-installed
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest
+
+# The same tests (browser journeys aside) on PostgreSQL, as production runs.
+# TEST_DATABASE_URL names a server where the test database may be created,
+# e.g. postgres://postgres@127.0.0.1:5432/test.
+test-postgres: $(VENV)/.dev-installed
+	@if [ -z "$(TEST_DATABASE_URL)" ]; then \
+	  echo "TEST_DATABASE_URL is not set: PostgreSQL tests not run"; \
+	  if [ "$(CI)" = "true" ]; then exit 1; fi; \
+	else \
+	  DATABASE_URL="$(TEST_DATABASE_URL)" $(PY) -m pytest --ignore=tests/browser; \
+	fi
 
 # Benchmarks (never part of `make test`): every bench/<name>, then docs/performance.md.
 bench: $(VENV)/.bench-installed

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 
 import pytest
 import uvicorn
+from asgiref.sync import SyncToAsync
+from django.db import connections
 from django.test import Client
 
 from chatspheres.accounts.models import User
@@ -63,6 +65,10 @@ def live_server(request: pytest.FixtureRequest, transactional_db: None) -> Itera
         server.should_exit = True
         thread.join(timeout=15)
         sock.close()
+        # The gateway's database calls run on asgiref's one thread for
+        # thread-sensitive code, which keeps its connection between calls;
+        # close it there, or PostgreSQL cannot drop the test database.
+        SyncToAsync.single_thread_executor.submit(connections.close_all).result(timeout=15)
 
 
 def make_member(
