@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import socket
 
 import pytest
+from websockets.client import ClientProtocol
+from websockets.frames import Frame
+from websockets.typing import Origin
+from websockets.uri import parse_uri
 
+from chatspheres.accounts.models import User
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import conversation_end, conversation_start
 from chatspheres.spheres.models import Sphere
-from tests.conftest import LiveServer, make_member
-from tests.realtime.wsclient import Tab, match
+from tests.conftest import LiveServer, make_member, session_cookie
+from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -217,3 +223,41 @@ def test_match_found_counts_earlier_conversations_between_the_two(
         conversation_end(conversation=earlier, by_user_id=ana_user.pk, reason="ended")
     for_ana, for_ben = match(Tab(live_server, ana_user), Tab(live_server, ben_user), sphere.pk)
     assert for_ana["talked_before"] == for_ben["talked_before"] == 2
+
+
+def silent_tab(server: LiveServer, user: User) -> tuple[socket.socket, ClientProtocol]:
+    """A tab whose network goes quiet: it queues, then never reads or answers a ping again."""
+    client = ClientProtocol(parse_uri(server.ws_url), origin=Origin(server.origin))
+    request = client.connect()
+    request.headers["Cookie"] = session_cookie(user)
+    client.send_request(request)
+    sock = socket.create_connection((server.host, server.port), timeout=RECEIVE_LIMIT_SECONDS)
+    sock.sendall(b"".join(client.data_to_send()))
+    frames: list[str] = []
+    while not frames:  # the handshake answer, then the "ready" frame
+        client.receive_data(sock.recv(65536))
+        frames += [e.data.decode() for e in client.events_received() if isinstance(e, Frame)]
+    assert json.loads(frames[0])["type"] == "ready"
+    return sock, client
+
+
+def test_a_partner_whose_network_goes_quiet_is_reported_within_ten_seconds(
+    live_server: LiveServer, sphere: Sphere
+) -> None:
+    quiet_user = make_member("quiet@example.com", spheres=(sphere,))
+    sock, client = silent_tab(live_server, quiet_user)
+    client.send_text(json.dumps({"type": "queue.join", "sphere": sphere.pk}).encode())
+    sock.sendall(b"".join(client.data_to_send()))
+    ben = Tab(live_server, make_member("ben@example.com", spheres=(sphere,)))
+    ben.send({"type": "queue.join", "sphere": sphere.pk})
+    found = ben.receive_type("match.found")
+
+    # From now on the quiet tab reads nothing, so the server's pings go unanswered.
+    ended = ben.receive_type("call.ended")  # RECEIVE_LIMIT_SECONDS (10) bounds the wait
+    assert ended == {
+        "type": "call.ended",
+        "conversation": found["conversation"],
+        "reason": "disconnected",
+        "by_me": False,
+    }
+    sock.close()
