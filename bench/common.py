@@ -68,6 +68,19 @@ def write_result(name: str, figures: dict[str, Any]) -> Path:
     return path
 
 
+def save_figure(figure: Any, name: str) -> str:
+    """Write a matplotlib figure to bench/results/<name>.png; returns its path in the repo."""
+    import matplotlib.pyplot as plt
+
+    figure.tight_layout()
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    figure.savefig(path, dpi=120)
+    plt.close(figure)
+    print(f"wrote {path.relative_to(ROOT)}")
+    return str(path.relative_to(ROOT))
+
+
 def median(values: Sequence[float]) -> float:
     return float(statistics.median(values))
 

@@ -47,32 +47,19 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import (
-    ROOT,
     median,
     our_server,
     percentile,
+    save_figure,
     scratch,
     session_cookies,
     write_result,
 )
 from bench.connect import server_only
+from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
 
 HERE = Path(__file__).resolve().parent
-RESULTS_PNG = ROOT / "bench" / "results" / "connect.png"
 
-# shared/DESIGN.md, "Testing a call in a real browser".
-CHROMIUM_FLAGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
 TARGET_RATIO = 1.2
 STEP_TIMEOUT_MS = 30_000  # every wait in a run is bounded by this
 
@@ -89,11 +76,9 @@ MARKS = "() => window.__bench.marks"
 
 
 def chromium_path() -> str:
-    path = os.environ.get("CHATSPHERES_CHROMIUM") or "/usr/bin/chromium"
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        raise SystemExit(
-            f"Chromium not found at {path}: install Debian's chromium or set CHATSPHERES_CHROMIUM"
-        )
+    path, reason = find_chromium()
+    if reason is not None:
+        raise SystemExit(reason)
     return path
 
 
@@ -503,10 +488,7 @@ def plot(results: dict[str, list[dict[str, Any]]], steps: dict[str, dict[str, fl
     right.set_xlabel("ms (median of each step)")
     right.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=4)
     right.set_title("Where the time goes")
-    fig.tight_layout()
-    RESULTS_PNG.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS_PNG, dpi=120)
-    print(f"wrote {RESULTS_PNG.relative_to(ROOT)}")
+    save_figure(fig, "connect")
 
 
 def main() -> None:

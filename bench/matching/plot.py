@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import RESULTS, ROOT
+from bench.common import save_figure
 
 
 def plot(rows: list[dict[str, Any]]) -> str:
@@ -48,9 +48,4 @@ def plot(rows: list[dict[str, Any]]) -> str:
     axes.set_title("Matching: cost of deciding one arrival")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=7.5, loc="lower right", bbox_to_anchor=(1.0, 0.13))
-    figure.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "matching.png"
-    figure.savefig(path)
-    plt.close(figure)
-    return str(path.relative_to(ROOT))
+    return save_figure(figure, "matching")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from bench.common import RESULTS, ROOT
+from bench.common import save_figure
 
 
 def plot(sizes: dict[str, dict[str, Any]]) -> str:
@@ -47,9 +47,4 @@ def plot(sizes: dict[str, dict[str, Any]]) -> str:
     )
     axes.legend(fontsize=8)
     axes.grid(True, axis="y", alpha=0.3)
-    figure.tight_layout()
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / "pages.png"
-    figure.savefig(path)
-    plt.close(figure)
-    return str(path.relative_to(ROOT))
+    return save_figure(figure, "pages")

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from importlib.metadata import version
 from typing import Any
 
-from bench.common import RESULTS, ROOT, median, our_server, scratch, write_result
+from bench.common import median, our_server, save_figure, scratch, write_result
 from bench.relay.floor import floor_server
 from bench.relay.load import MESSAGE_BYTES, measure
 from bench.relay.members import Members, create_members
@@ -271,12 +271,7 @@ def plot(results: list[dict[str, Any]]) -> None:
         axis.set_ylim(bottom=0)
         axis.grid(alpha=0.3)
         axis.legend()
-    figure.tight_layout()
-    path = RESULTS / "relay.png"
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    figure.savefig(path, dpi=110)
-    plt.close(figure)
-    print(f"wrote {path.relative_to(ROOT)}")
+    save_figure(figure, "relay")
 
 
 def parse_args(argv: list[str] | None) -> Plan:

@@ -55,12 +55,12 @@ from bench.common import (
     our_server,
     percentile,
     rss_bytes,
+    save_figure,
     scratch,
     write_result,
 )
 from bench.sockets.members import bulk_session_cookies, create_members
 
-RESULTS_PNG = ROOT / "bench" / "results" / "sockets.png"
 TARGET_KIB_PER_SOCKET = 50
 CONCURRENCY = 64  # handshakes in flight at once
 WARMUP_SOCKETS = 20
@@ -427,10 +427,7 @@ def plot(repetitions: list[dict[str, Any]], medians: list[dict[str, Any]]) -> No
     right.set_title("Connect-to-ready time (medians of repetitions)")
     right.set_ylim(bottom=0)
     right.legend(fontsize=8)
-    fig.tight_layout()
-    RESULTS_PNG.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(RESULTS_PNG, dpi=120)
-    print(f"wrote {RESULTS_PNG.relative_to(ROOT)}")
+    save_figure(fig, "sockets")
 
 
 def main() -> None:

@@ -19,21 +19,8 @@ from typing import Any, TypeVar
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
 
-# The flags known to make two headless peers connect on one machine
-# (shared/DESIGN.md, "Testing a call in a real browser").
-CHROMIUM_FLAGS = [
-    "--use-fake-device-for-media-stream",
-    "--use-fake-ui-for-media-stream",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-    "--allow-loopback-in-peer-connection",
-]
-DEFAULT_CHROMIUM = "/usr/bin/chromium"
+from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
+
 PASSWORD = "a-long-test-password-42"
 
 T = TypeVar("T")
@@ -61,12 +48,8 @@ def run_outside_playwright(fn: Callable[[], T]) -> T:
 @pytest.fixture(scope="session")
 def chromium_executable() -> str:
     """The system Chromium, or a skip (a failure under CI=true) with the reason."""
-    path = os.environ.get("CHATSPHERES_CHROMIUM") or DEFAULT_CHROMIUM
-    if not (os.path.isfile(path) and os.access(path, os.X_OK)):
-        reason = (
-            f"Chromium not found at {path}: install Debian's chromium package "
-            "or set CHATSPHERES_CHROMIUM to a Chromium executable"
-        )
+    path, reason = find_chromium()
+    if reason is not None:
         if os.environ.get("CI") == "true":
             pytest.fail(reason)
         pytest.skip(reason)
