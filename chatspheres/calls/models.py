@@ -22,7 +22,10 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
         return self.filter(state=Conversation.State.ACTIVE)
 
     def involving(self, user_id: int) -> ConversationQuerySet:
-        return self.filter(Q(user_a_id=user_id) | Q(user_b_id=user_id))
+        return self.involving_any((user_id,))
+
+    def involving_any(self, user_ids: tuple[int, ...]) -> ConversationQuerySet:
+        return self.filter(Q(user_a_id__in=user_ids) | Q(user_b_id__in=user_ids))
 
     def between(self, first_id: int, second_id: int) -> ConversationQuerySet:
         return self.filter(
@@ -98,12 +101,6 @@ class Conversation(BaseModel):
 
     def can_become(self, state: str) -> bool:
         return state in self.TRANSITIONS[self.state]
-
-    def partner_of(self, user_id: int) -> int:
-        return self.user_b_id if user_id == self.user_a_id else self.user_a_id
-
-    def has_participant(self, user_id: int) -> bool:
-        return user_id in (self.user_a_id, self.user_b_id)
 
     @property
     def duration_seconds(self) -> float | None:

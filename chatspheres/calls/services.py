@@ -28,9 +28,7 @@ def conversation_start(
     shared_interests: Iterable[str],
 ) -> Conversation:
     """Open a call between the waiting member A and the arriving member B, and tell both tabs."""
-    if Conversation.objects.active().filter(user_a_id__in=(a_user_id, b_user_id)).exists() or (
-        Conversation.objects.active().filter(user_b_id__in=(a_user_id, b_user_id)).exists()
-    ):
+    if Conversation.objects.active().involving_any((a_user_id, b_user_id)).exists():
         raise ApplicationError("One of you is already in a conversation.", code="already_in_call")
     talked_before = Conversation.objects.between(a_user_id, b_user_id).count()
     conversation = Conversation.objects.create(

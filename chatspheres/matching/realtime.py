@@ -6,13 +6,13 @@ from typing import TYPE_CHECKING
 
 from chatspheres.calls.services import conversation_start
 from chatspheres.common.errors import ApplicationError
-from chatspheres.common.events import connection_channel, sphere_channel
+from chatspheres.common.events import connection_channel
 from chatspheres.matching.engine import Seeker
 from chatspheres.matching.selectors import queue_ticket_for
 from chatspheres.realtime import protocol
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.hub import Envelope
-from chatspheres.spheres.realtime import announce_presence
+from chatspheres.spheres.realtime import announce_presence, sphere_counts
 
 if TYPE_CHECKING:
     from chatspheres.realtime.gateway import Connection
@@ -45,19 +45,7 @@ async def queue_join(conn: Connection, message: protocol.QueueJoin, _text: str) 
         )
     )
     if pairing is None:
-        channel = sphere_channel(ticket.sphere_id)
-        online = (await conn.hub.presence_counts([channel]))[channel]
-        waiting = await matcher.waiting_count(ticket.sphere_id)
-        await conn.send_text(
-            protocol.encode(
-                {
-                    "type": "queue.waiting",
-                    "sphere": ticket.sphere_id,
-                    "online": online,
-                    "waiting": waiting,
-                }
-            )
-        )
+        await conn.send_text(await sphere_counts(conn, ticket.sphere_id, kind="queue.waiting"))
     else:
         await run_in_db(
             conversation_start,

@@ -4,25 +4,29 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from chatspheres.common.errors import NotFound
 from chatspheres.common.events import sphere_channel
 from chatspheres.realtime import protocol
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.hub import Envelope
-from chatspheres.spheres.selectors import sphere_exists
+from chatspheres.spheres.selectors import access_sphere
 
 if TYPE_CHECKING:
     from chatspheres.realtime.gateway import Connection
 
 
-async def presence_frame(conn: Connection, sphere_id: int) -> str:
-    """The current online and waiting counts of a sphere, as a frame."""
+async def sphere_counts(conn: Connection, sphere_id: int, *, kind: str) -> str:
+    """A ``kind`` frame with how many are online in a sphere and how many wait there now."""
     channel = sphere_channel(sphere_id)
     online = (await conn.hub.presence_counts([channel]))[channel]
     waiting = await conn.runtime.matcher.waiting_count(sphere_id)
     return protocol.encode(
-        {"type": "sphere.presence", "sphere": sphere_id, "online": online, "waiting": waiting}
+        {"type": kind, "sphere": sphere_id, "online": online, "waiting": waiting}
     )
+
+
+async def presence_frame(conn: Connection, sphere_id: int) -> str:
+    """The current online and waiting counts of a sphere, as a frame."""
+    return await sphere_counts(conn, sphere_id, kind="sphere.presence")
 
 
 async def announce_presence(conn: Connection, sphere_id: int) -> None:
@@ -36,8 +40,7 @@ async def sphere_enter(conn: Connection, message: protocol.SphereEnter, _text: s
     if conn.sphere == message.sphere:
         await conn.send_text(await presence_frame(conn, message.sphere))
         return
-    if not await run_in_db(sphere_exists, sphere_id=message.sphere):
-        raise NotFound("There is no such sphere.", code="no_such_sphere")
+    await run_in_db(access_sphere, sphere_id=message.sphere)
     await _leave_current(conn)
     conn.sphere = message.sphere
     channel = sphere_channel(message.sphere)

@@ -63,16 +63,17 @@ def sphere_by_slug(*, slug: str, user_id: int | None) -> SphereListing:
     )
 
 
-def access_sphere_for_queue(*, user_id: int, sphere_id: int) -> Sphere:
-    """The sphere ``user_id`` wants to wait in; raises unless they are a member."""
+def access_sphere(*, sphere_id: int) -> Sphere:
+    """A sphere by id; every sphere is public, so only a missing one is refused."""
     sphere = Sphere.objects.filter(pk=sphere_id).first()
     if sphere is None:
         raise NotFound("There is no such sphere.", code="no_such_sphere")
-    if not Membership.objects.filter(sphere=sphere, user_id=user_id).exists():
-        raise NotFound("Join the sphere before starting a conversation.", code="not_a_member")
     return sphere
 
 
-def sphere_exists(*, sphere_id: int) -> bool:
-    """Whether a sphere id names a real sphere."""
-    return Sphere.objects.filter(pk=sphere_id).exists()
+def access_sphere_for_queue(*, user_id: int, sphere_id: int) -> Sphere:
+    """The sphere ``user_id`` wants to wait in; raises unless they are a member."""
+    sphere = access_sphere(sphere_id=sphere_id)
+    if not Membership.objects.filter(sphere=sphere, user_id=user_id).exists():
+        raise NotFound("Join the sphere before starting a conversation.", code="not_a_member")
+    return sphere
