@@ -22,6 +22,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_
 from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
 
 PASSWORD = "a-long-test-password-42"
+BROWSER_TIME_ZONE = "America/Sao_Paulo"
 
 T = TypeVar("T")
 
@@ -138,6 +139,8 @@ def participant(
             base_url=live_server.url,
             permissions=["camera", "microphone"],
             viewport={"width": 1280, "height": 800},
+            # Sign-up takes the time zone from the browser; this one is not the server's.
+            timezone_id=BROWSER_TIME_ZONE,
         )
         page = context.new_page()
         person = Participant(

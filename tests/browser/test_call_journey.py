@@ -10,7 +10,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
-from tests.browser.conftest import Participant, run_outside_playwright
+from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright
 
 pytestmark = pytest.mark.browser
 
@@ -50,6 +50,9 @@ def meet(
         person.sign_up()
         person.open_call_page(sphere.slug)
         expect(person.page.get_by_role("button", name="Join call")).to_be_enabled(timeout=10_000)
+        # The preview offers the devices to pick from before joining.
+        for device in ("Camera", "Microphone"):
+            expect(person.page.get_by_label(device).locator("option")).not_to_have_count(0)
     if screenshot:
         screenshot(first.page, "1-preview")
 
@@ -90,6 +93,15 @@ def test_two_members_meet_talk_and_move_on(
     expect(ana.page.get_by_role("log")).to_contain_text("Hi Ana, Ben here", timeout=10_000)
     screenshot(ana.page, "3-call")
 
+    # The M and V shortcuts mute Ana and turn her camera off; Ben is shown both.
+    ana.page.get_by_role("heading", name="Ben Okafor", exact=True).click()  # leave the chat field
+    ana.page.keyboard.press("m")
+    expect(ana.page.get_by_role("button", name="Unmute")).to_be_visible()
+    expect(ben.page.get_by_text("Partner muted")).to_be_visible(timeout=10_000)
+    ana.page.keyboard.press("v")
+    expect(ana.page.get_by_role("button", name="Turn camera on")).to_be_visible()
+    expect(ben.page.get_by_text("Partner's camera is off")).to_be_visible(timeout=10_000)
+
     # Ben moves on: Ana is told, and asked how it was; Ben is looking again.
     ben.page.get_by_role("button", name="Next").click()
     expect(status(ana.page)).to_have_text("Your partner moved on", timeout=10_000)
@@ -102,16 +114,23 @@ def test_two_members_meet_talk_and_move_on(
     ana.page.get_by_role("button", name="Good").click()
     expect(ana.page.get_by_text("Thanks, your answer is saved.")).to_be_visible(timeout=10_000)
 
-    def saved() -> tuple[str, bool, str]:
+    def saved() -> tuple[str, bool, str, str]:
         conversation = Conversation.objects.get()
-        ana_id = Profile.objects.get(display_name="Ana Lima").user_id
+        ana = Profile.objects.get(display_name="Ana Lima")
         ben_id = Profile.objects.get(display_name="Ben Okafor").user_id
         anas_answer = (
-            conversation.a_rating if conversation.user_a_id == ana_id else conversation.b_rating
+            conversation.a_rating
+            if conversation.user_a_id == ana.user_id
+            else conversation.b_rating
         )
-        return conversation.end_reason, conversation.ended_by_id == ben_id, anas_answer
+        ended_by_ben = conversation.ended_by_id == ben_id
+        return conversation.end_reason, ended_by_ben, anas_answer, ana.time_zone
 
-    assert run_outside_playwright(saved) == ("next", True, "good")
+    assert run_outside_playwright(saved) == ("next", True, "good", BROWSER_TIME_ZONE)
+
+    # Ben stops looking: Cancel takes him back to the preview.
+    ben.page.get_by_role("button", name="Cancel").click()
+    expect(ben.page.get_by_role("button", name="Join call")).to_be_visible(timeout=10_000)
 
 
 def test_partner_closing_the_tab_is_told_plainly(
