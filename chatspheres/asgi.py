@@ -15,9 +15,7 @@ from django.core.asgi import get_asgi_application
 
 django_application = get_asgi_application()
 
-from chatspheres.calls.services import conversations_end_orphaned  # noqa: E402
 from chatspheres.realtime import runtime  # noqa: E402
-from chatspheres.realtime.db import run_in_db  # noqa: E402
 from chatspheres.realtime.gateway import Receive, Scope, Send, gateway  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -52,10 +50,6 @@ class ChatSpheres:
                 try:
                     self.runtime = runtime.build()
                     await runtime.start(self.runtime)
-                    if self.runtime.single_process:
-                        ended = await run_in_db(conversations_end_orphaned)
-                        if ended:
-                            logger.info("ended %s conversations left open by the last run", ended)
                 except Exception as error:
                     logger.exception("start-up failed")
                     await send({"type": "lifespan.startup.failed", "message": str(error)})

@@ -70,6 +70,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "chatspheres.common.middleware.RefuseControlCharactersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "chatspheres.common.middleware.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -205,6 +206,31 @@ REALTIME_FLOOD_WINDOW = float(os.environ.get("REALTIME_FLOOD_WINDOW", "2"))
 # Server pings detect a vanished partner (closed laptop, lost Wi-Fi) quickly.
 REALTIME_PING_INTERVAL = float(os.environ.get("REALTIME_PING_INTERVAL", "4"))
 REALTIME_PING_TIMEOUT = float(os.environ.get("REALTIME_PING_TIMEOUT", "4"))
+# Open sockets (tabs) one member may have at once; more are refused with a reason.
+REALTIME_MAX_TABS_PER_MEMBER = int(os.environ.get("REALTIME_MAX_TABS_PER_MEMBER", "8"))
+# WebSocket handshakes one address may make per minute.
+REALTIME_HANDSHAKES_PER_MINUTE = int(os.environ.get("REALTIME_HANDSHAKES_PER_MINUTE", "60"))
+# How long a tab whose socket dropped may take to come back before its call
+# ends as "disconnected" (seconds).
+REALTIME_RECONNECT_GRACE_SECONDS = float(os.environ.get("REALTIME_RECONNECT_GRACE_SECONDS", "20"))
+# Events kept per member for tabs that reconnect: how many, and for how long (seconds).
+REALTIME_EVENT_LOG_SIZE = int(os.environ.get("REALTIME_EVENT_LOG_SIZE", "200"))
+REALTIME_EVENT_LOG_SECONDS = float(os.environ.get("REALTIME_EVENT_LOG_SECONDS", "300"))
+# How often each process looks for tabs that did not come back in time (seconds).
+REALTIME_SWEEP_SECONDS = float(os.environ.get("REALTIME_SWEEP_SECONDS", "1"))
+# The synchronous relay lane for signals (docs/decisions/0001-realtime-gateway.md);
+# off, every frame takes the ordinary ASGI route.
+REALTIME_FAST_LANE = env_bool("REALTIME_FAST_LANE", True)
+
+# Redis: unset, everything real-time lives in this one process (make run).
+# Set (e.g. redis://127.0.0.1:6379/0), the hub, the matching queue and presence
+# are shared through Redis by every process on every machine.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+# Every key ChatSpheres writes starts with this, so one Redis can serve several sites.
+REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "chatspheres:")
+# A process that stops refreshing its liveness key this long (seconds) is
+# taken for dead: its tabs vanish from presence and its calls wait for them.
+REALTIME_PROCESS_TTL = float(os.environ.get("REALTIME_PROCESS_TTL", "10"))
 
 # Matching: how long two people who just parted are kept apart (seconds).
 MATCHING_RECENT_PARTNER_SECONDS = float(os.environ.get("MATCHING_RECENT_PARTNER_SECONDS", "600"))

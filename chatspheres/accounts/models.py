@@ -100,8 +100,9 @@ class Profile(BaseModel):
     bio = models.TextField(max_length=BIO_MAX_LENGTH, blank=True)
     interests = models.ManyToManyField(Interest, related_name="profiles", blank=True)
     time_zone = models.CharField(max_length=64, default="UTC", choices=_time_zone_choices)
-    # When the member confirmed being 18 or older (required at sign-up).
-    adult_confirmed_at = models.DateTimeField()
+    # When the member confirmed being 18 or older (required at sign-up); empty
+    # for an account made outside sign-up (createsuperuser, the admin).
+    adult_confirmed_at = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return self.display_name

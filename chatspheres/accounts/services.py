@@ -9,7 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from chatspheres.accounts.models import MAX_INTERESTS, Interest, Profile, User
-from chatspheres.common.errors import ApplicationError
+from chatspheres.common.errors import NOT_ADULT, TOO_MANY_INTERESTS, ApplicationError
 
 
 def _valid_time_zone(name: str) -> str:
@@ -22,13 +22,31 @@ def profile_create(
 ) -> Profile:
     """Give a new member the profile others will see."""
     if not adult_confirmed:
-        raise ApplicationError("ChatSpheres is for people 18 or older.", code="not_adult")
+        raise ApplicationError("ChatSpheres is for people 18 or older.", code=NOT_ADULT)
     return Profile.objects.create(
         user=user,
         display_name=display_name.strip(),
         time_zone=_valid_time_zone(time_zone),
         adult_confirmed_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def profiles_ensure(*, user_ids: Iterable[int]) -> dict[int, Profile]:
+    """The profiles of these members, made for accounts that have none.
+
+    An account made outside sign-up (``createsuperuser``, the admin) has no
+    profile yet; it still works as a member, named after its email address
+    until its owner picks a name.
+    """
+    wanted = set(user_ids)
+    profiles = {profile.user_id: profile for profile in Profile.objects.filter(user_id__in=wanted)}
+    for user in User.objects.filter(pk__in=wanted - profiles.keys()):
+        profiles[user.pk], _created = Profile.objects.get_or_create(
+            user=user,
+            defaults={"display_name": (user.email.split("@")[0] or "Member")[:50]},
+        )
+    return profiles
 
 
 def interests_normalize(names: Iterable[str]) -> list[str]:
@@ -48,9 +66,7 @@ def profile_update(
     """Change what others see of a member, and their time zone."""
     names = interests_normalize(interests)
     if len(names) > MAX_INTERESTS:
-        raise ApplicationError(
-            f"Pick at most {MAX_INTERESTS} interests.", code="too_many_interests"
-        )
+        raise ApplicationError(f"Pick at most {MAX_INTERESTS} interests.", code=TOO_MANY_INTERESTS)
     profile.display_name = display_name.strip()
     profile.bio = bio.strip()
     profile.time_zone = _valid_time_zone(time_zone)

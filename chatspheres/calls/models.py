@@ -9,6 +9,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from chatspheres.common.events import ToTab
 from chatspheres.common.models import BaseModel
 
 
@@ -26,6 +27,11 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
 
     def involving_any(self, user_ids: tuple[int, ...]) -> ConversationQuerySet:
         return self.filter(Q(user_a_id__in=user_ids) | Q(user_b_id__in=user_ids))
+
+    def active_for_tab(self, tab: str) -> Conversation | None:
+        """The active conversation a browser tab is in, if any."""
+        active = self.active()
+        return active.filter(a_tab=tab).first() or active.filter(b_tab=tab).first()
 
     def between(self, first_id: int, second_id: int) -> ConversationQuerySet:
         return self.filter(
@@ -63,10 +69,10 @@ class Conversation(BaseModel):
     )
     user_a = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     user_b = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    # The browser tabs (gateway connections) in the call: events reach exactly
-    # these tabs, and a tab that closes ends the conversation it was in.
-    a_ticket = models.CharField(max_length=32)
-    b_ticket = models.CharField(max_length=32)
+    # The browser tabs in the call: events reach exactly these tabs, and a tab
+    # that is gone (closed, or lost and not back in time) ends the conversation.
+    a_tab = models.CharField(max_length=32)
+    b_tab = models.CharField(max_length=32)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -91,13 +97,17 @@ class Conversation(BaseModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "a_ticket"], name="conversation_active_a_ticket"),
-            models.Index(fields=["state", "b_ticket"], name="conversation_active_b_ticket"),
+            models.Index(fields=["state", "a_tab"], name="conversation_active_a_tab"),
+            models.Index(fields=["state", "b_tab"], name="conversation_active_b_tab"),
             models.Index(fields=["user_a", "user_b"], name="conversation_pair"),
         ]
 
     def __str__(self) -> str:
         return f"{self.public_id} ({self.state})"
+
+    def realtime_targets(self) -> list[ToTab]:
+        """The two tabs in the call: events about it reach exactly these."""
+        return [ToTab(self.user_a_id, self.a_tab), ToTab(self.user_b_id, self.b_tab)]
 
     def can_become(self, state: str) -> bool:
         return state in self.TRANSITIONS[self.state]

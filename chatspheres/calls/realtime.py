@@ -1,49 +1,208 @@
-"""Call messages on the socket: signaling relay, chat, ending a call.
+"""Call messages on the socket: signaling relay, chat, ending a call, and tabs that drop.
 
 The relay is the hot path: it touches no database. The target is never taken
 from the client: it is the partner's tab of the sender's own active
-conversation, set when the match was announced to this tab.
+conversation, learnt when the match was announced to this tab (or, for a tab
+that reconnected, from the database).
+
+A tab whose socket drops does not end its call at once: its partner is told
+the connection dropped, and the tab has ``REALTIME_RECONNECT_GRACE_SECONDS``
+to come back (on any process) before the call ends as ``disconnected``.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import logging
+from dataclasses import dataclass
+from typing import Literal
 
+import msgspec
+from django.conf import settings
 from django.utils import timezone
+from prometheus_client import Gauge
 
+from chatspheres.calls.events import (
+    CallEnded,
+    CallState,
+    ChatMessage,
+    MatchFound,
+    PartnerAway,
+    PartnerBack,
+)
 from chatspheres.calls.models import Conversation
-from chatspheres.calls.selectors import access_conversation
-from chatspheres.calls.services import conversation_end, conversation_end_for_ticket
-from chatspheres.common.errors import ApplicationError
-from chatspheres.realtime import protocol
+from chatspheres.calls.selectors import access_conversation, active_conversation_for_tab
+from chatspheres.calls.services import (
+    conversation_end,
+    conversation_end_for_tab,
+    conversations_end_orphaned,
+)
+from chatspheres.common.errors import NOT_IN_CONVERSATION, TOO_LONG, ApplicationError
+from chatspheres.common.events import ToTab, send_event, tab_channel
+from chatspheres.matching.provider import matcher_of
 from chatspheres.realtime.db import run_in_db
-from chatspheres.realtime.hub import Envelope, Kind
+from chatspheres.realtime.hub import Envelope
+from chatspheres.realtime.protocol import Incoming, Token, text
+from chatspheres.realtime.registry import TabClosed, registry
+from chatspheres.realtime.runtime import Runtime
+from chatspheres.realtime.tab import Tab
 
-if TYPE_CHECKING:
-    from chatspheres.realtime.gateway import Connection
+logger = logging.getLogger(__name__)
 
-NOT_IN_CONVERSATION = "You are not in that conversation."
+CHAT_MAX_LENGTH = 1000
+
+ACTIVE_CALLS = Gauge(
+    "chatspheres_active_calls",
+    "Conversations in progress (counted once, by the tab that made the offer)",
+    multiprocess_mode="livesum",
+)
+
+__all__ = ["CallTab", "MatchFound"]
 
 
-def _partner_channel(conn: Connection, conversation: str) -> str:
-    if conversation != conn.conversation or conn.partner_channel is None:
-        raise ApplicationError(NOT_IN_CONVERSATION, code="not_in_conversation")
-    return conn.partner_channel
+class Signal(Incoming, tag="signal"):
+    """WebRTC signaling for the partner: an SDP description or an ICE candidate."""
+
+    conversation: Token
+    # Left undecoded: the server relays the sender's text verbatim and the
+    # partner's browser is the one that reads the SDP or candidate.
+    data: msgspec.Raw
 
 
-async def relay_to_partner(
-    conn: Connection, message: protocol.Signal | protocol.MediaState, text: str
-) -> None:
+class MediaState(Incoming, tag="media.state"):
+    """Whether the sender's microphone and camera are on, for the partner to show."""
+
+    conversation: Token
+    audio: bool
+    video: bool
+
+
+class ChatSend(Incoming, tag="chat.send"):
+    """A line of in-call chat."""
+
+    conversation: Token
+    text: text(max_length=CHAT_MAX_LENGTH, too_long=TOO_LONG)  # type: ignore[valid-type]
+
+
+class CallEnd(Incoming, tag="call.end"):
+    """End call, or Next."""
+
+    conversation: Token
+    reason: Literal["ended", "next"]
+
+
+@registry.tab_state
+@dataclass(slots=True)
+class CallTab:
+    """The call a tab is in: where its signals go."""
+
+    conversation: str | None = None
+    partner_tab: str | None = None
+    partner_user: int | None = None
+    offerer: bool = False
+
+    def enter(self, conversation: str, partner_tab: str, partner_user: int, offerer: bool) -> None:
+        if self.conversation is None and offerer:
+            ACTIVE_CALLS.inc()
+        self.conversation, self.partner_tab, self.partner_user = (
+            conversation,
+            partner_tab,
+            partner_user,
+        )
+        self.offerer = offerer
+
+    def leave(self) -> None:
+        if self.conversation is not None and self.offerer:
+            ACTIVE_CALLS.dec()
+        self.conversation = self.partner_tab = self.partner_user = None
+        self.offerer = False
+
+
+# What the tab learns from the events it receives ---------------------------------
+
+
+def _entered_call(tab: Tab, envelope: Envelope) -> bool:
+    conversation, partner_tab, partner_user, role = envelope.meta
+    tab.state(CallTab).enter(conversation, partner_tab, int(partner_user), offerer=role == "offer")
+    return True
+
+
+def _left_call(tab: Tab, envelope: Envelope) -> bool:
+    state = tab.state(CallTab)
+    if state.conversation == envelope.meta[0]:
+        state.leave()
+    return True
+
+
+def _for_this_call(tab: Tab, envelope: Envelope) -> bool:
+    # Relayed frames and news of the partner reach the tab only while it is
+    # still in that conversation.
+    return tab.state(CallTab).conversation == envelope.meta[0]
+
+
+registry.observe(MatchFound, _entered_call)
+registry.observe(CallEnded, _left_call)
+for relayed in ("signal", "media.state", ChatMessage, PartnerAway, PartnerBack):
+    registry.observe(relayed, _for_this_call)
+
+
+# The relay ------------------------------------------------------------------------
+
+_relay_decoder = msgspec.json.Decoder(Signal | MediaState)
+
+
+@registry.relay_lane
+def relay_now(tab: Tab, frame: str) -> bool:
+    """Relay a signal or media state at once, from uvicorn's callback; False declines.
+
+    Only a frame the ordinary route would relay without a word is taken here:
+    anything else (another type, a bad frame, a conversation that is not this
+    tab's, a partner who cannot take it right now) is declined and reaches
+    :func:`relay_to_partner` as usual.
+    """
+    state = tab.state(CallTab)
+    if state.partner_tab is None:
+        return False
+    try:
+        message = _relay_decoder.decode(frame)
+    except msgspec.MsgspecError:
+        return False
+    if message.conversation != state.conversation:
+        return False
+    kind = "signal" if type(message) is Signal else "media.state"
+    return tab.hub.publish_now(
+        tab_channel(state.partner_tab), Envelope(frame, kind, (message.conversation,))
+    )
+
+
+def _partner_tab(tab: Tab, conversation: str) -> tuple[int, str]:
+    state = tab.state(CallTab)
+    if (
+        conversation != state.conversation
+        or state.partner_tab is None
+        or state.partner_user is None
+    ):
+        raise ApplicationError(code=NOT_IN_CONVERSATION)
+    return state.partner_user, state.partner_tab
+
+
+@registry.message(Signal)
+@registry.message(MediaState)
+async def relay_to_partner(tab: Tab, message: Signal | MediaState, frame: str) -> None:
     """Pass a signal or media state, verbatim, to the partner's tab."""
-    channel = _partner_channel(conn, message.conversation)
-    await conn.hub.publish(channel, Envelope(text, Kind.RELAY, message.conversation))
+    _user, partner_tab = _partner_tab(tab, message.conversation)
+    kind = "signal" if type(message) is Signal else "media.state"
+    await tab.hub.publish(tab_channel(partner_tab), Envelope(frame, kind, (message.conversation,)))
 
 
-async def chat_send(conn: Connection, message: protocol.ChatSend, _text: str) -> None:
-    """Pass a chat line to the partner, stamped with the server's time."""
-    channel = _partner_channel(conn, message.conversation)
-    frame = protocol.chat_message_frame(message.conversation, message.text, timezone.now())
-    await conn.hub.publish(channel, Envelope(frame, Kind.RELAY, message.conversation))
+@registry.message(ChatSend)
+async def chat_send(tab: Tab, message: ChatSend, _frame: str) -> None:
+    """Pass a chat line to the partner, stamped with the server's time (kept for catch-up)."""
+    partner_user, partner_tab = _partner_tab(tab, message.conversation)
+    await send_event(
+        ChatMessage(conversation=message.conversation, text=message.text, at=timezone.now()),
+        to=ToTab(partner_user, partner_tab),
+        meta=(message.conversation,),
+    )
 
 
 def _end_by_participant(*, user_id: int, public_id: str, reason: str) -> Conversation | None:
@@ -53,27 +212,113 @@ def _end_by_participant(*, user_id: int, public_id: str, reason: str) -> Convers
     return None
 
 
-async def call_end(conn: Connection, message: protocol.CallEnd, _text: str) -> None:
+@registry.message(CallEnd)
+async def call_end(tab: Tab, message: CallEnd, _frame: str) -> None:
     """End the call (End call or Next); both tabs hear of it once it is saved."""
-    if message.conversation == conn.conversation:
+    state = tab.state(CallTab)
+    if message.conversation == state.conversation:
         # Stop relaying from this side at once, before the database answers.
-        conn.leave_conversation()
+        state.leave()
     ended = await run_in_db(
         _end_by_participant,
-        user_id=conn.user_id,
+        user_id=tab.user_id,
         public_id=message.conversation,
         reason=message.reason,
     )
     if ended is not None:
-        await conn.runtime.matcher.note_parted(ended.user_a_id, ended.user_b_id)
+        await matcher_of(tab.runtime).note_parted(ended.user_a_id, ended.user_b_id)
 
 
-async def connection_closed(conn: Connection, *, clean: bool) -> None:
-    """A tab that goes away ends the conversation it was in; the partner is told."""
-    if not conn.took_part:
-        return
-    conn.leave_conversation()
-    reason = Conversation.EndReason.LEFT if clean else Conversation.EndReason.DISCONNECTED
-    ended = await run_in_db(conversation_end_for_ticket, ticket=conn.id, reason=reason)
+# Tabs that go away, and come back -------------------------------------------------
+
+
+@registry.on_tab_closed
+async def tab_closed(tab: Tab, how: TabClosed) -> None:
+    """A dropped socket: tell the partner to hold on. (A closed tab ends its call: tab_ended.)"""
+    state = tab.state(CallTab)
+    conversation, partner_user, partner_tab = (
+        state.conversation,
+        state.partner_user,
+        state.partner_tab,
+    )
+    state.leave()
+    if how is TabClosed.LOST and conversation and partner_user and partner_tab:
+        await send_event(
+            PartnerAway(
+                conversation=conversation,
+                grace_seconds=round(settings.REALTIME_RECONNECT_GRACE_SECONDS),
+            ),
+            to=ToTab(partner_user, partner_tab),
+            meta=(conversation,),
+        )
+
+
+@registry.on_tab_ended
+async def tab_ended(runtime: Runtime, tab: str, _user: int, why: str) -> None:
+    """A tab that is gone for good ends the call it was in: "left", or "disconnected"."""
+    reason = Conversation.EndReason.LEFT if why == "left" else Conversation.EndReason.DISCONNECTED
+    ended = await run_in_db(conversation_end_for_tab, tab=tab, reason=reason)
     if ended is not None:
-        await conn.runtime.matcher.note_parted(ended.user_a_id, ended.user_b_id)
+        await matcher_of(runtime).note_parted(ended.user_a_id, ended.user_b_id)
+
+
+@registry.on_tab_resumed
+async def tab_resumed(tab: Tab) -> None:
+    """A tab that came back picks up its call where it was, and its partner hears it is back."""
+    conversation = await run_in_db(active_conversation_for_tab, tab=tab.id)
+    if conversation is None:
+        return
+    mine = conversation.a_tab == tab.id
+    partner_user = conversation.user_b_id if mine else conversation.user_a_id
+    partner_tab = conversation.b_tab if mine else conversation.a_tab
+    # The one who waited (A) makes the offer: see conversation_start.
+    tab.state(CallTab).enter(conversation.public_id, partner_tab, partner_user, offerer=mine)
+    await send_event(
+        PartnerBack(conversation=conversation.public_id),
+        to=ToTab(partner_user, partner_tab),
+        meta=(conversation.public_id,),
+    )
+
+
+@registry.on_tab_resync
+async def tab_resync(tab: Tab) -> None:
+    """A tab that missed too much learns which call (if any) it is still in."""
+    await tab.send(CallState(conversation=tab.state(CallTab).conversation))
+
+
+@registry.on_tabs_lost
+async def tabs_lost(runtime: Runtime, tabs: list[tuple[str, int]]) -> None:
+    """Tabs lost with a process that died: tell their partners to hold on."""
+    for tab, _user in tabs:
+        conversation = await run_in_db(active_conversation_for_tab, tab=tab)
+        if conversation is None:
+            continue
+        partner = (
+            ToTab(conversation.user_b_id, conversation.b_tab)
+            if conversation.a_tab == tab
+            else ToTab(conversation.user_a_id, conversation.a_tab)
+        )
+        await send_event(
+            PartnerAway(
+                conversation=conversation.public_id,
+                grace_seconds=round(settings.REALTIME_RECONNECT_GRACE_SECONDS),
+            ),
+            to=partner,
+            meta=(conversation.public_id,),
+        )
+
+
+@registry.on_startup
+async def end_orphans(runtime: Runtime) -> None:
+    """A lone process starting anew: every conversation still active lost its sockets."""
+    if runtime.single_process:
+        ended = await run_in_db(conversations_end_orphaned)
+        if ended:
+            logger.info("ended %s conversations left open by the last run", ended)
+
+
+@registry.on_shutdown
+async def end_all(runtime: Runtime) -> None:
+    """A lone process stopping: nobody can come back to its calls, so they end now."""
+    if runtime.single_process:
+        await run_in_db(conversations_end_orphaned)

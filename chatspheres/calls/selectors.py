@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from chatspheres.calls.models import Conversation
-from chatspheres.common.errors import NotFound
+from chatspheres.common.errors import NOT_IN_CONVERSATION, NotFound
 
 
 def access_conversation(*, user_id: int, public_id: str) -> Conversation:
@@ -15,10 +15,15 @@ def access_conversation(*, user_id: int, public_id: str) -> Conversation:
         .first()
     )
     if conversation is None:
-        raise NotFound("There is no such conversation.", code="not_in_conversation")
+        raise NotFound("There is no such conversation.", code=NOT_IN_CONVERSATION)
     return conversation
 
 
 def user_in_active_conversation(*, user_id: int) -> bool:
     """Whether the member is in a call right now (in any tab)."""
     return Conversation.objects.active().involving(user_id).exists()
+
+
+def active_conversation_for_tab(*, tab: str) -> Conversation | None:
+    """The conversation a browser tab is in now, if any."""
+    return Conversation.objects.active_for_tab(tab)

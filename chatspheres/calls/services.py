@@ -7,14 +7,19 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from chatspheres.accounts.models import Profile
 from chatspheres.accounts.selectors import public_card
+from chatspheres.accounts.services import profiles_ensure
+from chatspheres.calls.events import CallEnded, MatchFound
 from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation
-from chatspheres.common.errors import ApplicationError
-from chatspheres.common.events import connection_channel, send_event_on_commit
-from chatspheres.realtime import protocol
-from chatspheres.realtime.hub import Envelope, Kind
+from chatspheres.common.errors import (
+    ALREADY_IN_CALL,
+    BAD_RATING,
+    NOT_ENDED,
+    ApplicationError,
+    PairingRefused,
+)
+from chatspheres.common.events import ToTab, send_event_on_commit
 
 
 @transaction.atomic
@@ -22,51 +27,61 @@ def conversation_start(
     *,
     sphere_id: int,
     a_user_id: int,
-    a_ticket: str,
+    a_tab: str,
     b_user_id: int,
-    b_ticket: str,
+    b_tab: str,
     shared_interests: Iterable[str],
 ) -> Conversation:
     """Open a call between the waiting member A and the arriving member B, and tell both tabs."""
-    if Conversation.objects.active().involving_any((a_user_id, b_user_id)).exists():
-        raise ApplicationError("One of you is already in a conversation.", code="already_in_call")
+    busy: set[int] = set()
+    for pair in (
+        Conversation.objects.active()
+        .involving_any((a_user_id, b_user_id))
+        .values_list("user_a_id", "user_b_id")
+    ):
+        busy.update(pair)
+    for user_id in (b_user_id, a_user_id):
+        if user_id in busy:
+            raise PairingRefused(
+                "You are already in a conversation in another tab.",
+                code=ALREADY_IN_CALL,
+                user_id=user_id,
+            )
     talked_before = Conversation.objects.between(a_user_id, b_user_id).count()
     conversation = Conversation.objects.create(
         sphere_id=sphere_id,
         user_a_id=a_user_id,
-        a_ticket=a_ticket,
+        a_tab=a_tab,
         user_b_id=b_user_id,
-        b_ticket=b_ticket,
+        b_tab=b_tab,
         started_at=timezone.now(),
     )
-    profiles = {
-        profile.user_id: profile
-        for profile in Profile.objects.filter(user_id__in=(a_user_id, b_user_id)).prefetch_related(
-            "interests"
-        )
-    }
+    profiles = profiles_ensure(user_ids=(a_user_id, b_user_id))
     shared = sorted(shared_interests)
     # A waited longer, so A's camera is surely ready: A makes the offer
     # (impolite), B answers (polite). Perfect negotiation covers any glare.
-    for me, my_ticket, partner, partner_ticket, polite in (
-        (a_user_id, a_ticket, b_user_id, b_ticket, False),
-        (b_user_id, b_ticket, a_user_id, a_ticket, True),
+    for me, my_tab, partner, partner_tab, polite in (
+        (a_user_id, a_tab, b_user_id, b_tab, False),
+        (b_user_id, b_tab, a_user_id, a_tab, True),
     ):
-        frame = protocol.encode(
-            {
-                "type": "match.found",
-                "conversation": conversation.public_id,
-                "sphere": sphere_id,
-                "polite": polite,
-                "partner": public_card(profiles[partner]),
-                "shared_interests": shared,
-                "talked_before": talked_before,
-                "ice_servers": ice_servers_for(me),
-            }
-        )
         send_event_on_commit(
-            connection_channel(my_ticket),
-            Envelope(frame, Kind.MATCHED, conversation.public_id, partner_ticket),
+            MatchFound(
+                conversation=conversation.public_id,
+                sphere=sphere_id,
+                polite=polite,
+                partner=public_card(profiles[partner]),
+                shared_interests=shared,
+                talked_before=talked_before,
+                ice_servers=ice_servers_for(me),
+            ),
+            to=ToTab(me, my_tab),
+            # The receiving tab relays to the partner's tab from now on.
+            meta=(
+                conversation.public_id,
+                partner_tab,
+                str(partner),
+                "answer" if polite else "offer",
+            ),
         )
     return conversation
 
@@ -82,36 +97,26 @@ def conversation_end(*, conversation: Conversation, by_user_id: int, reason: str
     locked.end_reason = Conversation.EndReason(reason)
     locked.ended_by_id = by_user_id
     locked.save(update_fields=["state", "ended_at", "end_reason", "ended_by", "updated"])
-    for user_id, ticket in (
-        (locked.user_a_id, locked.a_ticket),
-        (locked.user_b_id, locked.b_ticket),
-    ):
-        frame = protocol.encode(
-            {
-                "type": "call.ended",
-                "conversation": locked.public_id,
-                "reason": locked.end_reason,
-                "by_me": user_id == by_user_id,
-            }
-        )
+    for target in locked.realtime_targets():
         send_event_on_commit(
-            connection_channel(ticket), Envelope(frame, Kind.ENDED, locked.public_id)
+            CallEnded(
+                conversation=locked.public_id,
+                reason=locked.end_reason,  # type: ignore[arg-type]
+                by_me=target.user == by_user_id,
+            ),
+            to=target,
+            meta=(locked.public_id,),
         )
     conversation.refresh_from_db()
     return True
 
 
-def conversation_end_for_ticket(*, ticket: str, reason: str) -> Conversation | None:
-    """End the conversation a closed tab was in, if any; returns it when this ended it."""
-    conversation = (
-        Conversation.objects.active().filter(a_ticket=ticket).first()
-        or Conversation.objects.active().filter(b_ticket=ticket).first()
-    )
+def conversation_end_for_tab(*, tab: str, reason: str) -> Conversation | None:
+    """End the conversation a tab that is gone was in, if any; return it when this ended it."""
+    conversation = Conversation.objects.active_for_tab(tab)
     if conversation is None:
         return None
-    by_user_id = (
-        conversation.user_a_id if conversation.a_ticket == ticket else conversation.user_b_id
-    )
+    by_user_id = conversation.user_a_id if conversation.a_tab == tab else conversation.user_b_id
     if not conversation_end(conversation=conversation, by_user_id=by_user_id, reason=reason):
         return None
     return conversation
@@ -131,11 +136,9 @@ def conversations_end_orphaned() -> int:
 def conversation_reflect(*, conversation: Conversation, user_id: int, rating: str) -> Conversation:
     """Save one side's answer to "How was it?"; answering again replaces it."""
     if rating not in Conversation.Rating.values:
-        raise ApplicationError("Choose good, okay or not for me.", code="bad_rating")
+        raise ApplicationError(code=BAD_RATING)
     if conversation.state != Conversation.State.ENDED:
-        raise ApplicationError(
-            "You can say how it was once the conversation has ended.", code="not_ended"
-        )
+        raise ApplicationError(code=NOT_ENDED)
     field = "a_rating" if user_id == conversation.user_a_id else "b_rating"
     setattr(conversation, field, rating)
     conversation.save(update_fields=[field, "updated"])

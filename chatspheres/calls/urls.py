@@ -6,5 +6,5 @@ app_name = "calls"
 
 urlpatterns = [
     path("spheres/<slug:slug>/call/", views.call_page, name="call"),
-    path("conversations/<str:public_id>/reflection/", views.reflection, name="reflection"),
+    path("conversations/<slug:public_id>/reflection/", views.reflection, name="reflection"),
 ]

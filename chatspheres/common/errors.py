@@ -1,29 +1,110 @@
-"""Errors a service raises when a rule says no.
+"""Errors a rule raises when it says no, and the one registry of their codes.
 
-Each carries a stable ``code`` (sent to clients in error frames) and a message
-in plain words for the person who tried.
+Every code a client can receive (in an ``error`` frame on the socket, or as the
+reason of a refused request) is declared here once, with the words a person is
+shown when the raiser has nothing more specific to say. Programs act on the
+code; people read the words. docs/protocol.md lists the same codes, and a test
+keeps the two in step.
 """
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorCode:
+    """A stable name for programs and default words for people."""
+
+    name: str
+    message: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+_codes: dict[str, ErrorCode] = {}
+ERROR_CODES: Mapping[str, ErrorCode] = MappingProxyType(_codes)
+
+
+def error_code(name: str, message: str) -> ErrorCode:
+    """Declare a code; declaring one name twice is a programming error."""
+    if name in _codes:
+        raise ValueError(f"the error code {name!r} is declared twice")
+    code = _codes[name] = ErrorCode(name, message)
+    return code
+
+
+# The socket itself -------------------------------------------------------
+BAD_FRAME = error_code("bad_frame", "That message could not be read.")
+UNKNOWN_TYPE = error_code("unknown_type", "Unknown message type.")
+TOO_DEEP = error_code("too_deep", "That message is nested too deeply.")
+BAD_CHARACTERS = error_code(
+    "bad_characters", "Text may not contain control characters such as NUL."
+)
+RATE_LIMITED = error_code("rate_limited", "You are sending too fast; some messages were dropped.")
+INTERNAL = error_code(
+    "internal", "Something went wrong on our side. Your call is still on; please try again."
+)
+UNAVAILABLE = error_code(
+    "unavailable",
+    "ChatSpheres can't reach a service it needs right now. Please try again in a moment.",
+)
+# Anything a rule refuses without a more specific code.
+REFUSED = error_code("refused", "That is not allowed.")
+NOT_FOUND = error_code("not_found", "There is no such thing.")
+FORBIDDEN = error_code("forbidden", "You may not do that.")
+
+# Spheres and the queue ---------------------------------------------------
+NO_SUCH_SPHERE = error_code("no_such_sphere", "There is no such sphere.")
+NOT_A_MEMBER = error_code("not_a_member", "Join the sphere before starting a conversation.")
+ALREADY_IN_CALL = error_code("already_in_call", "You are already in a conversation.")
+
+# Conversations -----------------------------------------------------------
+NOT_IN_CONVERSATION = error_code("not_in_conversation", "You are not in that conversation.")
+TOO_LONG = error_code("too_long", "A chat message can be at most 1,000 characters.")
+BAD_RATING = error_code("bad_rating", "Choose good, okay or not for me.")
+NOT_ENDED = error_code("not_ended", "You can say how it was once the conversation has ended.")
+
+# Accounts ----------------------------------------------------------------
+NOT_ADULT = error_code("not_adult", "ChatSpheres is for people 18 or older.")
+TOO_MANY_INTERESTS = error_code("too_many_interests", "Pick fewer interests.")
 
 
 class ApplicationError(Exception):
     """A rule refused the action; nothing was changed."""
 
-    code = "refused"
+    default_code: ErrorCode = REFUSED
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if code is not None:
-            self.code = code
+    def __init__(self, message: str | None = None, *, code: ErrorCode | None = None) -> None:
+        error = code or self.default_code
+        self.code = error.name
+        self.message = message or error.message
+        super().__init__(self.message)
 
 
 class NotFound(ApplicationError):
     """The thing does not exist, or the person may not see it (we do not say which)."""
 
-    code = "not_found"
+    default_code = NOT_FOUND
 
 
 class PermissionDenied(ApplicationError):
     """The person may see the thing but not do this to it."""
 
-    code = "forbidden"
+    default_code = FORBIDDEN
+
+
+class PairingRefused(ApplicationError):
+    """Two people could not be put in a conversation because of one of them.
+
+    ``user_id`` names that person, so the other can go back to waiting.
+    """
+
+    def __init__(
+        self, message: str | None = None, *, code: ErrorCode | None = None, user_id: int
+    ) -> None:
+        super().__init__(message, code=code)
+        self.user_id = user_id

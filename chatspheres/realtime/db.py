@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, ParamSpec, TypeVar
+from typing import Any, TypeVar
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
-P = ParamSpec("P")
+from chatspheres.common.events import outbox
+
 T = TypeVar("T")
 
 
@@ -23,5 +24,19 @@ def _with_fresh_connection(function: Callable[..., T], kwargs: dict[str, Any]) -
 
 
 async def run_in_db(function: Callable[..., T], /, **kwargs: Any) -> T:
-    """Call a keyword-only service or selector on Django's database thread."""
-    return await sync_to_async(_with_fresh_connection, thread_sensitive=True)(function, kwargs)
+    """Call a keyword-only service or selector on Django's database thread.
+
+    The events it sends on commit are published here, in order, once it has
+    returned, so a handler that goes on to answer its tab does so after the
+    other tabs were told (and a failure to publish is logged, never lost).
+    """
+    with outbox() as sent:
+        try:
+            return await sync_to_async(_with_fresh_connection, thread_sensitive=True)(
+                function, kwargs
+            )
+        finally:
+            if sent:
+                from chatspheres.realtime.runtime import current
+
+                await current().send_all(sent)

@@ -16,9 +16,14 @@ keeps every rule in one place: the fast receiver only takes frames that the
 ASGI route would relay without a word, and leaves everything else (errors,
 rate limiting, every other message type) to it.
 
-Order is kept: the lane is only used when the socket's ASGI queue is empty, so
-a frame never overtakes one sent before it, and a write to the partner only
-happens when their socket accepts writes at once.
+Order is kept: the lane is only used when the socket's ASGI queue is empty and
+no handler of the tab is still running (the tab declines otherwise, see
+``Tab.receive_now``), so a frame never overtakes one sent before it; and a
+write to the partner only happens when their socket accepts writes at once.
+``REALTIME_FAST_LANE=false`` turns the lane off. The lane relies on uvicorn's
+internals (the attributes below); tests/realtime/test_fast_lane.py asserts
+them, so an upgrade that moves them fails loudly instead of silently taking
+the slow route.
 """
 
 from __future__ import annotations
@@ -66,15 +71,19 @@ class GatewayWebSocketProtocol(WebSocketsSansIOProtocol):
                     return
         super().send_receive_event_to_app()
 
+    def can_write_now(self) -> bool:
+        """Whether a frame written now would go straight out (no wait for the network)."""
+        return (
+            self.handshake_complete
+            and not self.close_sent
+            and self.initial_response is None
+            and self.writable.is_set()
+            and not self.transport.is_closing()
+        )
+
     def write_text_now(self, text: str) -> bool:
         """Send a text frame right away; False when it must wait (the caller then awaits)."""
-        if (
-            not self.handshake_complete
-            or self.close_sent
-            or self.initial_response is not None
-            or not self.writable.is_set()
-            or self.transport.is_closing()
-        ):
+        if not self.can_write_now():
             return False
         try:
             self.conn.send_text(text.encode())

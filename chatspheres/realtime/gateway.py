@@ -1,10 +1,16 @@
-"""The WebSocket gateway at ``/ws/``: one socket per tab.
+"""The WebSocket gateway at ``/ws/``: one socket per browser tab.
 
-The gateway checks who is connecting (Origin against ``ALLOWED_HOSTS``, the
-Django session cookie), enforces the frame size cap and the per-connection
-rate limit, decodes each frame into its ``msgspec`` schema and hands it to the
-handler of the app that owns the message type. It writes nothing itself.
-A bad frame gets an error frame and changes nothing; the socket stays open.
+The gateway checks who is connecting (the Origin against the site's own
+origins, the Django session cookie, how many tabs the member has open, how
+often this address connects), resumes a tab that is coming back, enforces the
+frame size cap, the nesting limit and the per-socket rate limit, decodes each
+frame into the schema an app declared and hands it to that app's handler. It
+writes nothing itself and knows no app: they plug in through
+``chatspheres.realtime.registry``.
+
+Failures stay small: a bad frame gets an error frame; a handler that fails
+unexpectedly is logged and answered with an ``internal`` error, and the
+socket, and the call it carries, stay open.
 
 It is a bare ASGI application rather than a Django Channels consumer: relaying
 a signal this way costs a fraction of the CPU (docs/decisions/0001-realtime-gateway.md).
@@ -13,26 +19,41 @@ a signal this way costs a fraction of the CPU (docs/decisions/0001-realtime-gate
 from __future__ import annotations
 
 import logging
-import secrets
-import time
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import msgspec
 from django.conf import settings
+from django.db import DatabaseError
 from django.http.request import split_domain_port, validate_host
 
-from chatspheres.calls import realtime as calls_realtime
-from chatspheres.common.errors import ApplicationError
-from chatspheres.common.events import connection_channel, user_channel
-from chatspheres.matching import realtime as matching_realtime
-from chatspheres.realtime import protocol
+from chatspheres.common.errors import (
+    INTERNAL,
+    RATE_LIMITED,
+    TOO_DEEP,
+    UNAVAILABLE,
+    ApplicationError,
+)
+from chatspheres.common.events import tab_channel, user_channel
+from chatspheres.realtime import metrics
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.fastpath import LANE_EXTENSION, GatewayWebSocketProtocol
-from chatspheres.realtime.hub import Envelope, Hub, Kind
+from chatspheres.realtime.hub import Envelope
+from chatspheres.realtime.protocol import (
+    Event,
+    Ready,
+    Resync,
+    encode,
+    event_type,
+    explain_refusal,
+    nesting_depth_ok,
+)
+from chatspheres.realtime.registry import TabClosed, registry
 from chatspheres.realtime.runtime import Runtime, current
-from chatspheres.spheres import realtime as spheres_realtime
+from chatspheres.realtime.sessions import member_for_session
+from chatspheres.realtime.tab import FloodGuard, Tab, deadline_after, new_tab_id
 
 logger = logging.getLogger(__name__)
 
@@ -42,235 +63,49 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
+# Our own close codes (4000-4999 are the application's): the browser shows the reason.
+CLOSE_REPLACED = 4002
+CLOSE_TOO_MANY_TABS = 4003
+CLOSE_TOO_MANY_HANDSHAKES = 4029
 # A tab that closes or navigates away says goodbye with one of these; any
-# other way of ending (1006: the network vanished) is a lost connection.
+# other way of ending (1006: the network vanished; 1012: the server is
+# restarting) is a lost socket, and the tab may come back.
 CLEAN_CLOSE_CODES = frozenset({1000, 1001})
 
-Handler = Callable[["Connection", Any, str], Awaitable[None]]
+# Failures of a service the site depends on (Redis, the database) rather than
+# of our code: the client is told to try again, in words.
+try:
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 
-HANDLERS: dict[type[protocol.Incoming], Handler] = {
-    protocol.SphereEnter: spheres_realtime.sphere_enter,
-    protocol.SphereLeave: spheres_realtime.sphere_leave,
-    protocol.QueueJoin: matching_realtime.queue_join,
-    protocol.QueueLeave: matching_realtime.queue_leave,
-    protocol.Signal: calls_realtime.relay_to_partner,
-    protocol.MediaState: calls_realtime.relay_to_partner,
-    protocol.ChatSend: calls_realtime.chat_send,
-    protocol.CallEnd: calls_realtime.call_end,
-}
-
-
-class FloodGuard:
-    """A token bucket per socket, and the patience it has with a flood.
-
-    Up to ``burst`` frames pass at once and ``rate`` per second after that.
-    Frames beyond are dropped; a client that has more than ``flood_limit``
-    frames dropped within ``flood_window`` seconds is flooding and is closed.
-    """
-
-    ADMIT, DROP_AND_WARN, DROP, CLOSE = range(4)
-
-    __slots__ = (
-        "_burst",
-        "_clock",
-        "_dropped",
-        "_flood_limit",
-        "_flood_window",
-        "_last",
-        "_rate",
-        "_tokens",
-        "_window_start",
+    UNAVAILABLE_ERRORS: tuple[type[BaseException], ...] = (
+        RedisConnectionError,
+        RedisTimeoutError,
+        ConnectionError,
+        DatabaseError,
     )
-
-    def __init__(
-        self,
-        *,
-        rate: float,
-        burst: int,
-        flood_limit: int,
-        flood_window: float,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._rate = rate
-        self._burst = float(burst)
-        self._flood_limit = flood_limit
-        self._flood_window = flood_window
-        self._clock = clock
-        self._tokens = float(burst)
-        self._last = clock()
-        self._dropped = 0
-        self._window_start = self._last
-
-    def _refill(self) -> float:
-        now = self._clock()
-        tokens = self._tokens + (now - self._last) * self._rate
-        self._tokens = tokens if tokens < self._burst else self._burst
-        self._last = now
-        return now
-
-    def take_token(self) -> bool:
-        """Admit a frame if the bucket allows it now; never counts a drop."""
-        self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return True
-        return False
-
-    def refund(self) -> None:
-        """Give back the token of a frame that was handed on to :meth:`admit` after all."""
-        self._tokens += 1.0
-
-    def admit(self) -> int:
-        """Decide the fate of the frame that just arrived."""
-        now = self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
-            return self.ADMIT
-        if now - self._window_start > self._flood_window:
-            self._window_start = now
-            self._dropped = 0
-        self._dropped += 1
-        if self._dropped > self._flood_limit:
-            return self.CLOSE
-        return self.DROP_AND_WARN if self._dropped == 1 else self.DROP
+except ImportError:  # pragma: no cover - redis is a base requirement
+    UNAVAILABLE_ERRORS = (ConnectionError, DatabaseError)
 
 
-class Connection:
-    """One authenticated tab: what it is doing now, and how to reach its socket."""
+class TabReplaced(Event, tag="tab.replaced"):
+    """To the server's own tabs: a newer socket of this tab took over."""
 
-    __slots__ = (
-        "_closed",
-        "_send",
-        "conversation",
-        "guard",
-        "hub",
-        "id",
-        "lane",
-        "partner_channel",
-        "runtime",
-        "sphere",
-        "took_part",
-        "user_id",
-    )
+    logged = False
 
-    def __init__(
-        self,
-        *,
-        user_id: int,
-        send: Send,
-        runtime: Runtime,
-        lane: GatewayWebSocketProtocol | None = None,
-    ) -> None:
-        self.id = secrets.token_urlsafe(12)
-        self.user_id = user_id
-        self.runtime = runtime
-        self.hub: Hub = runtime.hub
-        self._send = send
-        self._closed = False
-        # The conversation this tab is in, and the channel of the partner's tab.
-        self.conversation: str | None = None
-        self.partner_channel: str | None = None
-        # The sphere this tab counts as online in.
-        self.sphere: int | None = None
-        # Set once the tab queued: from then on its close may end a conversation.
-        self.took_part = False
-        self.guard = FloodGuard(
-            rate=settings.REALTIME_RATE_PER_SECOND,
-            burst=settings.REALTIME_RATE_BURST,
-            flood_limit=settings.REALTIME_FLOOD_LIMIT,
-            flood_window=settings.REALTIME_FLOOD_WINDOW,
+
+def _replaced(tab: Tab, envelope: Envelope) -> bool:
+    if envelope.meta and envelope.meta[0] != tab.socket_id:
+        tab.close_soon(
+            CLOSE_REPLACED, "This tab reconnected on another socket.", ended_as=TabClosed.REPLACED
         )
-        # uvicorn's socket itself, when served by GatewayWebSocketProtocol.
-        self.lane = lane
-
-    def receive_now(self, text: str) -> bool:
-        """Relay a signal or media state at once, from uvicorn's callback; False declines.
-
-        Only a frame the ordinary route would relay without a word is taken
-        here: anything else (another type, a bad frame, a conversation that is
-        not this tab's, a full rate bucket, a partner who cannot take it right
-        now) is declined and reaches :func:`serve` as usual.
-        """
-        channel = self.partner_channel
-        if channel is None or len(text) > settings.REALTIME_MAX_FRAME_BYTES:
-            return False
-        try:
-            frame = protocol.relay_decoder.decode(text)
-        except msgspec.MsgspecError:
-            return False
-        conversation = frame.conversation
-        if conversation != self.conversation or not self.guard.take_token():
-            return False
-        try:
-            if self.hub.publish_now(channel, Envelope(text, Kind.RELAY, conversation)):
-                return True
-        except Exception:
-            logger.exception("fast relay failed on connection %s", self.id)
-        self.guard.refund()
-        return False
-
-    def deliver_now(self, envelope: Envelope) -> bool:
-        """Take a relayed envelope synchronously; False when it must go through :meth:`deliver`."""
-        if envelope.kind != Kind.RELAY or self.lane is None:
-            return False
-        if envelope.conversation != self.conversation or self._closed:
-            return True  # as deliver() would: the call ended on this side
-        return self.lane.write_text_now(envelope.frame)
-
-    async def deliver(self, envelope: Envelope) -> None:
-        """Take an envelope from the hub: update the call state, then send the frame."""
-        kind = envelope.kind
-        if kind == Kind.RELAY:
-            if envelope.conversation != self.conversation:
-                return  # the call ended on this side; relay nothing more for it
-        elif kind == Kind.MATCHED:
-            self.conversation = envelope.conversation
-            self.partner_channel = connection_channel(envelope.partner or "")
-        elif kind == Kind.ENDED and envelope.conversation == self.conversation:
-            self.leave_conversation()
-        await self.send_text(envelope.frame)
-
-    def leave_conversation(self) -> None:
-        """Stop relaying for the current conversation."""
-        self.conversation = None
-        self.partner_channel = None
-
-    async def send_text(self, text: str) -> None:
-        """Send a frame unless the socket is already gone."""
-        if self._closed:
-            return
-        try:
-            await self._send({"type": "websocket.send", "text": text})
-        except Exception:
-            # The client vanished mid-send (uvicorn raises its own disconnect
-            # errors); the receive loop sees the disconnect and cleans up.
-            self._closed = True
-
-    async def send_error(self, code: str, message: str) -> None:
-        """Tell the client a frame was refused, in words."""
-        await self.send_text(protocol.error_frame(code, message))
-
-    async def close(self, code: int) -> None:
-        """Close the socket with ``code``."""
-        if self._closed:
-            return
-        self._closed = True
-        try:
-            await self._send({"type": "websocket.close", "code": code})
-        except Exception:
-            logger.debug("socket already gone while closing with %s", code)
+    return False
 
 
-def origin_allowed(scope: Scope) -> bool:
-    """True when the Origin header names one of our own hosts."""
-    origin = header(scope, b"origin")
-    if not origin:
-        return False
-    parts = urlsplit(origin)
-    if parts.scheme not in {"http", "https"} or not parts.netloc:
-        return False
-    domain, _port = split_domain_port(parts.netloc)
-    return bool(domain) and validate_host(domain, settings.ALLOWED_HOSTS)
+registry.observe(TabReplaced, _replaced)
+
+
+# The handshake --------------------------------------------------------------------
 
 
 def header(scope: Scope, name: bytes) -> str:
@@ -281,18 +116,97 @@ def header(scope: Scope, name: bytes) -> str:
     return ""
 
 
-async def authenticate(scope: Scope) -> int | None:
-    """The signed-in member behind the handshake, or None to refuse it."""
-    if not origin_allowed(scope):
-        return None
-    from django.http.cookie import parse_cookie
+_DEFAULT_PORTS = {"http": "80", "https": "443"}
 
-    session_key = parse_cookie(header(scope, b"cookie")).get(settings.SESSION_COOKIE_NAME)
-    if not session_key:
-        return None
-    from chatspheres.accounts.selectors import user_id_for_session
 
-    return await run_in_db(user_id_for_session, session_key=session_key)
+def normalized_origin(value: str) -> str | None:
+    """``scheme://host:port`` with the port spelled out, or None if it is not an origin."""
+    parts = urlsplit(value.strip().lower())
+    if parts.scheme not in _DEFAULT_PORTS or not parts.netloc or parts.path not in ("", "/"):
+        return None
+    host, port = split_domain_port(parts.netloc)
+    if not host:
+        return None
+    if parts.netloc.startswith("["):  # IPv6: split_domain_port drops the brackets
+        host = parts.netloc[: parts.netloc.index("]") + 1]
+    return f"{parts.scheme}://{host}:{port or _DEFAULT_PORTS[parts.scheme]}"
+
+
+def site_origins(scope: Scope) -> set[str]:
+    """The origins this site is served at: the request's own host, and CSRF_TRUSTED_ORIGINS."""
+    origins = set()
+    for trusted in settings.CSRF_TRUSTED_ORIGINS:
+        origin = normalized_origin(trusted)
+        if origin is not None:
+            origins.add(origin)
+    host = header(scope, b"host")
+    domain, _port = split_domain_port(host)
+    if domain and validate_host(domain, settings.ALLOWED_HOSTS):
+        scheme = "https" if scope.get("scheme") == "wss" or _forwarded_https(scope) else "http"
+        own = normalized_origin(f"{scheme}://{host}")
+        if own is not None:
+            origins.add(own)
+    return origins
+
+
+def _forwarded_https(scope: Scope) -> bool:
+    proxy_header = settings.SECURE_PROXY_SSL_HEADER
+    if not proxy_header:
+        return False
+    name, value = proxy_header
+    wanted = name.removeprefix("HTTP_").lower().replace("_", "-").encode("latin-1")
+    return header(scope, wanted) == value
+
+
+def origin_refusal(scope: Scope) -> str | None:
+    """Why the handshake's Origin is not one of ours, or None when it is."""
+    origin = header(scope, b"origin")
+    if not origin:
+        return "no Origin header"
+    normalized = normalized_origin(origin)
+    if normalized is None:
+        return f"malformed Origin {origin!r}"
+    if normalized not in site_origins(scope):
+        return f"foreign Origin {origin!r}"
+    return None
+
+
+def client_address(scope: Scope) -> str:
+    client = scope.get("client")
+    return str(client[0]) if client else "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Resumption:
+    tab: str
+    after: int
+
+
+def requested_resumption(scope: Scope) -> Resumption | None:
+    """The tab a reconnecting page asks to resume (``?tab=…&last_event_id=…``), if well formed."""
+    query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
+    tab = (query.get("tab") or [""])[0]
+    after = (query.get("last_event_id") or [""])[0]
+    if not (0 < len(tab) <= 32 and tab.replace("-", "").replace("_", "").isalnum()):
+        return None
+    if not (after.isdigit() and len(after) <= 20):
+        return None
+    return Resumption(tab=tab, after=int(after))
+
+
+async def refuse_handshake(send: Send, reason: str, label: str) -> None:
+    """Refuse before accepting (the browser sees HTTP 403); log why at INFO."""
+    logger.info("refused a WebSocket handshake: %s", reason)
+    metrics.HANDSHAKES_REFUSED.labels(label).inc()
+    await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
+
+
+async def accept_and_close(send: Send, code: int, reason: str, label: str) -> None:
+    """Accept only to close with a reason the page can show (a refused handshake has none)."""
+    logger.info("closed a new WebSocket at once: %s", reason)
+    metrics.HANDSHAKES_REFUSED.labels(label).inc()
+    await send({"type": "websocket.accept"})
+    await send({"type": "websocket.close", "code": code, "reason": reason})
 
 
 async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
@@ -300,39 +214,124 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     message = await receive()
     if message["type"] != "websocket.connect":
         return
-    user_id = await authenticate(scope)
-    if user_id is None:
-        # Closing before accepting makes the server answer the handshake with 403.
-        await send({"type": "websocket.close", "code": CLOSE_POLICY_VIOLATION})
-        return
-    await send({"type": "websocket.accept"})
-
     runtime = current()
+    refusal = origin_refusal(scope)
+    if refusal is not None:
+        await refuse_handshake(send, refusal, "origin")
+        return
+    address = client_address(scope)
+    if not await _within_handshake_limit(runtime, address):
+        await accept_and_close(
+            send,
+            CLOSE_TOO_MANY_HANDSHAKES,
+            "Too many connection attempts from your network. Wait a minute, then reload.",
+            "handshake_rate",
+        )
+        return
+    from django.http.cookie import parse_cookie
+
+    session_key = parse_cookie(header(scope, b"cookie")).get(settings.SESSION_COOKIE_NAME, "")
+    user_id = await run_in_db(member_for_session, session_key=session_key) if session_key else None
+    if user_id is None:
+        await refuse_handshake(send, f"no signed-in session ({address})", "session")
+        return
+
+    asked = requested_resumption(scope)
+    resuming = asked is not None and await runtime.hub.tab_owner(asked.tab) == user_id
+    tab_id = asked.tab if resuming and asked is not None else new_tab_id()
     lane = scope.get("extensions", {}).get(LANE_EXTENSION)
-    if not isinstance(lane, GatewayWebSocketProtocol):
-        lane = None  # served by another ASGI server: every frame takes the ASGI route
-    conn = Connection(user_id=user_id, send=send, runtime=runtime, lane=lane)
-    await runtime.hub.subscribe(connection_channel(conn.id), conn)
-    await runtime.hub.subscribe(user_channel(user_id), conn)
+    if not isinstance(lane, GatewayWebSocketProtocol) or not settings.REALTIME_FAST_LANE:
+        lane = None  # another ASGI server, or the lane turned off: the ASGI route only
+    tab = Tab(
+        tab_id=tab_id,
+        user_id=user_id,
+        session_key=session_key,
+        send=send,
+        runtime=runtime,
+        lane=lane,
+    )
+    await send({"type": "websocket.accept"})
+    open_tabs = await runtime.hub.tab_attach(tab.id, user_id, tab.socket_id)
+    if open_tabs > settings.REALTIME_MAX_TABS_PER_MEMBER:
+        await runtime.hub.tab_detach(tab.id, tab.socket_id)
+        logger.info("member %s has %s tabs open; refused one more", user_id, open_tabs - 1)
+        metrics.HANDSHAKES_REFUSED.labels("too_many_tabs").inc()
+        await tab.close(
+            CLOSE_TOO_MANY_TABS,
+            f"ChatSpheres is open in too many tabs (at most "
+            f"{settings.REALTIME_MAX_TABS_PER_MEMBER}). Close one, then reload this one.",
+        )
+        return
+
+    runtime.tabs[tab.id] = tab
+    metrics.SOCKETS_OPEN.inc()
     close_code = 1006
     try:
-        await conn.send_text(protocol.encode({"type": "ready", "user": user_id}))
-        if lane is not None:
-            lane.fast_receiver = conn.receive_now
-        close_code = await serve(conn, receive)
+        close_code = await _serve_tab(
+            tab, receive, resume_after=asked.after if resuming and asked else None
+        )
     finally:
+        metrics.SOCKETS_OPEN.dec()
         if lane is not None:
             lane.fast_receiver = None
-        await runtime.hub.unsubscribe(connection_channel(conn.id), conn)
-        await runtime.hub.unsubscribe(user_channel(user_id), conn)
-        await disconnected(conn, clean=close_code in CLEAN_CLOSE_CODES)
+        if runtime.tabs.get(tab.id) is tab:
+            del runtime.tabs[tab.id]
+        await _tab_closed(tab, close_code)
 
 
-async def serve(conn: Connection, receive: Receive) -> int:
-    """The receive loop; returns the close code the client left with."""
+async def _within_handshake_limit(runtime: Runtime, address: str) -> bool:
+    try:
+        return await runtime.hub.hit(
+            f"handshakes:{address}", settings.REALTIME_HANDSHAKES_PER_MINUTE, 60.0
+        )
+    except UNAVAILABLE_ERRORS as error:
+        # The limit guards the hub and the database; with the hub down there
+        # is nothing to protect, and refusing everyone would be worse.
+        logger.warning("handshake limit unavailable: %r", error)
+        return True
+
+
+async def _serve_tab(tab: Tab, receive: Receive, *, resume_after: int | None) -> int:
+    """Welcome the tab (resuming it if it is coming back), then serve it until it closes."""
+    hub = tab.hub
+    if resume_after is not None:
+        # Close the tab's old socket if some process still holds it.
+        await hub.publish(
+            tab_channel(tab.id), Envelope(encode(TabReplaced()), "tab.replaced", (tab.socket_id,))
+        )
+        for resumed_hook in tab.registry.tab_resumed_hooks:
+            await resumed_hook(tab)
+        await tab.send(
+            Ready(user=tab.user_id, tab=tab.id, last_event_id=resume_after, resumed=True)
+        )
+        await hub.subscribe(tab_channel(tab.id), tab)
+        await hub.subscribe(user_channel(tab.user_id), tab)
+        if not await tab.catch_up(resume_after):
+            await tab.send(
+                Resync(
+                    message="You were away too long to catch up; this page reloads what it shows."
+                )
+            )
+            for resync_hook in tab.registry.tab_resync_hooks:
+                await resync_hook(tab)
+    else:
+        tab.last_event_id = await hub.last_event_id(tab.user_id)
+        await hub.subscribe(tab_channel(tab.id), tab)
+        await hub.subscribe(user_channel(tab.user_id), tab)
+        await tab.send(
+            Ready(user=tab.user_id, tab=tab.id, last_event_id=tab.last_event_id, resumed=False)
+        )
+    if tab.lane is not None:
+        tab.lane.fast_receiver = tab.receive_now
+    return await serve(tab, receive)
+
+
+async def serve(tab: Tab, receive: Receive) -> int:
+    """The receive loop; returns the close code the socket ended with."""
     max_bytes = settings.REALTIME_MAX_FRAME_BYTES
-    guard = conn.guard
-    decode = protocol.decoder.decode
+    guard = tab.guard
+    decode = tab.registry.decoder.decode
+    handlers = tab.registry.handlers
     while True:
         message = await receive()
         if message["type"] != "websocket.receive":
@@ -341,66 +340,105 @@ async def serve(conn: Connection, receive: Receive) -> int:
         if text is None:
             raw = message.get("bytes") or b""
             if len(raw) > max_bytes:
-                await conn.close(CLOSE_TOO_BIG)
+                await tab.close(
+                    CLOSE_TOO_BIG, "That message was too big.", ended_as=TabClosed.CLOSED
+                )
                 return CLOSE_TOO_BIG
             try:
                 text = raw.decode()
             except UnicodeDecodeError:
-                await conn.send_error("bad_frame", "Frames must be UTF-8 JSON text.")
+                await tab.send_error("bad_frame", "Frames must be UTF-8 JSON text.")
                 continue
         elif len(text) > max_bytes:
-            await conn.close(CLOSE_TOO_BIG)
+            await tab.close(CLOSE_TOO_BIG, "That message was too big.", ended_as=TabClosed.CLOSED)
             return CLOSE_TOO_BIG
 
         verdict = guard.admit()
         if verdict != FloodGuard.ADMIT:
             if verdict == FloodGuard.CLOSE:
-                await conn.close(CLOSE_POLICY_VIOLATION)
+                await tab.close(
+                    CLOSE_POLICY_VIOLATION, "Too many messages.", ended_as=TabClosed.CLOSED
+                )
                 return CLOSE_POLICY_VIOLATION
             if verdict == FloodGuard.DROP_AND_WARN:
-                await conn.send_error(
-                    "rate_limited", "You are sending too fast; some messages were dropped."
-                )
+                await tab.send_error(RATE_LIMITED)
             continue
 
+        if not nesting_depth_ok(text):
+            await tab.send_error(TOO_DEEP)
+            continue
         try:
             frame = decode(text)
-        except msgspec.ValidationError as error:
-            await refuse_frame(conn, error)
+        except (msgspec.ValidationError, msgspec.DecodeError):
+            code, words = explain_refusal(text, tab.registry.schemas)
+            await tab.send_error(code, words)
             continue
-        except msgspec.DecodeError:
-            await conn.send_error("bad_frame", "That was not a JSON object.")
-            continue
-        try:
-            await HANDLERS[type(frame)](conn, frame, text)
-        except ApplicationError as refusal:
-            await conn.send_error(refusal.code, refusal.message)
+        await dispatch(tab, handlers[type(frame)], frame, text)
 
 
-async def refuse_frame(conn: Connection, error: msgspec.ValidationError) -> None:
-    """Explain why a well-formed JSON frame does not fit any message type."""
-    detail = str(error)
-    if detail.startswith("Expected `object`"):
-        await conn.send_error("bad_frame", "Each message must be a JSON object with a type.")
-    elif detail.endswith("`$.type`") or "Object missing required field `type`" in detail:
-        await conn.send_error("unknown_type", "Unknown message type.")
-    elif "Expected `str` of length <= 1000" in detail:
-        await conn.send_error("too_long", "A chat message can be at most 1,000 characters.")
-    else:
-        await conn.send_error("bad_frame", f"Malformed message: {detail}")
+async def dispatch(tab: Tab, handler: Any, frame: Any, text: str) -> None:
+    """Run one handler; whatever goes wrong, the tab gets an answer and keeps its socket."""
+    tab.busy += 1
+    try:
+        await handler(tab, frame, text)
+    except ApplicationError as refusal:
+        await tab.send_error(refusal.code, refusal.message)
+    except UNAVAILABLE_ERRORS as error:
+        logger.warning("%s on tab %s: a backing service failed: %r", _type_of(frame), tab.id, error)
+        await tab.send_error(UNAVAILABLE)
+    except Exception:
+        # One record, with the traceback; the socket and its call carry on.
+        logger.exception("the %s handler failed on tab %s", _type_of(frame), tab.id)
+        metrics.HANDLER_ERRORS.labels(_type_of(frame)).inc()
+        await tab.send_error(INTERNAL)
+    finally:
+        tab.busy -= 1
 
 
-async def disconnected(conn: Connection, *, clean: bool) -> None:
-    """Undo everything the tab was part of: queue, presence, conversation."""
-    cleanups: tuple[Callable[[], Awaitable[None]], ...] = (
-        lambda: matching_realtime.connection_closed(conn),
-        lambda: spheres_realtime.connection_closed(conn),
-        lambda: calls_realtime.connection_closed(conn, clean=clean),
-    )
-    for cleanup in cleanups:
+def _type_of(frame: Any) -> str:
+    tag = type(frame).__struct_config__.tag
+    return str(tag)
+
+
+def _how_closed(tab: Tab, close_code: int) -> TabClosed:
+    if isinstance(tab.ended_as, TabClosed):
+        return tab.ended_as
+    return TabClosed.CLOSED if close_code in CLEAN_CLOSE_CODES else TabClosed.LOST
+
+
+async def _tab_closed(tab: Tab, close_code: int) -> None:
+    """Undo what the socket was part of; end the tab now, or give it time to come back."""
+    how = _how_closed(tab, close_code)
+    runtime, hub = tab.runtime, tab.hub
+    steps: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+        ("unsubscribing", lambda: hub.unsubscribe(tab_channel(tab.id), tab)),
+        ("unsubscribing", lambda: hub.unsubscribe(user_channel(tab.user_id), tab)),
+    ]
+    steps += [("cleaning up", _bind(hook, tab, how)) for hook in tab.registry.tab_closed_hooks]
+    if how is TabClosed.LOST:
+        deadline = deadline_after(settings.REALTIME_RECONNECT_GRACE_SECONDS)
+        steps.append(("marking lost", lambda: hub.tab_lost(tab.id, tab.socket_id, deadline)))
+    elif how is not TabClosed.REPLACED:
+        steps.append(("detaching", lambda: hub.tab_detach(tab.id, tab.socket_id)))
+        steps += [
+            ("ending", _bind_ended(hook, runtime, tab.id, tab.user_id))
+            for hook in tab.registry.tab_ended_hooks
+        ]
+    for what, step in steps:
         # Each runs even if another failed: a stuck queue entry must not keep
         # a conversation open, nor the other way round.
         try:
-            await cleanup()
+            await step()
         except Exception:
-            logger.exception("cleaning up after connection %s failed", conn.id)
+            logger.exception("%s after tab %s closed (%s) failed", what, tab.id, how.value)
+
+
+def _bind(hook: Any, tab: Tab, how: TabClosed) -> Callable[[], Awaitable[None]]:
+    return lambda: hook(tab, how)
+
+
+def _bind_ended(hook: Any, runtime: Runtime, tab: str, user: int) -> Callable[[], Awaitable[None]]:
+    return lambda: hook(runtime, tab, user, "left")
+
+
+__all__ = ["event_type", "gateway"]

@@ -1,72 +1,104 @@
-"""Sphere presence over the socket: who is online in a sphere right now."""
+"""Sphere presence over the socket: who is online in a sphere right now, and who waits there."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from typing import Annotated
 
-from chatspheres.common.events import sphere_channel
-from chatspheres.realtime import protocol
+import msgspec
+
+from chatspheres.common.events import ToSphere, send_event, sphere_channel
+from chatspheres.matching.provider import matcher_of
 from chatspheres.realtime.db import run_in_db
-from chatspheres.realtime.hub import Envelope
+from chatspheres.realtime.protocol import Event, Incoming
+from chatspheres.realtime.registry import TabClosed, registry
+from chatspheres.realtime.tab import Tab
 from chatspheres.spheres.selectors import access_sphere
 
-if TYPE_CHECKING:
-    from chatspheres.realtime.gateway import Connection
+SphereId = Annotated[int, msgspec.Meta(ge=1, le=2**53)]
 
 
-async def sphere_counts(conn: Connection, sphere_id: int, *, kind: str) -> str:
-    """A ``kind`` frame with how many are online in a sphere and how many wait there now."""
+class SphereEnter(Incoming, tag="sphere.enter"):
+    """The tab is looking at a sphere."""
+
+    sphere: SphereId
+
+
+class SphereLeave(Incoming, tag="sphere.leave"):
+    """The tab no longer looks at its sphere."""
+
+
+class SpherePresence(Event, tag="sphere.presence"):
+    """How many are online in a sphere, and how many of them wait for a partner."""
+
+    sphere: int
+    online: int
+    waiting: int
+
+
+@registry.tab_state
+@dataclass(slots=True)
+class SphereTab:
+    # The sphere this tab counts as online in.
+    sphere: int | None = None
+
+
+async def sphere_counts(tab: Tab, sphere_id: int) -> tuple[int, int]:
+    """How many members are online in the sphere, and how many wait there now."""
     channel = sphere_channel(sphere_id)
-    online = (await conn.hub.presence_counts([channel]))[channel]
-    waiting = await conn.runtime.matcher.waiting_count(sphere_id)
-    return protocol.encode(
-        {"type": kind, "sphere": sphere_id, "online": online, "waiting": waiting}
-    )
+    online = (await tab.hub.presence_counts([channel]))[channel]
+    waiting = await matcher_of(tab.runtime).waiting_count(sphere_id)
+    return online, waiting
 
 
-async def presence_frame(conn: Connection, sphere_id: int) -> str:
-    """The current online and waiting counts of a sphere, as a frame."""
-    return await sphere_counts(conn, sphere_id, kind="sphere.presence")
+async def presence_of(tab: Tab, sphere_id: int) -> SpherePresence:
+    """The current counts of a sphere, as an event."""
+    online, waiting = await sphere_counts(tab, sphere_id)
+    return SpherePresence(sphere=sphere_id, online=online, waiting=waiting)
 
 
-async def announce_presence(conn: Connection, sphere_id: int) -> None:
+async def announce_presence(tab: Tab, sphere_id: int) -> None:
     """Tell every tab looking at the sphere its new counts."""
-    frame = await presence_frame(conn, sphere_id)
-    await conn.hub.publish(sphere_channel(sphere_id), Envelope(frame))
+    await send_event(await presence_of(tab, sphere_id), to=ToSphere(sphere_id))
 
 
-async def sphere_enter(conn: Connection, message: protocol.SphereEnter, _text: str) -> None:
-    """The tab is looking at a sphere: count it online there and keep it informed."""
-    if conn.sphere == message.sphere:
-        await conn.send_text(await presence_frame(conn, message.sphere))
+@registry.message(SphereEnter)
+async def sphere_enter(tab: Tab, message: SphereEnter, _text: str) -> None:
+    """Count the tab online in the sphere and keep it informed."""
+    state = tab.state(SphereTab)
+    if state.sphere == message.sphere:
+        await tab.send(await presence_of(tab, message.sphere))
         return
     await run_in_db(access_sphere, sphere_id=message.sphere)
-    await _leave_current(conn)
-    conn.sphere = message.sphere
+    await _leave_current(tab)
+    state.sphere = message.sphere
     channel = sphere_channel(message.sphere)
-    await conn.hub.subscribe(channel, conn)
-    if await conn.hub.presence_add(channel, conn.user_id):
-        await announce_presence(conn, message.sphere)
+    await tab.hub.subscribe(channel, tab)
+    if await tab.hub.presence_add(channel, tab.user_id):
+        await announce_presence(tab, message.sphere)
     else:
-        await conn.send_text(await presence_frame(conn, message.sphere))
+        await tab.send(await presence_of(tab, message.sphere))
 
 
-async def sphere_leave(conn: Connection, _message: protocol.SphereLeave, _text: str) -> None:
-    """The tab no longer looks at its sphere."""
-    await _leave_current(conn)
+@registry.message(SphereLeave)
+async def sphere_leave(tab: Tab, _message: SphereLeave, _text: str) -> None:
+    """Stop counting the tab online in its sphere."""
+    await _leave_current(tab)
 
 
-async def connection_closed(conn: Connection) -> None:
-    """A closed tab is no longer online anywhere."""
-    await _leave_current(conn)
+@registry.on_tab_closed
+async def tab_closed(tab: Tab, _how: TabClosed) -> None:
+    """A socket that ended is no longer online anywhere (a tab that comes back enters again)."""
+    await _leave_current(tab)
 
 
-async def _leave_current(conn: Connection) -> None:
-    sphere_id = conn.sphere
+async def _leave_current(tab: Tab) -> None:
+    state = tab.state(SphereTab)
+    sphere_id = state.sphere
     if sphere_id is None:
         return
-    conn.sphere = None
+    state.sphere = None
     channel = sphere_channel(sphere_id)
-    await conn.hub.unsubscribe(channel, conn)
-    if await conn.hub.presence_remove(channel, conn.user_id):
-        await announce_presence(conn, sphere_id)
+    await tab.hub.unsubscribe(channel, tab)
+    if await tab.hub.presence_remove(channel, tab.user_id):
+        await announce_presence(tab, sphere_id)

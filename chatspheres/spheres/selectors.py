@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Exists, OuterRef, QuerySet
 from django.urls import reverse
 
-from chatspheres.common.errors import NotFound
+from chatspheres.common.errors import NO_SUCH_SPHERE, NOT_A_MEMBER, NotFound
 from chatspheres.common.events import sphere_channel
 from chatspheres.realtime.runtime import presence_counts
 from chatspheres.spheres.models import Membership, Sphere
@@ -16,7 +16,8 @@ from chatspheres.spheres.models import Membership, Sphere
 @dataclass(frozen=True, slots=True)
 class SphereListing:
     sphere: Sphere
-    online: int
+    # None while the shared hub cannot be reached: the page still renders.
+    online: int | None
     is_member: bool
     url: str
 
@@ -53,7 +54,7 @@ def sphere_by_slug(*, slug: str, user_id: int | None) -> SphereListing:
     """One sphere by its address, with its online count and the viewer's membership."""
     sphere = _spheres_for_viewer(user_id).filter(slug=slug).first()
     if sphere is None:
-        raise NotFound("There is no such sphere.", code="no_such_sphere")
+        raise NotFound("There is no such sphere.", code=NO_SUCH_SPHERE)
     channel = sphere_channel(sphere.pk)
     return SphereListing(
         sphere=sphere,
@@ -67,7 +68,7 @@ def access_sphere(*, sphere_id: int) -> Sphere:
     """A sphere by id; every sphere is public, so only a missing one is refused."""
     sphere = Sphere.objects.filter(pk=sphere_id).first()
     if sphere is None:
-        raise NotFound("There is no such sphere.", code="no_such_sphere")
+        raise NotFound("There is no such sphere.", code=NO_SUCH_SPHERE)
     return sphere
 
 
@@ -75,5 +76,5 @@ def access_sphere_for_queue(*, user_id: int, sphere_id: int) -> Sphere:
     """The sphere ``user_id`` wants to wait in; raises unless they are a member."""
     sphere = access_sphere(sphere_id=sphere_id)
     if not Membership.objects.filter(sphere=sphere, user_id=user_id).exists():
-        raise NotFound("Join the sphere before starting a conversation.", code="not_a_member")
+        raise NotFound("Join the sphere before starting a conversation.", code=NOT_A_MEMBER)
     return sphere

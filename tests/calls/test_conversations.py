@@ -14,7 +14,7 @@ from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import (
     conversation_end,
-    conversation_end_for_ticket,
+    conversation_end_for_tab,
     conversation_start,
     conversations_end_orphaned,
 )
@@ -25,13 +25,13 @@ from tests.conftest import make_member
 pytestmark = pytest.mark.django_db
 
 
-def start(sphere: Sphere, a: Any, b: Any, *, a_ticket: str = "tab-a", b_ticket: str = "tab-b"):
+def start(sphere: Sphere, a: Any, b: Any, *, a_tab: str = "tab-a", b_tab: str = "tab-b"):
     return conversation_start(
         sphere_id=sphere.pk,
         a_user_id=a.pk,
-        a_ticket=a_ticket,
+        a_tab=a_tab,
         b_user_id=b.pk,
-        b_ticket=b_ticket,
+        b_tab=b_tab,
         shared_interests=["books"],
     )
 
@@ -51,7 +51,7 @@ def test_nobody_is_in_two_active_conversations(sphere: Sphere) -> None:
     ana, ben, cleo = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo"))
     start(sphere, ana, ben)
     with pytest.raises(ApplicationError) as refused:
-        start(sphere, cleo, ben, a_ticket="tab-c", b_ticket="tab-b2")
+        start(sphere, cleo, ben, a_tab="tab-c", b_tab="tab-b2")
     assert refused.value.code == "already_in_call"
     assert Conversation.objects.count() == 1
 
@@ -70,15 +70,15 @@ def test_ending_saves_reason_end_time_and_who_and_happens_once(sphere: Sphere) -
 
 def test_a_closed_tab_ends_only_the_conversation_it_was_in(sphere: Sphere) -> None:
     ana, ben, cleo, dev = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo", "dev"))
-    first = start(sphere, ana, ben, a_ticket="ana-tab", b_ticket="ben-tab")
-    second = start(sphere, cleo, dev, a_ticket="cleo-tab", b_ticket="dev-tab")
-    ended = conversation_end_for_ticket(ticket="ben-tab", reason="disconnected")
+    first = start(sphere, ana, ben, a_tab="ana-tab", b_tab="ben-tab")
+    second = start(sphere, cleo, dev, a_tab="cleo-tab", b_tab="dev-tab")
+    ended = conversation_end_for_tab(tab="ben-tab", reason="disconnected")
     assert ended is not None and ended.pk == first.pk
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.state, first.end_reason, first.ended_by_id) == ("ended", "disconnected", ben.pk)
     assert second.state == "active"
-    assert conversation_end_for_ticket(ticket="some-other-tab", reason="left") is None
+    assert conversation_end_for_tab(tab="some-other-tab", reason="left") is None
 
 
 def test_start_up_ends_conversations_a_previous_run_left_open(sphere: Sphere) -> None:

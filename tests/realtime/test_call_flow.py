@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import socket
+from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from websockets.client import ClientProtocol
@@ -99,7 +101,7 @@ def test_chat_and_media_state_reach_the_partner(live_server: LiveServer, sphere:
     message = ben.receive_type("chat.message")
     assert message["text"] == "<b>hi</b> Ben"  # the page renders it as text
     assert message["conversation"] == conversation
-    assert message["at"].endswith("+00:00")
+    assert datetime.fromisoformat(message["at"]).utcoffset() == timedelta(0)  # UTC
     media = {"type": "media.state", "conversation": conversation, "audio": False, "video": True}
     ben.send(media)
     assert ana.receive_type("media.state") == media
@@ -191,19 +193,34 @@ def test_the_partner_who_just_left_is_not_matched_again(
     assert ana.receive_type("match.found")["partner"]["name"] == "Cleo"
 
 
-def test_a_lost_connection_ends_the_call_as_disconnected(
+@pytest.fixture
+def short_grace(settings: Any) -> None:
+    """A reconnect grace of one second, so tests of it do not wait twenty."""
+    settings.REALTIME_RECONNECT_GRACE_SECONDS = 1
+    settings.REALTIME_SWEEP_SECONDS = 0.1
+
+
+@pytest.mark.usefixtures("short_grace")
+def test_a_lost_connection_holds_the_call_for_the_grace_then_ends_it_as_disconnected(
     live_server: LiveServer, sphere: Sphere
 ) -> None:
     ana = Tab(live_server, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(live_server, make_member("ben@example.com", spheres=(sphere,)))
     found, _ = match(ana, ben, sphere.pk)
+    conversation = found["conversation"]
     ana.ws.socket.shutdown(socket.SHUT_RDWR)  # the network vanishes: no closing handshake
+    assert ben.receive_type("call.partner_away") == {
+        "type": "call.partner_away",
+        "conversation": conversation,
+        "grace_seconds": 1,
+    }
     assert ben.receive_type("call.ended") == {
         "type": "call.ended",
-        "conversation": found["conversation"],
+        "conversation": conversation,
         "reason": "disconnected",
         "by_me": False,
     }
+    assert Conversation.objects.get(public_id=conversation).end_reason == "disconnected"
 
 
 def test_match_found_counts_earlier_conversations_between_the_two(
@@ -215,9 +232,9 @@ def test_match_found_counts_earlier_conversations_between_the_two(
         earlier = conversation_start(
             sphere_id=sphere.pk,
             a_user_id=ben_user.pk,
-            a_ticket="old-tab-b",
+            a_tab="old-tab-b",
             b_user_id=ana_user.pk,
-            b_ticket="old-tab-a",
+            b_tab="old-tab-a",
             shared_interests=[],
         )
         conversation_end(conversation=earlier, by_user_id=ana_user.pk, reason="ended")
@@ -241,6 +258,7 @@ def silent_tab(server: LiveServer, user: User) -> tuple[socket.socket, ClientPro
     return sock, client
 
 
+@pytest.mark.usefixtures("short_grace")
 def test_a_partner_whose_network_goes_quiet_is_reported_within_ten_seconds(
     live_server: LiveServer, sphere: Sphere
 ) -> None:
@@ -253,7 +271,9 @@ def test_a_partner_whose_network_goes_quiet_is_reported_within_ten_seconds(
     found = ben.receive_type("match.found")
 
     # From now on the quiet tab reads nothing, so the server's pings go unanswered.
-    ended = ben.receive_type("call.ended")  # RECEIVE_LIMIT_SECONDS (10) bounds the wait
+    away = ben.receive_type("call.partner_away")  # RECEIVE_LIMIT_SECONDS (10) bounds the wait
+    assert away["conversation"] == found["conversation"]
+    ended = ben.receive_type("call.ended")  # after the (short) grace
     assert ended == {
         "type": "call.ended",
         "conversation": found["conversation"],

@@ -11,7 +11,7 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from chatspheres.calls.models import Conversation
-from chatspheres.realtime.gateway import Connection
+from chatspheres.realtime.tab import Tab as ServerTab
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member, session_cookie
 from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match, signal
@@ -257,13 +257,13 @@ def test_signals_in_a_call_take_the_synchronous_lane(
     live_server: LiveServer, sphere: Sphere, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     taken: list[bool] = []
-    receive_now = Connection.receive_now
+    receive_now = ServerTab.receive_now
 
-    def recording(self: Connection, text: str) -> bool:
+    def recording(self: ServerTab, text: str) -> bool:
         taken.append(receive_now(self, text))
         return taken[-1]
 
-    monkeypatch.setattr(Connection, "receive_now", recording)
+    monkeypatch.setattr(ServerTab, "receive_now", recording)
     ana = Tab(live_server, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(live_server, make_member("ben@example.com", spheres=(sphere,)))
     found, _ = match(ana, ben, sphere.pk)

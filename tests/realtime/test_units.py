@@ -1,11 +1,8 @@
-"""The gateway's rate limiter and the in-process hub, on their own."""
+"""The gateway's rate limiter on its own."""
 
 from __future__ import annotations
 
-import asyncio
-
-from chatspheres.realtime.gateway import FloodGuard
-from chatspheres.realtime.hub import Envelope, MemoryHub
+from chatspheres.realtime.tab import FloodGuard
 
 
 class FakeClock:
@@ -56,36 +53,3 @@ def test_a_short_burst_beyond_the_limit_is_forgiven_once_it_stops() -> None:
     assert FloodGuard.CLOSE not in verdicts
     clock.now += 10
     assert limiter.admit() == FloodGuard.ADMIT
-
-
-class Recorder:
-    def __init__(self) -> None:
-        self.frames: list[str] = []
-
-    async def deliver(self, envelope: Envelope) -> None:
-        self.frames.append(envelope.frame)
-
-
-def test_memory_hub_delivers_to_every_subscriber_and_counts_distinct_members() -> None:
-    async def scenario() -> None:
-        hub = MemoryHub()
-        await hub.start()
-        first, second = Recorder(), Recorder()
-        await hub.subscribe("user:1", first)
-        await hub.subscribe("user:1", second)
-        assert await hub.publish("user:1", Envelope("hello")) == 2
-        await hub.unsubscribe("user:1", second)
-        assert await hub.publish("user:1", Envelope("again")) == 1
-        assert await hub.publish("user:2", Envelope("nobody")) == 0
-        assert first.frames == ["hello", "again"] and second.frames == ["hello"]
-
-        assert await hub.presence_add("sphere:1", 7) is True
-        assert await hub.presence_add("sphere:1", 7) is False  # a second tab
-        assert await hub.presence_add("sphere:1", 8) is True
-        assert await hub.presence_counts(["sphere:1", "sphere:2"]) == {"sphere:1": 2, "sphere:2": 0}
-        assert await hub.presence_remove("sphere:1", 7) is False  # one tab still open
-        assert await hub.presence_remove("sphere:1", 7) is True
-        assert await hub.presence_counts(["sphere:1"]) == {"sphere:1": 1}
-        await hub.stop()
-
-    asyncio.run(scenario())

@@ -16,20 +16,63 @@ RECEIVE_LIMIT_SECONDS = 10
 
 
 class Tab:
-    """A signed-in member's tab connected to the gateway."""
+    """A signed-in member's tab connected to the gateway.
 
-    def __init__(self, server: LiveServer, user: User, *, origin: str | None = None) -> None:
+    Like the browser's realtime.js, it remembers its tab id and the id of the
+    last event it saw, and can reconnect asking to resume (:meth:`reconnect`).
+    Event ids are taken out of the frames :meth:`receive` returns, so tests
+    compare what a person would see.
+    """
+
+    def __init__(
+        self,
+        server: LiveServer,
+        user: User,
+        *,
+        origin: str | None = None,
+        cookie: str | None = None,
+        resume: tuple[str, int] | None = None,
+    ) -> None:
         self.user = user
-        self.ws: ClientConnection = connect(
-            server.ws_url,
-            origin=origin or server.origin,  # type: ignore[arg-type]
-            additional_headers={"Cookie": session_cookie(user)},
+        self.server = server
+        self.origin = origin or server.origin
+        self.cookie = cookie or session_cookie(user)
+        self.last_event_id = 0
+        self.ws = self._connect(resume)
+        self.ready = self.receive()
+        assert self.ready["type"] == "ready", self.ready
+        assert self.ready["user"] == user.pk
+        self.id: str = self.ready["tab"]
+        self.last_event_id = self.ready["last_event_id"]
+
+    def _connect(self, resume: tuple[str, int] | None) -> ClientConnection:
+        url = self.server.ws_url
+        if resume is not None:
+            url += f"?tab={resume[0]}&last_event_id={resume[1]}"
+        return connect(
+            url,
+            origin=self.origin,  # type: ignore[arg-type]
+            additional_headers={"Cookie": self.cookie},
             open_timeout=RECEIVE_LIMIT_SECONDS,
             max_size=None,
             legacy=True,  # a plain object, not a context manager: a tab lives as long as its test
         )
-        ready = self.receive()
-        assert ready == {"type": "ready", "user": user.pk}
+
+    def reconnect(self, server: LiveServer | None = None) -> dict[str, Any]:
+        """Open a new socket that resumes this tab (after its old one dropped); return ``ready``."""
+        if server is not None:
+            self.server = server
+        self.ws = self._connect((self.id, self.last_event_id))
+        self.ready = self.receive()
+        assert self.ready["type"] == "ready", self.ready
+        if self.ready["resumed"]:
+            assert self.ready["tab"] == self.id
+        self.id = self.ready["tab"]
+        return self.ready
+
+    def drop(self) -> None:
+        """Lose the socket without a closing handshake, as a network failure would."""
+        self.ws.transport.abort()  # type: ignore[attr-defined]
 
     def send(self, frame: dict[str, Any]) -> None:
         self.ws.send(json.dumps(frame))
@@ -42,6 +85,10 @@ class Tab:
         message = self.ws.recv(timeout=RECEIVE_LIMIT_SECONDS)
         frame = json.loads(message)
         assert isinstance(frame, dict)
+        if "id" in frame:
+            event_id = frame.pop("id")
+            assert event_id > self.last_event_id, "event ids only grow"
+            self.last_event_id = event_id
         return frame
 
     def receive_type(self, kind: str) -> dict[str, Any]:
