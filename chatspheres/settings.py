@@ -232,6 +232,11 @@ REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "chatspheres:")
 # taken for dead: its tabs vanish from presence and its calls wait for them.
 REALTIME_PROCESS_TTL = float(os.environ.get("REALTIME_PROCESS_TTL", "10"))
 
+# Who may read /metrics (Prometheus format): comma-separated addresses or
+# networks (e.g. 10.0.0.0/8). Loopback only by default; everyone else gets 404.
+# Behind a proxy the address is the forwarded one (uvicorn's FORWARDED_ALLOW_IPS).
+METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+
 # Matching: how long two people who just parted are kept apart (seconds).
 MATCHING_RECENT_PARTNER_SECONDS = float(os.environ.get("MATCHING_RECENT_PARTNER_SECONDS", "600"))
 

@@ -39,6 +39,7 @@ from chatspheres.calls.services import (
 from chatspheres.common.errors import NOT_IN_CONVERSATION, TOO_LONG, ApplicationError
 from chatspheres.common.events import ToTab, send_event, tab_channel
 from chatspheres.matching.provider import matcher_of
+from chatspheres.realtime import metrics
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.hub import Envelope
 from chatspheres.realtime.protocol import Incoming, Token, text
@@ -192,6 +193,7 @@ async def relay_to_partner(tab: Tab, message: Signal | MediaState, frame: str) -
     _user, partner_tab = _partner_tab(tab, message.conversation)
     kind = "signal" if type(message) is Signal else "media.state"
     await tab.hub.publish(tab_channel(partner_tab), Envelope(frame, kind, (message.conversation,)))
+    metrics.RELAYED.inc()  # the relay lane counts its own (Tab.receive_now)
 
 
 @registry.message(ChatSend)
