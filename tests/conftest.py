@@ -9,11 +9,12 @@ from dataclasses import dataclass
 import pytest
 import uvicorn
 from asgiref.sync import SyncToAsync
-from django.db import connections
+from django.db import DEFAULT_DB_ALIAS, connections
 from django.test import Client
 
 from chatspheres.accounts.models import User
 from chatspheres.accounts.services import profile_create, profile_update
+from chatspheres.common.events import Captured, capture
 from chatspheres.server import free_port, uvicorn_config
 from chatspheres.spheres.models import Sphere
 from chatspheres.spheres.services import sphere_join, sphere_upsert
@@ -101,6 +102,29 @@ def session_cookie(user: User) -> str:
     client = Client()
     client.force_login(user)
     return f"sessionid={client.cookies['sessionid'].value}"
+
+
+@pytest.fixture
+def sent_events(db: None) -> Iterator[Captured]:
+    """The real-time events services send in the test, captured without a server.
+
+    The test's transaction never commits, so the on-commit callbacks that
+    would send events wait; reading what was sent runs those registered so
+    far, exactly as a commit would (callbacks of rolled-back blocks are gone).
+    """
+    connection = connections[DEFAULT_DB_ALIAS]
+    done = len(connection.run_on_commit)
+
+    def run_pending() -> None:
+        nonlocal done
+        while done < len(connection.run_on_commit):
+            _savepoints, callback, _robust = connection.run_on_commit[done]
+            done += 1
+            callback()
+
+    with capture() as captured:
+        captured.before_read = run_pending
+        yield captured
 
 
 @pytest.fixture

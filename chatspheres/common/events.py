@@ -22,9 +22,9 @@ Tests capture what a service sends, without a server, with :func:`capture`.
 from __future__ import annotations
 
 import contextvars
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import NamedTuple, Protocol, runtime_checkable
 
@@ -146,11 +146,20 @@ def outbox() -> Iterator[list[SentEvent]]:
         _outbox.reset(token)
 
 
-@dataclass
 class Captured:
     """Events captured by :func:`capture`, with helpers to find them."""
 
-    sent: list[SentEvent] = field(default_factory=list)
+    def __init__(self) -> None:
+        self.events: list[SentEvent] = []
+        # Called before each read: a test may hold on-commit callbacks back
+        # (its transaction never commits) and release them here.
+        self.before_read: Callable[[], None] | None = None
+
+    @property
+    def sent(self) -> list[SentEvent]:
+        if self.before_read is not None:
+            self.before_read()
+        return self.events
 
     def of_type(self, cls: type[Event]) -> list[SentEvent]:
         return [each for each in self.sent if isinstance(each.event, cls)]
@@ -165,7 +174,7 @@ def capture() -> Iterator[Captured]:
     global _captured
     previous = _captured
     captured = Captured()
-    _captured = captured.sent
+    _captured = captured.events
     try:
         yield captured
     finally:

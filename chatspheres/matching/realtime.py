@@ -179,6 +179,15 @@ def _matched(tab: Tab, _envelope: Envelope) -> bool:
 registry.observe(MatchFound, _matched)
 
 
+def _no_longer_waiting(tab: Tab, _envelope: Envelope) -> bool:
+    """Told it waits no more (another tab took over, or it could not be paired)."""
+    _stop_waiting(tab)
+    return True
+
+
+registry.observe(QueueLeft, _no_longer_waiting)
+
+
 @registry.on_tab_closed
 async def tab_closed(tab: Tab, how: TabClosed) -> None:
     """A tab whose socket ended stops waiting (one that comes back asks again)."""

@@ -8,8 +8,10 @@ import hmac
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.test import Client
 
+from chatspheres.calls.events import CallEnded, MatchFound
 from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import (
@@ -18,7 +20,8 @@ from chatspheres.calls.services import (
     conversation_start,
     conversations_end_orphaned,
 )
-from chatspheres.common.errors import ApplicationError
+from chatspheres.common.errors import ApplicationError, PairingRefused
+from chatspheres.common.events import Captured, ToTab
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
 
@@ -154,3 +157,67 @@ def test_ice_servers_come_from_settings_with_expiring_turn_credentials(settings:
 
 def test_no_ice_servers_by_default() -> None:
     assert ice_servers_for(42) == []
+
+
+# What the services announce, captured without a server -----------------------------
+
+
+def test_starting_a_conversation_tells_each_tab_its_partner_and_role(
+    sphere: Sphere, sent_events: Captured
+) -> None:
+    ana = make_member("ana@example.com", name="Ana", interests=("books",))
+    ben = make_member("ben@example.com", name="Ben", interests=("books", "chess"))
+    conversation = start(sphere, ana, ben)
+    to_ana, to_ben = sent_events.to(ToTab(ana.pk, "tab-a")), sent_events.to(ToTab(ben.pk, "tab-b"))
+    assert len(to_ana) == len(to_ben) == 1
+    assert isinstance(to_ana[0], MatchFound) and isinstance(to_ben[0], MatchFound)
+    assert (to_ana[0].polite, to_ben[0].polite) == (False, True)  # the one who waited offers
+    assert to_ana[0].partner == {"name": "Ben", "bio": "", "interests": ["books", "chess"]}
+    assert to_ana[0].conversation == conversation.public_id
+    # The server alone learns where to relay: the partner's tab, never shown to the browser.
+    meta = {sent.targets[0]: sent.meta for sent in sent_events.of_type(MatchFound)}
+    assert meta[ToTab(ana.pk, "tab-a")] == (conversation.public_id, "tab-b", str(ben.pk), "offer")
+    assert meta[ToTab(ben.pk, "tab-b")] == (conversation.public_id, "tab-a", str(ana.pk), "answer")
+
+
+def test_ending_announces_to_both_tabs_once(sphere: Sphere, sent_events: Captured) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    conversation = start(sphere, ana, ben)
+    conversation_end(conversation=conversation, by_user_id=ben.pk, reason="next")
+    conversation_end(conversation=conversation, by_user_id=ana.pk, reason="ended")
+    ended = sent_events.of_type(CallEnded)
+    assert [(sent.targets, sent.event.by_me) for sent in ended] == [  # type: ignore[attr-defined]
+        ((ToTab(ana.pk, "tab-a"),), False),
+        ((ToTab(ben.pk, "tab-b"),), True),
+    ]
+    assert {sent.event.reason for sent in ended} == {"next"}  # type: ignore[attr-defined]
+
+
+def test_nothing_is_announced_when_the_transaction_rolls_back(
+    sphere: Sphere, sent_events: Captured
+) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    with pytest.raises(RuntimeError), transaction.atomic():
+        start(sphere, ana, ben)
+        raise RuntimeError("something later in the same transaction failed")
+    assert sent_events.sent == []
+    assert not Conversation.objects.exists()
+
+
+def test_a_member_already_in_a_call_is_named_when_a_pairing_is_refused(sphere: Sphere) -> None:
+    ana, ben, cleo = (make_member(f"{n}@example.com") for n in ("ana", "ben", "cleo"))
+    start(sphere, ana, ben)
+    with pytest.raises(PairingRefused) as refused:
+        start(sphere, ben, cleo, a_tab="tab-b2", b_tab="tab-c")
+    assert refused.value.user_id == ben.pk
+    assert refused.value.code == "already_in_call"
+
+
+def test_an_account_without_a_profile_gets_one_when_it_is_matched(sphere: Sphere) -> None:
+    from chatspheres.accounts.models import Profile, User
+
+    admin = User.objects.create_superuser(email="root@example.com", password="a-long-password")
+    start(sphere, admin, make_member("ben@example.com"))
+    profile = Profile.objects.get(user=admin)
+    assert profile.display_name == "root"
+    assert profile.adult_confirmed_at is None  # never claimed at sign-up

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from typing import Any
 
 from websockets.sync.client import ClientConnection, connect
@@ -72,7 +73,7 @@ class Tab:
 
     def drop(self) -> None:
         """Lose the socket without a closing handshake, as a network failure would."""
-        self.ws.transport.abort()  # type: ignore[attr-defined]
+        self.ws.socket.shutdown(socket.SHUT_RDWR)
 
     def send(self, frame: dict[str, Any]) -> None:
         self.ws.send(json.dumps(frame))
