@@ -6,6 +6,8 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 HOST ?= 127.0.0.1
 PORT ?= 8000
+# Worker processes on the one port; more than one needs REDIS_URL (README, "Run it").
+WORKERS ?= 1
 
 .PHONY: run test test-postgres lint format clean bench
 
@@ -24,10 +26,11 @@ $(VENV)/.bench-installed: $(VENV)/.dev-installed requirements/bench.txt
 	touch $@
 
 run: $(VENV)/.base-installed
+	@$(PY) -m chatspheres.server --workers $(WORKERS) --check
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py collectstatic --noinput --verbosity 0
-	$(PY) -m chatspheres.server --host $(HOST) --port $(PORT)
+	$(PY) -m chatspheres.server --host $(HOST) --port $(PORT) --workers $(WORKERS)
 
 test: $(VENV)/.dev-installed
 	$(PY) -m pytest

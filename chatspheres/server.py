@@ -2,6 +2,12 @@
 
 ``python -m chatspheres.server`` is what ``make run`` starts; tests and
 benchmarks build the same configuration with :func:`uvicorn_config`.
+
+``--workers N`` runs N worker processes on the one port under uvicorn's
+supervisor. They share the queue, presence and events through Redis, so N > 1
+needs ``REDIS_URL``; and each keeps its metrics in files under
+``var/prometheus/<port>/`` (``PROMETHEUS_MULTIPROC_DIR``, emptied at start)
+so that one scrape of ``/metrics`` covers them all.
 """
 
 from __future__ import annotations
@@ -9,9 +15,14 @@ from __future__ import annotations
 import argparse
 import os
 import socket
+import sys
+from pathlib import Path
 from typing import Any
 
 import uvicorn
+
+# How the command ends when it refuses to start (argparse's code for bad usage).
+EXIT_USAGE = 2
 
 
 def uvicorn_config(
@@ -42,14 +53,76 @@ def uvicorn_config(
     return uvicorn.Config("chatspheres.asgi:application", **options)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Serve ChatSpheres.")
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        prog="python -m chatspheres.server", description="Serve ChatSpheres."
+    )
     parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
-    args = parser.parse_args()
-    config = uvicorn_config(host=args.host, port=args.port)
-    print(f"ChatSpheres is serving on http://{args.host}:{args.port}", flush=True)
-    uvicorn.Server(config).run()
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=1,
+        help="worker processes serving the one port (more than one needs REDIS_URL)",
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="only check these options, then exit (make run)"
+    )
+    args = parser.parse_args(argv)
+    if args.workers < 1:
+        parser.error("--workers must be 1 or more")
+    refusal = workers_refusal(args.workers)
+    if refusal is not None:
+        print(f"chatspheres.server: {refusal}", file=sys.stderr, flush=True)
+        raise SystemExit(EXIT_USAGE)
+    if args.check:
+        return
+    if args.workers > 1 or os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Before any worker starts: prometheus_client reads it when imported.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_folder(args.port))
+    config = uvicorn_config(host=args.host, port=args.port, workers=args.workers)
+    print(
+        f"ChatSpheres is serving on http://{args.host}:{args.port}"
+        + (f" with {args.workers} worker processes" if args.workers > 1 else ""),
+        flush=True,
+    )
+    if args.workers == 1:
+        uvicorn.Server(config).run()
+        return
+    # What uvicorn.run() does for workers, with our configuration object.
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def workers_refusal(workers: int) -> str | None:
+    """Why this many workers cannot run with these settings, in one sentence; None if they can."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatspheres.settings")
+    from django.conf import settings
+
+    if workers > 1 and not settings.REDIS_URL:
+        return (
+            f"--workers {workers} needs Redis: several processes need Redis to share "
+            "the queue, presence and events; set REDIS_URL (or run one worker)."
+        )
+    return None
+
+
+def metrics_folder(port: int) -> Path:
+    """The folder the workers keep their metrics in, emptied of an earlier run's files.
+
+    ``PROMETHEUS_MULTIPROC_DIR`` when the operator set it, else
+    ``var/prometheus/<port>/``. Only metric files (``*.db``) are removed.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatspheres.settings")
+    from django.conf import settings
+
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    folder = Path(given) if given else Path(settings.VAR_DIR) / "prometheus" / str(port)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):
+        stale.unlink(missing_ok=True)
+    return folder
 
 
 def free_port() -> socket.socket:
