@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 
-# The flags known to make two headless peers connect on one machine
-# (shared/DESIGN.md, "Testing a call in a real browser").
+# The flags known to make two headless peers connect on one machine: fake
+# devices, no sandbox (root in CI), none of Chromium's calls home (the network
+# is closed), and loopback allowed in peer connections (where loopback is the
+# only interface).
 CHROMIUM_FLAGS = [
     "--use-fake-device-for-media-stream",
     "--use-fake-ui-for-media-stream",
