@@ -13,7 +13,7 @@ from chatspheres.accounts.selectors import (
     interest_suggestions,
     profile_with_interests,
 )
-from chatspheres.accounts.services import profile_update
+from chatspheres.accounts.services import profile_update, profiles_ensure
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError
 
@@ -21,6 +21,8 @@ from chatspheres.common.errors import ApplicationError
 @login_required
 def profile_edit(request: HttpRequest) -> HttpResponse:
     """Show and save the signed-in member's profile."""
+    # An account made outside sign-up (createsuperuser) gets its profile here.
+    profiles_ensure(user_ids=[member_id(request)])
     profile = profile_with_interests(user_id=member_id(request))
     initial = {
         "display_name": profile.display_name,

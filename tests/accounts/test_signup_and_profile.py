@@ -141,3 +141,12 @@ def test_password_reset_sends_a_link_by_email(client: Client, mailoutbox: list[A
     assert len(mailoutbox) == 1
     assert mailoutbox[0].to == ["ana@example.com"]
     assert "/accounts/password/reset/key/" in mailoutbox[0].body
+
+
+def test_an_account_made_with_createsuperuser_can_open_its_profile_page() -> None:
+    admin = User.objects.create_superuser(email="root@example.com", password="a-long-password")
+    client = Client()
+    client.force_login(admin)
+    response = client.get("/profile/")
+    assert response.status_code == 200
+    assert b'value="root"' in response.content  # named after the address until they choose
