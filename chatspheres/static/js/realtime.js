@@ -3,19 +3,55 @@
 //   const rt = connect();                 // opens ws(s)://<host>/ws/
 //   rt.on("sphere.presence", (msg) => …); // handlers by frame type ("*" gets every frame)
 //   rt.onState((state, detail) => …);     // "connecting" | "open" | "reconnecting" | "closed"
-//   rt.send({ type: "sphere.enter", sphere: 3 });
+//   rt.send({ type: "sphere.enter", sphere: 3 });  // false (nothing sent) unless "open"
+//   rt.close();                           // for good: no reconnect
 //
-// The connection comes back by itself (with growing, jittered delays) after a
-// network or server hiccup, but not when the server refused it on purpose:
-// close code 1008 (policy, e.g. rate limit), 1009 (frame too big), or a
-// handshake the server rejected (HTTP 403: signed out, foreign origin).
+// States, and what `detail` holds:
+//   connecting    the first socket is on its way
+//   open          the server said `ready`: { resumed, reconnected, tab, lastEventId }.
+//                 `reconnected` is true after a drop; then `resumed` says whether the
+//                 server still knew this tab (and replays what it missed right after)
+//                 or not (a new tab: whatever the page was part of, e.g. a call, is gone).
+//                 The `ready` frame itself then goes to the "ready" handlers as usual.
+//   reconnecting  the socket dropped; the next try is in `delay` ms
+//                 ({ attempt, delay, code, closeReason }). Before the first `ready`,
+//                 failed tries report "connecting" with the same detail.
+//   closed        no more tries: { reason, code, closeReason } with reason one of
+//                 "client" (close() was called), "signed-out" (4001), "too-many-tabs" (4003),
+//                 "replaced" (4002 on the live socket), "refused" (1008, 1009, or a
+//                 handshake the server keeps refusing), "unsupported".
+//                 `closeReason` is the server's words, meant for people.
+//
+// Resuming: the tab id from `ready` and the highest event `id` seen so far go
+// with every reconnect (`?tab=…&last_event_id=…`). A frame whose `id` is not
+// above the last one seen (a replay overlapping what already arrived) is
+// dropped before any handler sees it. `resync` (too long away to replay) and
+// the frames after it reach the handlers: the page reloads what it shows.
+//
+// Reconnecting waits 0.25–0.5 s, then doubles (with jitter) up to about 10 s;
+// 1012 (server restarting) is retried at once, 4029 (too many attempts) only
+// after a minute; the browser coming back online retries at once.
 
-const NO_RECONNECT_CODES = new Set([1008, 1009]);
+const CLOSE = {
+  SESSION_ENDED: 4001,
+  REPLACED: 4002,
+  TOO_MANY_TABS: 4003,
+  TOO_MANY_ATTEMPTS: 4029,
+  SERVICE_RESTART: 1012,
+};
+const REFUSED_CODES = new Set([1008, 1009]);
 const FIRST_DELAY_MS = 500;
-const MAX_DELAY_MS = 15000;
+const MAX_DELAY_MS = 10_000;
+const RESTART_DELAY_MS = 300;
+const TOO_MANY_ATTEMPTS_DELAY_MS = 60_000;
 // A connection that stayed up this long counts as healthy: the next drop
 // starts the back-off from the beginning again.
-const HEALTHY_AFTER_MS = 10000;
+const HEALTHY_AFTER_MS = 10_000;
+
+/** A delay between half and all of `base` ms (jitter spreads a crowd of reconnecting tabs). */
+function jittered(base) {
+  return Math.round(base / 2 + Math.random() * (base / 2));
+}
 
 export class RealtimeConnection {
   constructor({ path = "/ws/" } = {}) {
@@ -29,6 +65,11 @@ export class RealtimeConnection {
     this.openedAt = 0;
     this.refusals = 0;
     this.stopped = false;
+    // What the server told us in `ready`, and the newest event id seen.
+    this.tab = null;
+    this.lastEventId = 0;
+    this.resumed = false;
+    this.everReady = false;
     this.onOnline = () => {
       if (this.state === "reconnecting") this.reconnectNow();
     };
@@ -37,11 +78,17 @@ export class RealtimeConnection {
 
   get url() {
     const scheme = window.location.protocol === "https:" ? "wss:" : "ws:";
-    return `${scheme}//${window.location.host}${this.path}`;
+    let url = `${scheme}//${window.location.host}${this.path}`;
+    if (this.tab) {
+      const query = new URLSearchParams({ tab: this.tab, last_event_id: String(this.lastEventId) });
+      url += `?${query}`;
+    }
+    return url;
   }
 
+  /** Whether frames can be sent now (the server has said `ready`). */
   get isOpen() {
-    return this.socket !== null && this.socket.readyState === WebSocket.OPEN;
+    return this.state === "open" && this.socket !== null && this.socket.readyState === WebSocket.OPEN;
   }
 
   /** Register a handler for frames of one type; returns a function that removes it. */
@@ -58,7 +105,7 @@ export class RealtimeConnection {
     return () => this.stateHandlers.delete(fn);
   }
 
-  /** Send one frame. Returns false (and sends nothing) while the socket is not open. */
+  /** Send one frame. Returns false (and sends nothing) unless the connection is open. */
   send(message) {
     if (!this.isOpen) return false;
     this.socket.send(JSON.stringify(message));
@@ -68,7 +115,9 @@ export class RealtimeConnection {
   open() {
     this.stopped = false;
     this.clearRetry();
-    this.setState(this.attempt === 0 ? "connecting" : "reconnecting", { attempt: this.attempt });
+    if (this.state === "idle" || this.state === "closed") {
+      this.setState("connecting", { attempt: this.attempt });
+    }
     let socket;
     try {
       socket = new WebSocket(this.url);
@@ -81,11 +130,12 @@ export class RealtimeConnection {
     socket.addEventListener("open", () => {
       opened = true;
       this.openedAt = Date.now();
-      this.setState("open", { attempt: this.attempt });
     });
-    socket.addEventListener("message", (event) => this.dispatch(event.data));
+    socket.addEventListener("message", (event) => {
+      if (this.socket === socket) this.receive(event.data);
+    });
     socket.addEventListener("close", (event) => {
-      if (this.socket !== socket) return;
+      if (this.socket !== socket) return; // an older socket: already replaced
       this.socket = null;
       this.handleClose(event, opened);
     });
@@ -103,15 +153,16 @@ export class RealtimeConnection {
     this.setState("closed", { reason: "client" });
   }
 
+  /** Try again now instead of waiting for the next scheduled try. */
   reconnectNow() {
-    if (this.stopped || this.isOpen) return;
+    if (this.stopped || this.socket !== null) return;
     this.clearRetry();
     this.open();
   }
 
   // --- internals -------------------------------------------------------
 
-  dispatch(raw) {
+  receive(raw) {
     let message;
     try {
       message = JSON.parse(raw);
@@ -120,6 +171,29 @@ export class RealtimeConnection {
       return;
     }
     if (message === null || typeof message !== "object" || typeof message.type !== "string") return;
+    if (Number.isSafeInteger(message.id)) {
+      if (message.id <= this.lastEventId) return; // seen already (a replay overlap)
+      this.lastEventId = message.id;
+    }
+    if (message.type === "ready") this.ready(message);
+    this.dispatch(message);
+  }
+
+  ready(message) {
+    const reconnected = this.everReady;
+    const resumed = message.resumed === true && message.tab === this.tab;
+    if (typeof message.tab === "string") this.tab = message.tab;
+    if (!resumed && Number.isSafeInteger(message.last_event_id)) {
+      // A new tab: only events after this one are ours.
+      this.lastEventId = message.last_event_id;
+    }
+    this.resumed = resumed;
+    this.everReady = true;
+    this.refusals = 0;
+    this.setState("open", { resumed, reconnected, tab: this.tab, lastEventId: this.lastEventId });
+  }
+
+  dispatch(message) {
     for (const key of [message.type, "*"]) {
       const set = this.handlers.get(key);
       if (!set) continue;
@@ -135,29 +209,57 @@ export class RealtimeConnection {
 
   async handleClose(event, opened) {
     if (this.stopped) return;
-    if (NO_RECONNECT_CODES.has(event.code)) {
-      this.stop("refused", { code: event.code, closeReason: event.reason });
+    const detail = { code: event.code, closeReason: event.reason || "" };
+    switch (event.code) {
+      case CLOSE.SESSION_ENDED:
+        this.stop("signed-out", detail);
+        return;
+      case CLOSE.TOO_MANY_TABS:
+        this.stop("too-many-tabs", detail);
+        return;
+      case CLOSE.REPLACED:
+        // Another socket of this same tab took over; fighting it would only
+        // have the two replace each other in turn.
+        this.stop("replaced", detail);
+        return;
+      case CLOSE.TOO_MANY_ATTEMPTS:
+        this.retry(jittered(TOO_MANY_ATTEMPTS_DELAY_MS * 2), detail);
+        return;
+      case CLOSE.SERVICE_RESTART:
+        this.attempt = 0;
+        this.retry(jittered(RESTART_DELAY_MS * 2), detail);
+        return;
+      default:
+        break;
+    }
+    if (REFUSED_CODES.has(event.code)) {
+      this.stop("refused", detail);
       return;
     }
     if (opened && Date.now() - this.openedAt > HEALTHY_AFTER_MS) this.attempt = 0;
-    if (opened) {
-      this.refusals = 0;
-    } else if (await this.serverIsUp()) {
+    if (!opened && (await this.serverIsUp())) {
       // The handshake failed although the server answers HTTP: it refused us
       // (403: signed out or a foreign origin). Retrying would not help; try
       // once more only in case the server was just coming back up.
       this.refusals += 1;
       if (this.refusals >= 2) {
-        this.stop("refused", { code: event.code, handshake: true });
+        this.stop("refused", { ...detail, handshake: true });
         return;
       }
     }
     if (this.stopped) return;
     this.attempt += 1;
-    const base = Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (this.attempt - 1));
-    const delay = Math.round(base / 2 + Math.random() * (base / 2));
-    this.setState("reconnecting", { attempt: this.attempt, delay, code: event.code });
-    this.retryTimer = window.setTimeout(() => this.open(), delay);
+    this.retry(jittered(Math.min(MAX_DELAY_MS, FIRST_DELAY_MS * 2 ** (this.attempt - 1))), detail);
+  }
+
+  retry(delay, detail) {
+    this.clearRetry();
+    // Until the server has said `ready` once, the page is still connecting.
+    this.setState(this.everReady ? "reconnecting" : "connecting", { attempt: this.attempt, delay, ...detail });
+    this.retryTimer = window.setTimeout(() => {
+      this.retryTimer = null;
+      this.open();
+    }, delay);
   }
 
   // Browsers hide why a WebSocket handshake failed (a refusal and an
@@ -179,6 +281,7 @@ export class RealtimeConnection {
   stop(reason, detail) {
     this.stopped = true;
     this.clearRetry();
+    window.removeEventListener("online", this.onOnline);
     this.setState("closed", { reason, ...detail });
   }
 
