@@ -7,6 +7,12 @@ const config = JSON.parse(document.getElementById("call-config").textContent);
 const sphereId = Number(config.sphere);
 
 const NO_MEDIA_TIMEOUT_MS = 30_000;
+// ICE that stays "disconnected" this long (or "failed" at once) is restarted
+// by the side that makes the offers, once per such stretch, a few times at most.
+const ICE_TROUBLE_MS = 5_000;
+const MAX_ICE_RESTARTS = 4;
+// Waiting again after "unavailable" answered Join call: a bounded few tries.
+const JOIN_RETRY_DELAYS_MS = [2_000, 4_000, 8_000, 8_000];
 // If the server does not confirm a Next / End call, leave the call anyway.
 const END_FALLBACK_MS = 5_000;
 const CHAT_MAX = 1000;
@@ -69,7 +75,8 @@ const els = {
 
 const state = {
   phase: "preview",
-  socket: "connecting",
+  socket: "connecting", // realtime.js's state: connecting | open | reconnecting | closed
+  socketAttempt: 0,
   stream: null, // the local camera/mic stream, kept across calls
   audioOn: true,
   videoOn: true,
@@ -80,11 +87,20 @@ const state = {
   presence: null,
   call: null,
   endedText: "",
+  joinPending: false, // queue.join sent, not answered yet
+  joinRetries: 0,
+  joinRetryTimer: null,
+  // An End call / Next that could not be sent while the socket was down.
+  unsentEnd: null,
+  // already_in_call errors to expect: answers to a queue.join that crossed
+  // a call the server had already put this tab in.
+  staleJoins: 0,
   reflection: null, // { conversation, partnerName, done, sending }
 };
 
-// For tests and debugging: the current peer connection (or null).
-window.chatspheres = { pc: null };
+// For tests and debugging: the current peer connection (or null), the
+// conversation's id, and how many ICE restarts this side made in it.
+window.chatspheres = { pc: null, conversation: null, iceRestarts: 0 };
 
 // ---------------------------------------------------------------- helpers
 
@@ -103,6 +119,13 @@ function showAlert(text) {
 
 function clearAlert() {
   els.alert.textContent = "";
+}
+
+function showAlertWithLink(text, linkText, href) {
+  const link = document.createElement("a");
+  link.href = href;
+  link.textContent = linkText;
+  els.alert.replaceChildren(`${text} `, link);
 }
 
 function setText(el, text) {
@@ -125,22 +148,26 @@ const CALL_STATUS = {
 };
 
 function statusText() {
+  // This page's own connection comes first: nothing else is current while it is down.
+  if (state.socket === "reconnecting") return "Reconnecting…";
+  if (state.socket === "closed" && state.phase !== "ended") return "Disconnected";
   switch (state.phase) {
     case "preview":
-      if (state.socket === "closed") return "Disconnected";
-      if (state.socket === "reconnecting") return "Reconnecting…";
-      return "";
+      return state.socket === "connecting" && state.socketAttempt > 0 ? "Connecting…" : "";
     case "waiting":
-      if (state.socket === "closed") return "Disconnected";
-      if (state.socket === "reconnecting") return "Reconnecting…";
-      return "Waiting for someone…";
+      return state.socket === "connecting" ? "Connecting…" : "Waiting for someone…";
     case "call":
+      if (state.call?.partnerAway) return `${partnerName(state.call)}'s connection dropped, waiting for them…`;
       return CALL_STATUS[state.call?.connState ?? "connecting"];
     case "ended":
       return state.endedText;
     default:
       return "";
   }
+}
+
+function partnerName(call) {
+  return call.partner.name || "Your partner";
 }
 
 const STATUS_TONE = {
@@ -418,37 +445,115 @@ async function switchDevice(kind, deviceId) {
 
 const rt = connect({ path: config.wsPath || "/ws/" });
 
-rt.onState((socketState) => {
+rt.onState((socketState, detail = {}) => {
   state.socket = socketState;
-  if (socketState === "open") {
-    rt.send({ type: "sphere.enter", sphere: sphereId });
-    if (state.phase === "waiting" && state.queued) rt.send({ type: "queue.join", sphere: sphereId });
-    // After a reconnect in a call, find out whether the server still counts
-    // us in it: if not, it answers "not_in_conversation".
-    if (state.phase === "call") sendMediaState();
-  }
-  if (socketState === "closed") {
-    showAlert("The connection to ChatSpheres was closed. Reload the page to continue.");
+  state.socketAttempt = detail.attempt ?? 0;
+  if (socketState === "open") socketOpened(detail);
+  else if (socketState === "closed") socketClosed(detail);
+  else if (detail.code === 4029) {
+    showAlert(detail.closeReason || "Too many connection attempts from your network. Trying again in a minute…");
   }
   renderStatus();
 });
 
+function socketOpened({ reconnected = false, resumed = false }) {
+  if (!reconnected) return firstOpen();
+  // Say what could not be said while the socket was down: an End call or Next first.
+  if (state.unsentEnd) {
+    rt.send({ type: "call.end", ...state.unsentEnd });
+    state.unsentEnd = null;
+  }
+  const call = state.call;
+  if (call && !resumed) {
+    // The server no longer knows this tab (it restarted, or we were away
+    // too long): the call is gone. End it on the server too, in case it
+    // still holds it open, so the partner is not left waiting.
+    rt.send({ type: "call.end", conversation: call.id, reason: "ended" });
+    finishCall("lost", false);
+  }
+  rt.send({ type: "sphere.enter", sphere: sphereId });
+  // A dropped socket took this tab out of the queue: wait again.
+  if (state.phase === "waiting" && state.queued) sendJoin();
+  if (state.call) {
+    // Resumed: carry on. What the partner sent while we were away is
+    // replayed right after `ready` (chat, call.ended); signaling is not, so
+    // finish any negotiation that was cut short.
+    resumeSignaling(state.call);
+    sendMediaState();
+  }
+}
+
+function firstOpen() {
+  rt.send({ type: "sphere.enter", sphere: sphereId });
+  if (state.phase === "waiting" && state.queued) sendJoin();
+}
+
+function socketClosed(detail) {
+  if (detail.reason === "client") return; // this page is going away
+  // No more tries: whatever the page is part of ends with the socket.
+  if (state.call) finishCall("lost", false);
+  if (state.phase === "waiting") {
+    state.queued = false;
+    setPhase("preview");
+  }
+  stopJoinRetry();
+  els.joinButton.disabled = true;
+  els.againButton.disabled = true;
+  const reloadText = "Reload the page to continue.";
+  switch (detail.reason) {
+    case "signed-out":
+      // The answer to "How was it?" could not be saved any more.
+      state.reflection = null;
+      renderReflection();
+      showAlertWithLink(
+        detail.closeReason || "Your session ended. Sign in again to continue.",
+        "Sign in",
+        root.dataset.loginUrl || "/accounts/login/",
+      );
+      break;
+    case "too-many-tabs":
+      showAlert(detail.closeReason || `ChatSpheres is open in too many tabs. Close one, then reload this one.`);
+      break;
+    default:
+      showAlert(
+        detail.closeReason
+          ? `The connection to ChatSpheres was closed: ${detail.closeReason} ${reloadText}`
+          : `The connection to ChatSpheres was closed. ${reloadText}`,
+      );
+  }
+}
+
 rt.on("sphere.presence", updatePresence);
 
 rt.on("queue.waiting", (msg) => {
+  state.joinPending = false;
+  if (state.joinRetries > 0) {
+    state.joinRetries = 0;
+    clearAlert();
+  }
   updatePresence(msg);
 });
 
 rt.on("queue.left", (msg) => {
   state.cancelPending = false;
+  state.joinPending = false;
   if (msg.reason === "elsewhere" && state.phase === "waiting") {
     state.queued = false;
     setPhase("preview");
     showAlert("You started looking for a conversation in another tab, so this tab stopped looking.");
+  } else if (msg.reason === "refused") {
+    // The server could not pair this person now (e.g. in a call in another tab).
+    stopJoinRetry();
+    if (state.phase === "waiting") {
+      state.queued = false;
+      setPhase("preview");
+    }
+    showAlert(typeof msg.message === "string" && msg.message ? msg.message : "You couldn't be paired with anyone right now.");
   }
 });
 
 rt.on("match.found", (msg) => {
+  state.joinPending = false;
   if (state.phase !== "waiting" || !state.queued || state.call) {
     // We cancelled, but the match was made before the server saw it: let the
     // partner go at once rather than leave them waiting for us.
@@ -457,6 +562,7 @@ rt.on("match.found", (msg) => {
     }
     return;
   }
+  stopJoinRetry();
   startCall(msg);
 });
 
@@ -480,7 +586,24 @@ rt.on("media.state", (msg) => {
 rt.on("chat.message", (msg) => {
   const call = state.call;
   if (!call || msg.conversation !== call.id || typeof msg.text !== "string") return;
-  appendChat(call.partner.name || "Partner", msg.text, "partner");
+  appendChat(partnerName(call), msg.text, "partner");
+});
+
+rt.on("call.partner_away", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id) return;
+  call.partnerAway = true;
+  renderStatus();
+});
+
+rt.on("call.partner_back", (msg) => {
+  const call = state.call;
+  if (!call || msg.conversation !== call.id) return;
+  call.partnerAway = false;
+  renderStatus();
+  // Signals sent while they were away were lost: finish any negotiation.
+  resumeSignaling(call);
+  sendMediaState();
 });
 
 rt.on("call.ended", (msg) => {
@@ -489,18 +612,58 @@ rt.on("call.ended", (msg) => {
   finishCall(msg.reason, Boolean(msg.by_me));
 });
 
+// Back after too long away to catch up: the server says which call (if any)
+// this tab is in now; the page shows exactly that.
+rt.on("call.state", (msg) => {
+  const conversation = typeof msg.conversation === "string" ? msg.conversation : null;
+  const call = state.call;
+  if (call && conversation !== call.id) finishCall("lost", false);
+  if (conversation !== null && state.call?.id !== conversation) {
+    // A call the page never heard of (its match.found fell in the gap): the
+    // page cannot show it, so end it rather than leave the partner waiting.
+    rt.send({ type: "call.end", conversation, reason: "ended" });
+    if (state.phase === "waiting" && state.queued) {
+      state.staleJoins += 1;
+      sendJoin();
+    }
+  }
+});
+
 rt.on("error", (msg) => {
-  if (msg.code === "not_in_conversation") {
-    // Late frames after a call ended are expected; only a call we still
-    // think is running needs to be closed.
-    if (state.phase === "call" && state.call && !state.call.ending) finishCall("gone", true);
-    return;
+  const words = typeof msg.message === "string" && msg.message ? msg.message : "Something went wrong.";
+  const answersJoin = state.joinPending;
+  state.joinPending = false;
+  switch (msg.code) {
+    case "not_in_conversation":
+      // Late frames after a call ended are expected; only a call we still
+      // think is running needs to be closed.
+      if (state.phase === "call" && state.call && !state.call.ending) finishCall("gone", true);
+      return;
+    case "already_in_call":
+      // A queue.join that crossed a call this tab is (or was just) in.
+      if (state.phase === "call") return;
+      if (state.staleJoins > 0) {
+        state.staleJoins -= 1;
+        return;
+      }
+      break;
+    case "unavailable":
+      // A backing service is down. A Join call keeps waiting and asks again,
+      // a few times; anything else just says so.
+      if (answersJoin && state.phase === "waiting" && state.queued) {
+        if (retryJoinLater()) return;
+        stopWaiting();
+      }
+      break;
+    default:
+      // "internal" (our bug), "too_deep", "bad_characters", "rate_limited",
+      // …: nothing changed, the call (if any) stays on; say so in words.
+      break;
   }
   if (["not_a_member", "no_such_sphere", "already_in_call"].includes(msg.code) && state.phase === "waiting") {
-    state.queued = false;
-    setPhase("preview");
+    stopWaiting();
   }
-  showAlert(typeof msg.message === "string" && msg.message ? msg.message : "Something went wrong.");
+  showAlert(words);
 });
 
 // ---------------------------------------------------------------- queue
@@ -508,12 +671,49 @@ rt.on("error", (msg) => {
 function joinQueue() {
   clearAlert();
   state.queued = true;
+  state.joinRetries = 0;
   setPhase("waiting");
-  // If the socket is down, the "open" handler sends it on reconnect.
-  rt.send({ type: "queue.join", sphere: sphereId });
+  sendJoin();
+}
+
+/** Ask to wait; if the socket is down, socketOpened() asks again once it is back. */
+function sendJoin() {
+  stopJoinRetry();
+  state.joinPending = rt.send({ type: "queue.join", sphere: sphereId });
+}
+
+/** After "unavailable": keep waiting and ask again shortly; false once the tries are used up. */
+function retryJoinLater() {
+  if (state.joinRetries >= JOIN_RETRY_DELAYS_MS.length) return false;
+  const delay = JOIN_RETRY_DELAYS_MS[state.joinRetries];
+  state.joinRetries += 1;
+  showAlert(`ChatSpheres can't reach a service it needs right now. Still looking; trying again in ${Math.round(delay / 1000)} seconds…`);
+  state.joinRetryTimer = window.setTimeout(() => {
+    state.joinRetryTimer = null;
+    if (state.phase === "waiting" && state.queued) sendJoin();
+  }, delay);
+  return true;
+}
+
+function stopJoinRetry() {
+  if (state.joinRetryTimer !== null) {
+    window.clearTimeout(state.joinRetryTimer);
+    state.joinRetryTimer = null;
+  }
+}
+
+/** Back to the preview from waiting, because the server would not let this tab wait. */
+function stopWaiting() {
+  stopJoinRetry();
+  state.joinRetries = 0;
+  state.queued = false;
+  if (state.phase === "waiting") setPhase("preview");
 }
 
 function cancelQueue() {
+  stopJoinRetry();
+  state.joinRetries = 0;
+  state.joinPending = false;
   state.queued = false;
   state.cancelPending = rt.send({ type: "queue.leave" });
   state.reflection = null;
@@ -540,7 +740,12 @@ function startCall(msg) {
     remoteStream: new MediaStream(),
     mediaArrived: false,
     connState: "connecting",
-    restarted: false,
+    partnerAway: false,
+    iceRestarts: 0, // in this stretch of trouble
+    lastRestartAt: 0,
+    iceTimer: null,
+    iceDue: 0,
+    restartPending: false, // a restart waits for the socket (or the partner) to be back
     partnerAudio: true,
     partnerVideo: true,
     ending: null,
@@ -549,7 +754,7 @@ function startCall(msg) {
   };
   state.call = call;
   state.reflection = null;
-  window.chatspheres.pc = pc;
+  Object.assign(window.chatspheres, { pc, conversation: call.id, iceRestarts: 0 });
 
   pc.onicecandidate = ({ candidate }) => {
     if (candidate) sendSignal(call, { candidate: candidate.toJSON() });
@@ -558,6 +763,7 @@ function startCall(msg) {
     try {
       call.makingOffer = true;
       await pc.setLocalDescription();
+      // If the socket is down this is lost; resumeSignaling() sends it again.
       sendSignal(call, { description: pc.localDescription.toJSON() });
     } catch (error) {
       console.warn("call: could not make an offer", error);
@@ -684,15 +890,17 @@ function updateConnectionState(call) {
   let next;
   if (ice === "failed" || conn === "failed") {
     next = "failed";
-    if (!call.restarted) {
-      // One ICE restart; perfect negotiation carries the new offer.
-      call.restarted = true;
-      pc.restartIce();
-    }
+    iceTrouble(call, 0);
   } else if (ice === "disconnected" || conn === "disconnected") {
     next = "reconnecting";
+    iceTrouble(call, ICE_TROUBLE_MS);
   } else if (conn === "connected" || ice === "connected" || ice === "completed") {
     next = "connected";
+    // The media path is back: the next stretch of trouble may restart again.
+    window.clearTimeout(call.iceTimer);
+    call.iceTimer = null;
+    call.restartPending = false;
+    call.iceRestarts = 0;
     // A partner with neither camera nor microphone never sends media: once
     // connected, there is nothing more to wait for.
     if (!call.partnerAudio && !call.partnerVideo) markMediaArrived(call);
@@ -704,6 +912,67 @@ function updateConnectionState(call) {
   if (next === "connected" && !call.mediaArrived && call.connState === "no-media") next = "no-media";
   call.connState = next;
   renderStatus();
+}
+
+// ---------------------------------------------------------------- keeping the media path
+
+function iceInTrouble(pc) {
+  return ["disconnected", "failed"].includes(pc.iceConnectionState) || ["disconnected", "failed"].includes(pc.connectionState);
+}
+
+/**
+ * ICE went wrong: the offering side restarts it in `after` ms if it is still
+ * wrong then, and never sooner than ICE_TROUBLE_MS after its last restart.
+ */
+function iceTrouble(call, after) {
+  // The polite side never restarts on its own: two restarts would collide.
+  if (call.polite) return;
+  const due = Math.max(Date.now() + after, call.lastRestartAt + ICE_TROUBLE_MS);
+  if (call.iceTimer !== null && call.iceDue <= due) return;
+  window.clearTimeout(call.iceTimer);
+  call.iceDue = due;
+  call.iceTimer = window.setTimeout(() => {
+    call.iceTimer = null;
+    restartIce(call);
+  }, due - Date.now());
+}
+
+/**
+ * Restart ICE (offering side only): perfect negotiation sends the new offer.
+ * With the socket or the partner away the offer would be lost, so the restart
+ * waits for them (resumeSignaling). While ICE stays wrong it is tried again
+ * every ICE_TROUBLE_MS, MAX_ICE_RESTARTS times at most.
+ */
+function restartIce(call) {
+  if (state.call !== call || call.polite || call.ending || !iceInTrouble(call.pc)) return;
+  if (call.iceRestarts >= MAX_ICE_RESTARTS) return; // "Connection failed": Next is offered
+  if (!rt.isOpen || call.partnerAway) {
+    call.restartPending = true;
+    return;
+  }
+  call.restartPending = false;
+  call.iceRestarts += 1;
+  call.lastRestartAt = Date.now();
+  window.chatspheres.iceRestarts += 1;
+  call.pc.restartIce();
+  // Stuck with an offer the partner never got: restartIce() waits for
+  // "stable", so send that offer again; the restart follows its answer.
+  resendOffer(call);
+  // Still wrong ICE_TROUBLE_MS from now: restart again.
+  iceTrouble(call, ICE_TROUBLE_MS);
+}
+
+/** Our offer may have been lost (sent into a dropped socket): send it again. */
+function resendOffer(call) {
+  const offer = call.pc.localDescription;
+  if (call.pc.signalingState === "have-local-offer" && offer) sendSignal(call, { description: offer.toJSON() });
+}
+
+/** This socket or the partner's is back: finish what signaling the outage cut short. */
+function resumeSignaling(call) {
+  if (state.call !== call || call.ending || call.partnerAway || !rt.isOpen) return;
+  resendOffer(call);
+  if (!call.polite && (call.restartPending || iceInTrouble(call.pc))) iceTrouble(call, 0);
 }
 
 function renderPartner(call, msg) {
@@ -761,7 +1030,9 @@ function appendChat(who, text, kind) {
 function sendChat(event) {
   event.preventDefault();
   const call = state.call;
-  const text = els.chatInput.value.trim();
+  // Control characters (pasted, never typed) are refused by the server.
+  // eslint-disable-next-line no-control-regex
+  const text = els.chatInput.value.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]/g, "").trim();
   if (!call || !text) return;
   if (text.length > CHAT_MAX) {
     showAlert(`Messages can be at most ${CHAT_MAX} characters.`);
@@ -781,6 +1052,9 @@ function endCall(reason) {
   call.ending = reason;
   clearAlert();
   if (!rt.send({ type: "call.end", conversation: call.id, reason })) {
+    // The socket is down: leave now, and tell the server once it is back
+    // (it may still hold the call open for this tab).
+    state.unsentEnd = { conversation: call.id, reason };
     finishCall(reason, true);
     return;
   }
@@ -790,6 +1064,7 @@ function endCall(reason) {
 }
 
 function endedText(reason, byMe) {
+  if (reason === "lost") return "Call ended — the connection was lost";
   if (byMe) return "Call ended";
   switch (reason) {
     case "next":
@@ -818,8 +1093,9 @@ function finishCall(reason, byMe) {
   resetReflection();
   if (goNext) {
     state.queued = true;
+    state.joinRetries = 0;
     setPhase("waiting");
-    rt.send({ type: "queue.join", sphere: sphereId });
+    sendJoin();
   } else {
     state.endedText = endedText(reason, byMe);
     setPhase("ended");
@@ -829,6 +1105,7 @@ function finishCall(reason, byMe) {
 function teardown(call) {
   window.clearTimeout(call.mediaTimer);
   window.clearTimeout(call.endTimer);
+  window.clearTimeout(call.iceTimer);
   const pc = call.pc;
   pc.onicecandidate = null;
   pc.onnegotiationneeded = null;
@@ -838,7 +1115,7 @@ function teardown(call) {
   pc.close();
   for (const track of call.remoteStream.getTracks()) call.remoteStream.removeTrack(track);
   els.remoteVideo.srcObject = null;
-  if (window.chatspheres.pc === pc) window.chatspheres.pc = null;
+  if (window.chatspheres.pc === pc) Object.assign(window.chatspheres, { pc: null, conversation: null });
   state.call = null;
 }
 
