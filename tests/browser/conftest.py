@@ -162,3 +162,32 @@ def participant(
             print(f"--- browser console of {person.name} ---")
             print("\n".join(person.console))
         person.browser.close()
+
+
+def cut_connections(user_id: int) -> list[str]:
+    """Abort the TCP connection of every socket the member has on the test server.
+
+    The live server runs in this process, so the test reaches its runtime and
+    drops the sockets the way a network failure would: no close frame, the
+    browser sees 1006 and the server loses the tab (it may come back). Returns
+    the ids of the tabs cut.
+    """
+    import asyncio
+
+    from chatspheres.realtime import runtime
+
+    server = runtime.current()
+    loop = server._loop
+    assert loop is not None, "the test server's real-time runtime is not running"
+
+    async def cut() -> list[str]:
+        cut_tabs = []
+        for tab in list(server.tabs.values()):
+            if tab.user_id != user_id or tab.closed:
+                continue
+            assert tab.lane is not None, "cutting a socket needs the fast lane's transport"
+            tab.lane.transport.abort()
+            cut_tabs.append(tab.id)
+        return cut_tabs
+
+    return asyncio.run_coroutine_threadsafe(cut(), loop).result(timeout=10)

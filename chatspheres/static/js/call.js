@@ -99,8 +99,8 @@ const state = {
 };
 
 // For tests and debugging: the current peer connection (or null), the
-// conversation's id, and how many ICE restarts this side made in it.
-window.chatspheres = { pc: null, conversation: null, iceRestarts: 0 };
+// conversation's id, this side's role, and how many ICE restarts it made.
+window.chatspheres = { pc: null, conversation: null, polite: null, iceRestarts: 0 };
 
 // ---------------------------------------------------------------- helpers
 
@@ -754,7 +754,7 @@ function startCall(msg) {
   };
   state.call = call;
   state.reflection = null;
-  Object.assign(window.chatspheres, { pc, conversation: call.id, iceRestarts: 0 });
+  Object.assign(window.chatspheres, { pc, conversation: call.id, polite: call.polite, iceRestarts: 0 });
 
   pc.onicecandidate = ({ candidate }) => {
     if (candidate) sendSignal(call, { candidate: candidate.toJSON() });
