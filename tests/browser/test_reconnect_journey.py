@@ -252,3 +252,70 @@ def test_a_call_survives_a_dropped_socket_and_a_broken_media_path(
     for person in (ana, ben):
         assert not [line for line in person.console if line.startswith("[pageerror]")]
         assert not re.search(r"handler for .* failed", "\n".join(person.console))
+
+
+def test_signed_out_elsewhere_the_call_page_says_so_and_stays_closed(
+    call_sphere: Any,
+    participant: Callable[[str], Participant],
+    screenshot: Callable[[Page, str], None],
+) -> None:
+    cleo = participant("Cleo Ward")
+    dev = participant("Dev Patel")
+    cleo_frames = FrameLog(cleo.page)
+    meet(cleo, dev, call_sphere)
+    sockets_before = len(cleo_frames.sockets)
+
+    # Cleo logs out in another tab: her call page's socket is closed with 4001.
+    other_tab = cleo.context.new_page()
+    other_tab.goto("/spheres/")
+    other_tab.get_by_role("button", name="Log out").click()
+    other_tab.wait_for_load_state()
+
+    page = cleo.page
+    expect(page.get_by_role("alert")).to_contain_text(
+        "Your session ended. Sign in again to continue.", timeout=10_000
+    )
+    expect(page.get_by_role("alert").get_by_role("link", name="Sign in")).to_be_visible()
+    expect(status(page)).to_have_text("Call ended — you were signed out")
+    # Nothing left to answer as someone signed out; nothing to start either.
+    expect(page.get_by_role("group", name="How was it?")).to_be_hidden()
+    expect(page.get_by_role("button", name="Start a conversation")).to_be_disabled()
+    expect(status(dev.page)).to_have_text("Your partner left", timeout=10_000)
+    both_views(page, screenshot, "reconnect-4-signed-out")
+
+    # It does not try to reconnect.
+    page.wait_for_timeout(3_000)
+    assert len(cleo_frames.sockets) == sockets_before
+    assert conversations()[0][1] is False
+
+
+def test_away_longer_than_the_grace_the_call_ends_plainly_on_both_sides(
+    call_sphere: Any,
+    participant: Callable[[str], Participant],
+    screenshot: Callable[[Page, str], None],
+    settings: Any,
+) -> None:
+    settings.REALTIME_RECONNECT_GRACE_SECONDS = 2
+    eve = participant("Eve Martin")
+    finn = participant("Finn Kowalski")
+    eve_frames = FrameLog(eve.page)
+    meet(eve, finn, call_sphere)
+
+    eve.context.set_offline(True)
+    assert len(cut_connections(user_id_of("Eve Martin"))) == 1
+    expect(status(eve.page)).to_have_text("Reconnecting…", timeout=10_000)
+    # The grace runs out: the server ends the call, and Finn is told.
+    expect(status(finn.page)).to_have_text("Your partner lost the connection", timeout=15_000)
+    expect(finn.page.get_by_role("group", name="How was it?")).to_be_visible()
+
+    # Eve comes back to a server that no longer knows her tab: a new one.
+    eve.context.set_offline(False)
+    expect(status(eve.page)).to_have_text("Call ended — the connection was lost", timeout=15_000)
+    assert eve_frames.of_type("ready")[-1]["resumed"] is False
+    expect(eve.page.get_by_role("group", name="How was it?")).to_be_visible()
+    screenshot(eve.page, "reconnect-5-call-lost-1280")
+    assert conversations()[0][1] is False
+
+    # She can start again at once.
+    eve.page.get_by_role("button", name="Start a conversation").click()
+    expect(status(eve.page)).to_have_text("Waiting for someone…", timeout=10_000)

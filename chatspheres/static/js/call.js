@@ -491,7 +491,7 @@ function firstOpen() {
 function socketClosed(detail) {
   if (detail.reason === "client") return; // this page is going away
   // No more tries: whatever the page is part of ends with the socket.
-  if (state.call) finishCall("lost", false);
+  if (state.call) finishCall(detail.reason === "signed-out" ? "signed-out" : "lost", false);
   if (state.phase === "waiting") {
     state.queued = false;
     setPhase("preview");
@@ -1065,6 +1065,7 @@ function endCall(reason) {
 
 function endedText(reason, byMe) {
   if (reason === "lost") return "Call ended — the connection was lost";
+  if (reason === "signed-out") return "Call ended — you were signed out";
   if (byMe) return "Call ended";
   switch (reason) {
     case "next":
