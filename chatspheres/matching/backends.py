@@ -3,9 +3,10 @@
 Callers (the ``queue.join`` handler, the service that ends a conversation) talk
 to a ``Matcher`` and never to a ``MatchingEngine`` directly, so the queue can
 live in one process (``MemoryMatcher``) or be shared by many processes on many
-machines (a Redis backend with atomic scripts, added separately).  Every
-backend applies the rules described in ``chatspheres.matching.engine`` and
-passes the same tests.
+machines (``chatspheres.matching.redis_matcher.RedisMatcher``, atomic Lua
+scripts).  Every backend applies the rules described in
+``chatspheres.matching.engine`` and passes the same contract tests
+(tests/matching/test_matcher_contract.py).
 """
 
 from __future__ import annotations
@@ -38,8 +39,18 @@ class Matcher(Protocol):
         """Record that two people just left each other, so they are not paired again soon."""
         ...
 
+    async def restore(
+        self, pairing: Pairing, *, arrival: bool = True, partner: bool = True
+    ) -> None:
+        """Undo a pairing whose conversation could not start: the two wait again, apart."""
+        ...
+
     async def waiting_count(self, pool: int) -> int:
         """Return how many people wait in the pool (sphere)."""
+        ...
+
+    async def is_waiting(self, person: int) -> bool:
+        """Return whether the person waits in any pool."""
         ...
 
 
@@ -67,6 +78,16 @@ class MemoryMatcher:
         """Record that two people just left each other, so they are not paired again soon."""
         self._engine.note_parted(a, b)
 
+    async def restore(
+        self, pairing: Pairing, *, arrival: bool = True, partner: bool = True
+    ) -> None:
+        """Undo a pairing whose conversation could not start: the two wait again, apart."""
+        self._engine.restore(pairing, arrival=arrival, partner=partner)
+
     async def waiting_count(self, pool: int) -> int:
         """Return how many people wait in the pool (sphere)."""
         return self._engine.waiting_count(pool)
+
+    async def is_waiting(self, person: int) -> bool:
+        """Return whether the person waits in any pool."""
+        return self._engine.is_waiting(person)

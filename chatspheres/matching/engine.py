@@ -14,8 +14,8 @@ An arrival is paired at once with the best waiting candidate, or starts waiting:
   waiting.
 
 This module is pure Python with no Django import so that it can be tested and
-benchmarked on its own, and so that a Redis backend can reproduce the same
-rules (see ``backends.py``).
+benchmarked on its own; ``redis_matcher.py`` applies the same rules in Redis
+scripts, for a queue shared by several processes (see ``backends.py``).
 
 Cost.  Deciding one arrival must not grow with the number of people waiting.
 Each pool keeps an interest index (interest -> waiting people, oldest first)
@@ -47,6 +47,20 @@ next resize, and iterating from the front walks over all of them (measured at
 about 50 µs per arrival with 100,000 waiting), whereas an ``OrderedDict``
 starts at its first live entry.
 
+Undoing a pairing.  When the conversation of a pairing cannot be started,
+``restore`` puts the two back: the partner at exactly the place it had (its
+sequence number, so nobody who joined later overtakes it), the arrival at the
+back as a new arrival, each only if asked and not already waiting again.
+``restore`` never pairs anyone; the next arrival may.  It also forgets that
+the two were together, and simply drops the pair's record: they cannot have
+been recent partners before the pairing (they would not have been paired),
+and a pairing whose conversation never started ends in no parting, so the
+pairing's own record is the only one there is to undo.  Call it at most once
+per pairing, straight after ``join`` returned it.  Putting the partner back
+at its place walks its queues from both ends to find it, so it costs the
+smaller of the number of people ahead of it and behind it; that is paid only
+on this rare path, never by an arrival.
+
 The engine is not thread-safe: one process drives it from one event loop (see
 ``MemoryMatcher``).  The clock must never go backwards.
 """
@@ -56,7 +70,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 
 __all__ = ["MatchingEngine", "Pairing", "Seeker"]
@@ -75,11 +89,18 @@ class Seeker:
 
 @dataclass(frozen=True, slots=True)
 class Pairing:
-    """Two people the engine has just put together."""
+    """Two people the engine has just put together.
+
+    ``partner_place`` is where the partner stood in the queue (the backend's
+    own sequence number), so that ``restore`` can put them back there; it is
+    bookkeeping, not part of what the pairing is, hence left out of equality.
+    ``None`` (a pairing built by hand) puts the partner back at the end.
+    """
 
     arrival: Seeker
     partner: Seeker
     shared: frozenset[str]
+    partner_place: int | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,13 +159,19 @@ class MatchingEngine:
         now = self._clock()
         self._forget_expired(now)
         pool = self._pools.get(seeker.pool)
-        partner = self._best_partner(seeker, pool) if pool is not None else None
-        if partner is None:
+        chosen = self._best_partner(seeker, pool) if pool is not None else None
+        if chosen is None:
             self._enqueue(seeker)
             return None
+        partner = chosen.seeker
         self._remove(partner.person, None)
         self._remember_together(seeker.person, partner.person, now)
-        return Pairing(arrival=seeker, partner=partner, shared=seeker.interests & partner.interests)
+        return Pairing(
+            arrival=seeker,
+            partner=partner,
+            shared=seeker.interests & partner.interests,
+            partner_place=chosen.sequence,
+        )
 
     def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
         """Stop the person waiting (only if their wait is from ``ticket``, when given)."""
@@ -156,6 +183,19 @@ class MatchingEngine:
         self._forget_expired(now)
         if a != b:
             self._remember_together(a, b, now)
+
+    def restore(self, pairing: Pairing, *, arrival: bool = True, partner: bool = True) -> None:
+        """Undo a pairing whose conversation could not start (see the module docstring)."""
+        self._forget_together(pairing.arrival.person, pairing.partner.person)
+        returning = pairing.partner
+        if partner and returning.person not in self._waiting:
+            place = pairing.partner_place
+            if place is None:
+                self._enqueue(returning)
+            else:
+                self._enqueue_at(returning, place)
+        if arrival and pairing.arrival.person not in self._waiting:
+            self._enqueue(pairing.arrival)
 
     def waiting_count(self, pool: int) -> int:
         """Return how many people wait in the pool."""
@@ -180,6 +220,20 @@ class MatchingEngine:
                 bucket = pool.by_interest[interest] = OrderedDict()
             bucket[seeker.person] = waiting
 
+    def _enqueue_at(self, seeker: Seeker, sequence: int) -> None:
+        # Sequence numbers are never reused, so the old one is still free.
+        waiting = _Waiting(seeker=seeker, sequence=sequence)
+        self._waiting[seeker.person] = waiting
+        pool = self._pools.get(seeker.pool)
+        if pool is None:
+            pool = self._pools[seeker.pool] = _Pool()
+        _insert_in_order(pool.everyone, seeker.person, waiting)
+        for interest in seeker.interests:
+            bucket = pool.by_interest.get(interest)
+            if bucket is None:
+                bucket = pool.by_interest[interest] = OrderedDict()
+            _insert_in_order(bucket, seeker.person, waiting)
+
     def _remove(self, person: int, ticket: str | None) -> Seeker | None:
         waiting = self._waiting.get(person)
         if waiting is None:
@@ -200,7 +254,7 @@ class MatchingEngine:
             del self._pools[seeker.pool]
         return seeker
 
-    def _best_partner(self, arrival: Seeker, pool: _Pool) -> Seeker | None:
+    def _best_partner(self, arrival: Seeker, pool: _Pool) -> _Waiting | None:
         # The hot loop of the engine: everything it touches is a local name,
         # and eligibility is spelled out rather than called.
         excluded = arrival.excluded
@@ -251,29 +305,29 @@ class MatchingEngine:
                     # Nobody can share more, and anyone else sharing as much
                     # stands behind someone already judged in every bucket.
                     if shared == most_possible:
-                        return best.seeker
+                        return best
                 considered_left -= 1
                 if considered_left == 0:
-                    return best.seeker
+                    return best
             readers = still_reading
         return self._best_or_oldest(best, arrival, pool, judged)
 
     def _best_or_oldest(
         self, best: _Waiting | None, arrival: Seeker, pool: _Pool, judged: dict[int, bool]
-    ) -> Seeker | None:
+    ) -> _Waiting | None:
         if best is not None:
-            return best.seeker
+            return best
         return self._oldest_eligible(arrival, pool, judged)
 
     def _oldest_eligible(
         self, arrival: Seeker, pool: _Pool, judged: dict[int, bool]
-    ) -> Seeker | None:
+    ) -> _Waiting | None:
         for person, waiting in islice(pool.everyone.items(), self._skip_limit):
             eligible = judged.get(person)
             if eligible is None:
                 eligible = self._may_meet(arrival, waiting.seeker)
             if eligible:
-                return waiting.seeker
+                return waiting
         return None
 
     def _may_meet(self, arrival: Seeker, candidate: Seeker) -> bool:
@@ -289,6 +343,15 @@ class MatchingEngine:
         self._together_log.append((now, key))
         self._recent_partners.setdefault(a, set()).add(b)
         self._recent_partners.setdefault(b, set()).add(a)
+
+    def _forget_together(self, a: int, b: int) -> None:
+        key = _pair_key(a, b)
+        # The pair's entry in the time-ordered log stays: expiry skips entries
+        # that are no longer the pair's latest (see _forget_expired).
+        if self._last_together.pop(key, None) is None:
+            return
+        self._forget_partner(a, b)
+        self._forget_partner(b, a)
 
     def _forget_expired(self, now: float) -> None:
         log = self._together_log
@@ -308,3 +371,31 @@ class MatchingEngine:
         partners.discard(partner)
         if not partners:
             del self._recent_partners[person]
+
+
+def _insert_in_order(queue: OrderedDict[int, _Waiting], person: int, waiting: _Waiting) -> None:
+    """Insert ``person`` into a queue kept in sequence order, at its sequence's place."""
+    # An OrderedDict cannot insert in the middle, only move entries to either
+    # end.  Walk in from both ends at once until the place is found, then move
+    # the entries on the shorter side: the cost is the smaller of the two.
+    place = waiting.sequence
+    ahead: list[int] = []
+    behind: list[int] = []
+    from_front = iter(queue.items())
+    from_back = reversed(queue.items())
+    while True:
+        entry = next(from_front, None)
+        if entry is None or entry[1].sequence > place:
+            queue[person] = waiting
+            queue.move_to_end(person, last=False)
+            for earlier in reversed(ahead):
+                queue.move_to_end(earlier, last=False)
+            return
+        ahead.append(entry[0])
+        entry = next(from_back, None)
+        if entry is None or entry[1].sequence < place:
+            queue[person] = waiting
+            for later in reversed(behind):
+                queue.move_to_end(later)
+            return
+        behind.append(entry[0])

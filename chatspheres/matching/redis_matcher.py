@@ -1,0 +1,496 @@
+"""A ``Matcher`` in Redis, shared by every server process: the engine's rules in Lua scripts.
+
+The rules are those of ``chatspheres.matching.engine`` (read its docstring):
+same pool, never oneself, exclusions both ways, no recent partner within
+``recent_partner_window`` seconds, most shared interests first and the
+longest-waiting among equals, the bounded scan (``scan_limit`` eligible people
+compared, ``4 * scan_limit`` ineligible ones skipped, the arrival's interest
+buckets read side by side, oldest first, then the oldest eligible among the
+first ``4 * scan_limit`` of the pool), one wait per person, ``leave`` with a
+ticket, and ``restore``.  Each operation is one Lua script run with EVALSHA,
+so it is atomic with respect to every other operation from any process: two
+arrivals can never both take the same waiting person.
+
+Key layout, every key under ``key_prefix`` (``P``):
+
+* ``P seq``: the counter that numbers each wait (join order; it is never reset,
+  so a restored partner's old number still puts them back at their place);
+* ``P q:<pool>``: the pool's queue, a sorted set scored by that number, and
+  ``P b:<pool>:<interest>`` the same for each interest of the pool.  Their
+  members are *entries* that carry what judging a candidate needs, so that
+  the scan reads no other key for most candidates:
+  ``"<seq> <person> <1 if they exclude anyone, else 0> <profile>"``, where the
+  profile is the ticket followed by each interest, each after a tab, with
+  ``%`` and tab escaped as ``%25`` and ``%09`` (interests appear escaped so in
+  bucket names too);
+* ``P w:<person>``: the person's one wait, ``"<pool> <entry>"`` (a string);
+* ``P x:<person>``: the set of people a waiting person excluded, only when
+  there are any (the ``1`` in the entry), so that "does this candidate exclude
+  me" is one SISMEMBER, and only for those who exclude someone;
+* ``P r:<person>``: the person's recent partners, a sorted set scored by the
+  time they were last together.
+
+Deciding an arrival reads a bounded number of entries from the arrival's
+buckets (by rank, O(log N) each), so its cost does not grow with the queue.
+Nothing is left behind: Redis deletes a sorted set when its last member goes;
+a wait's string and exclusion set are deleted when the wait ends; expired
+recent partners are removed from a person's set when that person next joins,
+and each such set expires ``recent_partner_window`` seconds after the last
+pairing or parting it records.  Only ``P seq`` stays.
+
+A pair counts as recent partners while ``at > now - window`` (``at``: when
+they were last together), the engine's ``now - at < window`` up to the
+rounding of one floating-point subtraction.
+
+Time is the server's ``TIME``, read inside the scripts, so that every process
+shares one clock; a ``clock`` may be given instead (tests).  Expiry of the
+recent-partner sets always counts real seconds on the server, so a given
+clock must not run slower than real time, or a pair could be forgotten early.
+
+Redis Cluster: the scripts compute the names of the keys they touch, which a
+cluster accepts only when all of them hash to one slot.  Give a prefix with a
+hash tag (``"{chatspheres-matching}:"``) to put every key in one slot, on one
+shard; the queue is then not spread over shards.
+
+Errors from Redis (server down, timeouts) propagate as redis-py exceptions;
+the caller reports the queue as unavailable.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from redis.asyncio import Redis
+
+from chatspheres.matching.engine import Pairing, Seeker
+
+__all__ = ["RedisMatcher"]
+
+# Helpers shared by every script, prepended to each one.  ARGV[1] is always the
+# key prefix; KEYS[1] is the sequence counter, declared so that a cluster
+# routes the script to the slot of the (hash-tagged) prefix.
+_LIBRARY = r"""
+local prefix = ARGV[1]
+
+local function wait_key(person) return prefix .. 'w:' .. person end
+local function exclusion_key(person) return prefix .. 'x:' .. person end
+local function pool_key(pool) return prefix .. 'q:' .. pool end
+local function bucket_key(pool, interest) return prefix .. 'b:' .. pool .. ':' .. interest end
+local function partners_key(person) return prefix .. 'r:' .. person end
+
+-- Numbers go to Redis as text: Lua's own conversion keeps 14 digits only.
+local function as_text(number) return string.format('%.17g', number) end
+
+local function clock(given)
+  if given ~= '' then return tonumber(given) end
+  local time = redis.call('TIME')
+  return tonumber(time[1]) + tonumber(time[2]) / 1000000
+end
+
+-- A queue entry: "<seq> <person> <excludes anyone: 1 or 0> <profile>"; the
+-- profile is "<ticket>\t<interest>\t<interest>..." (escaped, see the module).
+local function parse(entry)
+  return string.match(entry, '^(%S+) (%S+) (%d) (.*)$')
+end
+
+local function interests_of(profile)
+  return string.gmatch(profile, '\t([^\t]*)')
+end
+
+-- End a wait, given its entry; returns the reply that describes it.
+local function remove_entry(person, pool, entry, excludes, profile)
+  redis.call('ZREM', pool_key(pool), entry)
+  for interest in interests_of(profile) do
+    redis.call('ZREM', bucket_key(pool, interest), entry)
+  end
+  local excluded = {}
+  if excludes == '1' then
+    excluded = redis.call('SMEMBERS', exclusion_key(person))
+    redis.call('DEL', wait_key(person), exclusion_key(person))
+  else
+    redis.call('DEL', wait_key(person))
+  end
+  return {pool, entry, excluded}
+end
+
+-- Stop a person waiting (only if the wait is from `ticket`, when given).
+local function remove_wait(person, ticket)
+  local wait = redis.call('GET', wait_key(person))
+  if not wait then return nil end
+  local pool, entry = string.match(wait, '^(%S+) (.*)$')
+  local _, _, excludes, profile = parse(entry)
+  if ticket and string.match(profile, '^[^\t]*') ~= ticket then return nil end
+  return remove_entry(person, pool, entry, excludes, profile)
+end
+
+local function enqueue(person, pool, profile, excluded, seq)
+  seq = seq or as_text(redis.call('INCR', KEYS[1]))
+  local excludes = '0'
+  if #excluded > 0 then excludes = '1' end
+  local entry = seq .. ' ' .. person .. ' ' .. excludes .. ' ' .. profile
+  redis.call('SET', wait_key(person), pool .. ' ' .. entry)
+  redis.call('ZADD', pool_key(pool), seq, entry)
+  for interest in interests_of(profile) do
+    redis.call('ZADD', bucket_key(pool, interest), seq, entry)
+  end
+  -- In slices: unpack() of a very long list would overflow Lua's C stack.
+  for first = 1, #excluded, 1000 do
+    redis.call('SADD', exclusion_key(person),
+      unpack(excluded, first, math.min(first + 999, #excluded)))
+  end
+end
+
+local function remember_together(a, b, now, window)
+  -- With no window nobody is ever a recent partner: nothing to keep.
+  if a == b or window <= 0 then return end
+  local ttl = math.ceil(window * 1000)
+  local at = as_text(now)
+  for _, pair in ipairs({{a, b}, {b, a}}) do
+    local key = partners_key(pair[1])
+    redis.call('ZADD', key, at, pair[2])
+    -- The newest entry lives longest, so the set may go when it expires.
+    redis.call('PEXPIRE', key, ttl)
+  end
+end
+"""
+
+# ARGV: prefix, person, pool, profile, scan_limit, window, now ('' for the
+# server's clock), then the people the arrival excludes.  Replies nil (now
+# waiting) or the partner's {pool, entry, excluded}.
+_JOIN = (
+    _LIBRARY
+    + r"""
+local me, pool, my_profile = ARGV[2], ARGV[3], ARGV[4]
+local scan_limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
+local skip_limit = 4 * scan_limit
+local excluded_list = {}
+local excluded = {}
+for i = 8, #ARGV do
+  excluded_list[#excluded_list + 1] = ARGV[i]
+  excluded[ARGV[i]] = true
+end
+
+-- One wait per person: a new join replaces the old one, wherever it was.
+remove_wait(me, nil)
+local now = clock(ARGV[7])
+
+-- The arrival's recent partners, once expired ones are dropped: those
+-- together at `at` with now - at < window, i.e. at > now - window.
+local recent = {}
+redis.call('ZREMRANGEBYSCORE', partners_key(me), '-inf', as_text(now - window))
+for _, partner in ipairs(redis.call('ZRANGE', partners_key(me), 0, -1)) do
+  recent[partner] = true
+end
+
+local mine = {}
+local wanted = {}
+for interest in interests_of(my_profile) do
+  mine[#mine + 1] = interest
+  wanted[interest] = true
+end
+local most_possible = #mine
+
+local function may_meet(candidate, excludes)
+  return not (excluded[candidate] or recent[candidate])
+    and (excludes == '0' or redis.call('SISMEMBER', exclusion_key(candidate), me) == 0)
+end
+
+-- A person appears in several buckets; each is judged once.
+local judged = {}
+
+-- The chosen one, as {person, entry, excludes, profile}.
+local function oldest_eligible()
+  for _, entry in ipairs(redis.call('ZRANGE', pool_key(pool), 0, skip_limit - 1)) do
+    local _, candidate, excludes, profile = parse(entry)
+    local eligible = judged[candidate]
+    if eligible == nil then eligible = may_meet(candidate, excludes) end
+    if eligible then return {candidate, entry, excludes, profile} end
+  end
+  return nil
+end
+
+-- Each bucket is read in slices by rank.  The first is about the bucket's
+-- share of the scan, which is all most arrivals need; later ones double.
+local first_slice = math.ceil(scan_limit / math.max(1, most_possible)) + 1
+local function reader(interest)
+  return {key = bucket_key(pool, interest), entries = {}, at = 1, offset = 0,
+          size = first_slice, more = true}
+end
+local function next_entry(r)
+  if r.at > #r.entries then
+    if not r.more then return nil end
+    local size = r.size
+    r.entries = redis.call('ZRANGE', r.key, r.offset, r.offset + size - 1)
+    r.offset = r.offset + size
+    r.size = 2 * size
+    r.more = #r.entries == size
+    r.at = 1
+    if #r.entries == 0 then return nil end
+  end
+  local at = r.at
+  r.at = at + 1
+  return r.entries[at]
+end
+
+local function best_partner()
+  local readers = {}
+  for i, interest in ipairs(mine) do readers[i] = reader(interest) end
+  local considered_left, skips_left = scan_limit, skip_limit
+  local best, best_seq, best_shared = nil, nil, 0
+  while #readers > 0 do
+    local still_reading = {}
+    for _, r in ipairs(readers) do
+      local entry = next_entry(r)
+      if entry then
+        still_reading[#still_reading + 1] = r
+        local seq_text, candidate, excludes, profile = parse(entry)
+        if judged[candidate] == nil then
+          local eligible = may_meet(candidate, excludes)
+          judged[candidate] = eligible
+          if not eligible then
+            skips_left = skips_left - 1
+            if skips_left == 0 then return best or oldest_eligible() end
+          else
+            local shared = 0
+            for interest in interests_of(profile) do
+              if wanted[interest] then shared = shared + 1 end
+            end
+            local seq = tonumber(seq_text)
+            if best == nil or shared > best_shared
+              or (shared == best_shared and seq < best_seq) then
+              best, best_seq, best_shared = {candidate, entry, excludes, profile}, seq, shared
+              -- Nobody can share more, and anyone sharing as much stands
+              -- behind someone already judged in every bucket.
+              if shared == most_possible then return best end
+            end
+            considered_left = considered_left - 1
+            if considered_left == 0 then return best end
+          end
+        end
+      end
+    end
+    readers = still_reading
+  end
+  return best or oldest_eligible()
+end
+
+local partner = best_partner()
+if partner == nil then
+  enqueue(me, pool, my_profile, excluded_list, nil)
+  return false
+end
+local reply = remove_entry(partner[1], pool, partner[2], partner[3], partner[4])
+remember_together(me, partner[1], now, window)
+return reply
+"""
+)
+
+# ARGV: prefix, person, ticket (escaped), '1' when the ticket must match ('0':
+# any wait).  Replies nil or the wait that ended: {pool, entry, excluded}.
+_LEAVE = (
+    _LIBRARY
+    + r"""
+local ticket = nil
+if ARGV[4] == '1' then ticket = ARGV[3] end
+return remove_wait(ARGV[2], ticket) or false
+"""
+)
+
+# ARGV: prefix, a, b, window, now ('' for the server's clock).
+_NOTE_PARTED = (
+    _LIBRARY
+    + r"""
+remember_together(ARGV[2], ARGV[3], clock(ARGV[5]), tonumber(ARGV[4]))
+return false
+"""
+)
+
+# ARGV: prefix, '1'/'0' restore the arrival, '1'/'0' restore the partner, the
+# partner's place ('' for the back), then each of arrival and partner as:
+# person, pool, profile, how many excluded, the excluded.
+_RESTORE = (
+    _LIBRARY
+    + r"""
+local function seeker_at(i)
+  local count = tonumber(ARGV[i + 3])
+  local excluded = {}
+  for j = 1, count do excluded[j] = ARGV[i + 3 + j] end
+  return {person = ARGV[i], pool = ARGV[i + 1], profile = ARGV[i + 2], excluded = excluded},
+    i + 4 + count
+end
+local arrival, after = seeker_at(5)
+local partner = seeker_at(after)
+-- They cannot have been recent partners before this pairing (they would not
+-- have been paired), so the pairing's record is the only one to forget.
+redis.call('ZREM', partners_key(arrival.person), partner.person)
+redis.call('ZREM', partners_key(partner.person), arrival.person)
+local place = ARGV[4]
+if place == '' then place = nil end
+-- The partner first: its old place is ahead of the arrival's new one anyway.
+for _, each in ipairs({{partner, ARGV[3], place}, {arrival, ARGV[2], nil}}) do
+  local seeker = each[1]
+  if each[2] == '1' and redis.call('EXISTS', wait_key(seeker.person)) == 0 then
+    enqueue(seeker.person, seeker.pool, seeker.profile, seeker.excluded, each[3])
+  end
+end
+return false
+"""
+)
+
+_ESCAPED = re.compile(r"%(25|09)")
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+def _escape(text: str) -> str:
+    # Tabs separate the fields of a profile; "%" escapes.
+    return text.replace("%", "%25").replace("\t", "%09")
+
+
+def _unescape(text: str) -> str:
+    return _ESCAPED.sub(lambda found: "%" if found[1] == "25" else "\t", text)
+
+
+def _profile(seeker: Seeker) -> str:
+    # Interests sorted, so that every process reads the buckets in one order.
+    interests = "".join(f"\t{_escape(interest)}" for interest in sorted(seeker.interests))
+    return _escape(seeker.ticket) + interests
+
+
+def _seeker_args(seeker: Seeker) -> list[str]:
+    excluded = [str(person) for person in seeker.excluded]
+    return [str(seeker.person), str(seeker.pool), _profile(seeker), str(len(excluded)), *excluded]
+
+
+def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
+    """The seeker and their place in the queue, from a script's {pool, entry, excluded}."""
+    pool, entry, excluded = reply
+    place, person, _excludes, profile = _text(entry).split(" ", 3)
+    ticket, *interests = profile.split("\t")
+    seeker = Seeker(
+        person=int(person),
+        ticket=_unescape(ticket),
+        pool=int(_text(pool)),
+        interests=frozenset(_unescape(interest) for interest in interests),
+        excluded=frozenset(int(_text(each)) for each in excluded),
+    )
+    return seeker, int(place)
+
+
+class RedisMatcher:
+    """A ``Matcher`` whose queue lives in Redis, shared by every process that uses the prefix."""
+
+    def __init__(
+        self,
+        client: Redis,
+        *,
+        key_prefix: str = "chatspheres:matching:",
+        recent_partner_window: float = 600.0,
+        scan_limit: int = 10,
+        clock: Callable[[], float] | None = None,
+    ) -> None:
+        """Use ``client``; see the module docstring for the keys and the parameters' meaning."""
+        if recent_partner_window < 0:
+            raise ValueError("recent_partner_window must not be negative")
+        if scan_limit < 1:
+            raise ValueError("scan_limit must be at least 1")
+        self._client = client
+        self._prefix = key_prefix
+        self._sequence_key = f"{key_prefix}seq"
+        self._window = repr(float(recent_partner_window))
+        self._scan_limit = str(scan_limit)
+        self._clock = clock
+        self._join = client.register_script(_JOIN)
+        self._leave = client.register_script(_LEAVE)
+        self._note_parted = client.register_script(_NOTE_PARTED)
+        self._restore = client.register_script(_RESTORE)
+
+    @property
+    def script_shas(self) -> dict[str, str]:
+        """The SHA1 of each operation's script, as SLOWLOG and SCRIPT EXISTS show them."""
+        scripts = {
+            "join": self._join,
+            "leave": self._leave,
+            "note_parted": self._note_parted,
+            "restore": self._restore,
+        }
+        return {name: script.sha for name, script in scripts.items()}
+
+    def _now(self) -> str:
+        # Empty: the scripts read the server's clock, the one all processes share.
+        return "" if self._clock is None else repr(float(self._clock()))
+
+    async def join(self, seeker: Seeker) -> Pairing | None:
+        """Pair the seeker with the best waiting candidate, or queue them and return None."""
+        reply = await self._join(
+            keys=[self._sequence_key],
+            args=[
+                self._prefix,
+                str(seeker.person),
+                str(seeker.pool),
+                _profile(seeker),
+                self._scan_limit,
+                self._window,
+                self._now(),
+                *(str(person) for person in seeker.excluded),
+            ],
+        )
+        if reply is None:
+            return None
+        partner, place = _wait_from(reply)
+        return Pairing(
+            arrival=seeker,
+            partner=partner,
+            shared=seeker.interests & partner.interests,
+            partner_place=place,
+        )
+
+    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
+        reply = await self._leave(
+            keys=[self._sequence_key],
+            args=[
+                self._prefix,
+                str(person),
+                _escape(ticket or ""),
+                "0" if ticket is None else "1",
+            ],
+        )
+        return None if reply is None else _wait_from(reply)[0]
+
+    async def note_parted(self, a: int, b: int) -> None:
+        """Record that two people just left each other, so they are not paired again soon."""
+        await self._note_parted(
+            keys=[self._sequence_key],
+            args=[self._prefix, str(a), str(b), self._window, self._now()],
+        )
+
+    async def restore(
+        self, pairing: Pairing, *, arrival: bool = True, partner: bool = True
+    ) -> None:
+        """Undo a pairing whose conversation could not start: the two wait again, apart."""
+        place = pairing.partner_place
+        await self._restore(
+            keys=[self._sequence_key],
+            args=[
+                self._prefix,
+                "1" if arrival else "0",
+                "1" if partner else "0",
+                "" if place is None else str(place),
+                *_seeker_args(pairing.arrival),
+                *_seeker_args(pairing.partner),
+            ],
+        )
+
+    async def waiting_count(self, pool: int) -> int:
+        """Return how many people wait in the pool (sphere)."""
+        # One command is atomic by itself: no script needed.
+        return int(await self._client.zcard(f"{self._prefix}q:{pool}"))
+
+    async def is_waiting(self, person: int) -> bool:
+        """Return whether the person waits in any pool."""
+        return bool(await self._client.exists(f"{self._prefix}w:{person}"))

@@ -1,0 +1,280 @@
+"""A queue and the reference fed the same generated operations, checked after each one.
+
+Used twice: on the engine itself (test_engine_properties.py) and on every
+``Matcher`` backend (test_matcher_contract.py), against the one reference in
+``reference.py``.  On pools no larger than the scan limit the queue must
+choose exactly as the reference; with a tiny scan limit (so the bounded scan
+cuts in) it may choose differently but must still never break a rule.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Protocol
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+
+from chatspheres.matching.engine import Pairing, Seeker
+from tests.matching.reference import FakeClock, ReferenceQueue
+
+WINDOW = 300.0
+PEOPLE = range(16)
+# People from outside the crowd, in the test where a crowd waits first.
+NEWCOMERS = range(16, 24)
+POOLS = (1, 2, 3)
+# Pools never hold more people than this, so a scan limit above it is exact.
+EXACT_SCAN_LIMIT = 32
+
+people = st.sampled_from(PEOPLE)
+pools = st.sampled_from(POOLS)
+interest_sets = st.frozensets(st.sampled_from("abcdef"), max_size=4)
+exclusion_sets = st.frozensets(people, max_size=3)
+tickets = st.sampled_from(["tab-1", "tab-2"])
+pauses = st.sampled_from([0.0, 1.0, 60.0, WINDOW - 1, WINDOW, WINDOW + 1, 2 * WINDOW])
+seekers = st.builds(
+    Seeker,
+    person=people,
+    ticket=tickets,
+    pool=pools,
+    interests=interest_sets,
+    excluded=exclusion_sets,
+)
+
+# Several candidates for one arrival: a crowd waits first (they exclude one
+# another), then newcomers and others arrive.
+newcomers = st.sampled_from(NEWCOMERS)
+crowd_members = st.builds(
+    Seeker,
+    person=people,
+    ticket=tickets,
+    pool=st.just(POOLS[0]),
+    interests=interest_sets,
+    excluded=st.frozensets(newcomers, max_size=2),
+)
+newcomer_seekers = st.builds(
+    Seeker,
+    person=newcomers,
+    ticket=tickets,
+    pool=st.sampled_from(POOLS[:2]),
+    interests=interest_sets,
+    excluded=st.frozensets(people, max_size=3),
+)
+crowds = st.lists(crowd_members, min_size=3, max_size=15, unique_by=lambda each: each.person)
+partings = st.lists(st.tuples(people, newcomers), max_size=6)
+arrival_lists = st.lists(newcomer_seekers | seekers, min_size=1, max_size=8)
+
+
+class Queue(Protocol):
+    """A matching queue driven synchronously: the engine, or a ``Matcher`` run to completion."""
+
+    def join(self, seeker: Seeker) -> Pairing | None: ...
+    def leave(self, person: int, ticket: str | None = None) -> Seeker | None: ...
+    def note_parted(self, a: int, b: int) -> None: ...
+    def restore(self, pairing: Pairing, *, arrival: bool = True, partner: bool = True) -> None: ...
+    def waiting_count(self, pool: int) -> int: ...
+    def is_waiting(self, person: int) -> bool: ...
+
+
+# Makes a fresh, empty queue on the given clock with the given scan limit.
+QueueFactory = Callable[[FakeClock, int], Queue]
+
+
+@dataclass
+class Unstarted:
+    """A pairing whose conversation has not started (yet): it may still be restored."""
+
+    pairing: Pairing
+    partner_place: int  # in the reference's queue
+
+
+class SideBySide:
+    """A queue and the reference fed the same operations, checked after each one."""
+
+    def __init__(self, make_queue: QueueFactory, *, scan_limit: int, exact: bool) -> None:
+        self.clock = FakeClock()
+        self.queue = make_queue(self.clock, scan_limit)
+        self.reference = ReferenceQueue(window=WINDOW)
+        self.exact = exact
+        # People in a conversation the queue started, until they join again.
+        self.in_conversation: set[int] = set()
+        self.unstarted: list[Unstarted] = []
+
+    def waiting_in(self, pool: int) -> frozenset[int]:
+        return frozenset(each.person for each in self.reference.waiting if each.pool == pool)
+
+    def arrive(self, arrival: Seeker) -> None:
+        person = arrival.person
+        now = self.clock.now
+        self.reference.remove(person)
+        self.in_conversation.discard(person)
+        expected = self.reference.best_partner(arrival, now)
+
+        pairing = self.queue.join(arrival)
+
+        if pairing is None:
+            if self.exact:
+                assert expected is None, f"{person} was kept waiting; {expected} was free"
+            self.reference.enqueue(arrival)
+            return
+        partner = pairing.partner
+        assert pairing.arrival == arrival
+        assert partner.person != person
+        assert self.reference.find(partner.person) == partner, "partner was not waiting"
+        assert partner.person not in self.in_conversation
+        assert self.reference.may_meet(arrival, partner, now)
+        assert pairing.shared == arrival.interests & partner.interests
+        if self.exact:
+            assert partner == expected
+        place = self.reference.place_of(partner.person)
+        self.reference.remove(partner.person)
+        self.reference.record_together(person, partner.person, now)
+        self.in_conversation |= {person, partner.person}
+        # A pairing of either of them is over once they are paired again.
+        paired = {person, partner.person}
+        self.unstarted = [
+            each
+            for each in self.unstarted
+            if not {each.pairing.arrival.person, each.pairing.partner.person} & paired
+        ]
+        self.unstarted.append(Unstarted(pairing, place))
+
+    def leave(self, person: int, ticket: str | None) -> None:
+        waiting = self.reference.find(person)
+        expected = waiting if waiting is not None and ticket in (None, waiting.ticket) else None
+
+        assert self.queue.leave(person, ticket) == expected
+
+        if expected is not None:
+            self.reference.remove(person)
+
+    def note_parted(self, a: int, b: int) -> None:
+        self.queue.note_parted(a, b)
+        self.reference.record_together(a, b, self.clock.now)
+
+    def restore(self, index: int, *, arrival: bool, partner: bool) -> None:
+        unstarted = self.unstarted.pop(index % len(self.unstarted))
+        pairing = unstarted.pairing
+
+        self.queue.restore(pairing, arrival=arrival, partner=partner)
+
+        self.reference.restore(
+            pairing.arrival,
+            pairing.partner,
+            unstarted.partner_place,
+            restore_arrival=arrival,
+            restore_partner=partner,
+        )
+        # That conversation never started: neither of them is in it.
+        self.in_conversation -= {pairing.arrival.person, pairing.partner.person}
+
+    def check_waiting_counts(self) -> None:
+        for pool in POOLS:
+            assert self.queue.waiting_count(pool) == len(self.waiting_in(pool))
+
+    def check_the_same_people_wait(self) -> None:
+        for person in (*PEOPLE, *NEWCOMERS):
+            assert self.queue.is_waiting(person) == (self.reference.find(person) is not None)
+
+    def check_nobody_waits_while_in_a_conversation(self) -> None:
+        waiting = {each.person for each in self.reference.waiting}
+        assert not waiting & self.in_conversation
+
+
+class QueueAgainstReference(RuleBasedStateMachine):
+    """Random joins, leaves, partings, restores and pauses, fed to a queue and the reference."""
+
+    def __init__(self, make_queue: QueueFactory, *, scan_limit: int, exact: bool) -> None:
+        super().__init__()
+        self.both = SideBySide(make_queue, scan_limit=scan_limit, exact=exact)
+
+    @rule(arrival=seekers)
+    def join(self, arrival: Seeker) -> None:
+        self.both.arrive(arrival)
+
+    @rule(arrival=seekers)
+    def join_excluding_everyone_waiting(self, arrival: Seeker) -> None:
+        # Arrivals are paired with anyone eligible, so without this rule a
+        # pool rarely holds more than one or two people and the choice
+        # between candidates would hardly be exercised.
+        everyone = self.both.waiting_in(arrival.pool)
+        self.both.arrive(replace(arrival, excluded=arrival.excluded | everyone))
+
+    @rule(person=people, ticket=st.none() | tickets)
+    def leave(self, person: int, ticket: str | None) -> None:
+        self.both.leave(person, ticket)
+
+    @rule(a=people, b=people)
+    def note_parted(self, a: int, b: int) -> None:
+        self.both.note_parted(a, b)
+
+    @precondition(lambda self: bool(self.both.unstarted))
+    @rule(index=st.integers(min_value=0, max_value=7), arrival=st.booleans(), partner=st.booleans())
+    def conversation_could_not_start(self, index: int, arrival: bool, partner: bool) -> None:
+        self.both.restore(index, arrival=arrival, partner=partner)
+
+    @rule(seconds=pauses)
+    def time_passes(self, seconds: float) -> None:
+        self.both.clock.advance(seconds)
+
+    @invariant()
+    def waiting_counts_agree(self) -> None:
+        self.both.check_waiting_counts()
+
+    @invariant()
+    def the_same_people_wait(self) -> None:
+        self.both.check_the_same_people_wait()
+
+    @invariant()
+    def nobody_waits_while_in_a_conversation(self) -> None:
+        self.both.check_nobody_waits_while_in_a_conversation()
+
+
+def run_against_reference(
+    make_queue: QueueFactory, *, scan_limit: int, exact: bool, examples: int, steps: int
+) -> None:
+    """Run ``QueueAgainstReference`` on a fresh queue from ``make_queue`` for each example."""
+
+    class Machine(QueueAgainstReference):
+        def __init__(self) -> None:
+            super().__init__(make_queue, scan_limit=scan_limit, exact=exact)
+
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
+
+
+def arrivals_facing_a_crowd(
+    make_queue: QueueFactory,
+    crowd: list[Seeker],
+    noted_partings: list[tuple[int, int]],
+    arrivals: list[Seeker],
+) -> None:
+    """A crowd waits in one pool, partings are noted, then arrivals get the reference choice."""
+    # At most 24 people, so the exact scan limit means the queue must be exact.
+    both = SideBySide(make_queue, scan_limit=EXACT_SCAN_LIMIT, exact=True)
+    # The crowd waits in one sphere without pairing up, whatever their interests.
+    members = frozenset(each.person for each in crowd)
+    for each in crowd:
+        both.arrive(replace(each, excluded=each.excluded | members))
+    for a, b in noted_partings:
+        both.note_parted(a, b)
+
+    for arrival in arrivals:
+        both.arrive(arrival)
+        both.check_waiting_counts()
+        both.check_the_same_people_wait()
