@@ -29,8 +29,8 @@
 // the frames after it reach the handlers: the page reloads what it shows.
 //
 // Reconnecting waits 0.25–0.5 s, then doubles (with jitter) up to about 10 s;
-// 1012 (server restarting) is retried within 0.3 s, 4029 (too many attempts) only
-// after a minute; the browser coming back online retries at once.
+// 1012 (server restarting) is retried after 0.3–0.6 s, 4029 (too many attempts)
+// only after one to two minutes; the browser coming back online retries at once.
 
 const CLOSE = {
   SESSION_ENDED: 4001,
