@@ -78,7 +78,6 @@ class Scenario:
         """``kind``: "engine" (as the site runs it), "engine_scan_limit_8", or "naive"."""
         self.kind = kind
         self.now = 0.0
-        self.prefilled_count = len(prefilled)
         self.matcher: Matcher
         if kind.startswith("engine"):
             tuning = {"scan_limit": SMALL_SCAN_LIMIT} if kind == "engine_scan_limit_8" else {}
@@ -98,7 +97,10 @@ class Scenario:
             self.matcher = naive
         else:
             raise ValueError(f"no such matcher: {kind}")
-        self._naive = kind == "naive"
+        self._start_bookkeeping(prefilled)
+
+    def _start_bookkeeping(self, prefilled: list[Seeker]) -> None:
+        self.prefilled_count = len(prefilled)
         # Join time of everyone waiting, oldest first (re-joins move to the back).
         self.joined_at: dict[int, float] = dict.fromkeys(
             (seeker.person for seeker in prefilled), 0.0
@@ -113,7 +115,7 @@ class Scenario:
         # with a prefilled person who joins again.
         self.active_waiting: set[int] = set()
         # Everything built so far lives as long as the run: keep the collector
-        # from walking it again and again (both matchers alike).
+        # from walking it again and again (all matchers alike).
         gc.collect()
         gc.freeze()
 
@@ -123,18 +125,12 @@ class Scenario:
     def run(self, arrivals: list[Seeker], batch: Batch | None = None) -> Batch:
         """Time ``join`` for each arrival (added to ``batch``); the rest is untimed bookkeeping."""
         batch = batch if batch is not None else Batch()
-        join = self.matcher.join
-        perf, cpu = time.perf_counter_ns, time.thread_time_ns
-        overhead = CPU_CLOCK_OVERHEAD_NS
         for arrival in arrivals:
             self.now += SECONDS_PER_ARRIVAL
             self.joined_at.pop(arrival.person, None)  # join() replaces an old wait
-            started_cpu = cpu()
-            started = perf()
-            pairing = join(arrival)
-            ended = perf()
-            batch.cpu_ns.append(max(0, cpu() - started_cpu - overhead))
-            batch.join_ns.append(ended - started)
+            pairing, wall_ns, cpu_ns = self.timed_join(arrival)
+            batch.cpu_ns.append(cpu_ns)
+            batch.join_ns.append(wall_ns)
             if pairing is None:
                 batch.arrivals_left_waiting += 1
                 self.joined_at[arrival.person] = self.now
@@ -144,6 +140,23 @@ class Scenario:
             batch.shared_total += len(pairing.shared)
             self._after_pairing(pairing)
         return batch
+
+    def timed_join(self, arrival: Seeker) -> tuple[Pairing | None, int, int]:
+        """``join`` the arrival; return the pairing, its wall-clock and its CPU nanoseconds."""
+        cpu, perf = time.thread_time_ns, time.perf_counter_ns
+        started_cpu = cpu()
+        started = perf()
+        pairing = self.matcher.join(arrival)
+        ended = perf()
+        return pairing, ended - started, max(0, cpu() - started_cpu - CPU_CLOCK_OVERHEAD_NS)
+
+    def rejoin(self, seeker: Seeker) -> Pairing | None:
+        """A prefilled person joins again after a pairing (untimed)."""
+        if isinstance(self.matcher, NaiveMatcher) and not self.active_waiting:
+            # Nobody it may meet is waiting: skip the untimed scan.
+            self.matcher.enqueue_unmatchable(seeker)
+            return None
+        return self.matcher.join(seeker)
 
     def _after_pairing(self, pairing: Pairing) -> None:
         # Bounded: a re-join pairs only with an active person left waiting,
@@ -159,13 +172,7 @@ class Scenario:
             for seeker in (current.arrival, current.partner):
                 self.active_waiting.discard(seeker.person)
                 if 0 <= seeker.person < self.prefilled_count:
-                    if self._naive and not self.active_waiting:
-                        # Nobody it may meet is waiting: skip the untimed scan.
-                        assert isinstance(self.matcher, NaiveMatcher)
-                        self.matcher.enqueue_unmatchable(seeker)
-                        self.joined_at[seeker.person] = self.now
-                        continue
-                    again = self.matcher.join(seeker)
+                    again = self.rejoin(seeker)
                     if again is None:
                         self.joined_at[seeker.person] = self.now
                     else:

@@ -25,6 +25,13 @@ class Matcher(Protocol):
     Each call is atomic with respect to every other call on the same queue,
     whichever process makes it: two arrivals can never both be paired with the
     same waiting person.
+
+    ``restore(pairing, arrival=..., partner=...)`` is for a pairing ``join``
+    just returned whose conversation could not be started: the partner waits
+    again at the very place it had, the arrival waits again at the back, each
+    only if its flag is true and it is not already waiting again, and the two
+    are no longer recent partners.  It pairs nobody.  See
+    ``chatspheres.matching.engine`` for why forgetting the pair is right.
     """
 
     async def join(self, seeker: Seeker) -> Pairing | None:

@@ -38,10 +38,6 @@ recent partners are removed from a person's set when that person next joins,
 and each such set expires ``recent_partner_window`` seconds after the last
 pairing or parting it records.  Only ``P seq`` stays.
 
-A pair counts as recent partners while ``at > now - window`` (``at``: when
-they were last together), the engine's ``now - at < window`` up to the
-rounding of one floating-point subtraction.
-
 Time is the server's ``TIME``, read inside the scripts, so that every process
 shares one clock; a ``clock`` may be given instead (tests).  Expiry of the
 recent-partner sets always counts real seconds on the server, so a given
@@ -176,12 +172,21 @@ end
 remove_wait(me, nil)
 local now = clock(ARGV[7])
 
--- The arrival's recent partners, once expired ones are dropped: those
--- together at `at` with now - at < window, i.e. at > now - window.
+-- The arrival's recent partners: together at `at` with now - at < window,
+-- computed as the engine does.  Expired ones are dropped on the way.
 local recent = {}
-redis.call('ZREMRANGEBYSCORE', partners_key(me), '-inf', as_text(now - window))
-for _, partner in ipairs(redis.call('ZRANGE', partners_key(me), 0, -1)) do
-  recent[partner] = true
+local expired = {}
+local partners = redis.call('ZRANGE', partners_key(me), 0, -1, 'WITHSCORES')
+for i = 1, #partners, 2 do
+  if now - tonumber(partners[i + 1]) < window then
+    recent[partners[i]] = true
+  else
+    expired[#expired + 1] = partners[i]
+  end
+end
+-- In slices: unpack() of a very long list would overflow Lua's C stack.
+for first = 1, #expired, 1000 do
+  redis.call('ZREM', partners_key(me), unpack(expired, first, math.min(first + 999, #expired)))
 end
 
 local mine = {}
