@@ -19,9 +19,9 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 from asgiref.sync import async_to_sync
 from django.conf import settings
@@ -47,6 +47,13 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
+
+
+@runtime_checkable
+class Restorable(Protocol):
+    """A hub whose shared store can come back empty (Redis restarted); it says so here."""
+
+    on_restored: Callable[[], Awaitable[None]] | None
 
 
 @dataclass(eq=False)
@@ -120,6 +127,8 @@ class Runtime:
     async def start(self) -> None:
         """Start the hub, build what apps provide, run their start-up hooks and periodic work."""
         self._loop = asyncio.get_running_loop()
+        if isinstance(self.hub, Restorable):
+            self.hub.on_restored = self._hub_restored
         await self.hub.start()
         for kind, factory in self.registry.providers.items():
             self._resources[kind] = factory(self)
@@ -147,6 +156,14 @@ class Runtime:
         if self.redis is not None:
             await self.redis.aclose()
         self._loop = None
+
+    async def _hub_restored(self) -> None:
+        """The hub's shared store came back empty: the apps rebuild what they kept there."""
+        for hook in self.registry.hub_restored_hooks:
+            try:
+                await hook(self)
+            except Exception:
+                logger.exception("a hub-restored hook failed")
 
     async def _every(self, seconds: Callable[[], float], hook: Any) -> None:
         while True:
