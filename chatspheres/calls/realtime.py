@@ -100,6 +100,8 @@ class CallTab:
     partner_tab: str | None = None
     partner_user: int | None = None
     offerer: bool = False
+    # tab_channel(partner_tab), made once per call rather than once per relayed frame.
+    partner_channel: str | None = None
 
     def enter(self, conversation: str, partner_tab: str, partner_user: int, offerer: bool) -> None:
         if self.conversation is None and offerer:
@@ -109,12 +111,13 @@ class CallTab:
             partner_tab,
             partner_user,
         )
+        self.partner_channel = tab_channel(partner_tab)
         self.offerer = offerer
 
     def leave(self) -> None:
         if self.conversation is not None and self.offerer:
             ACTIVE_CALLS.dec()
-        self.conversation = self.partner_tab = self.partner_user = None
+        self.conversation = self.partner_tab = self.partner_user = self.partner_channel = None
         self.offerer = False
 
 
@@ -161,7 +164,8 @@ def relay_now(tab: Tab, frame: str) -> bool:
     :func:`relay_to_partner` as usual.
     """
     state = tab.state(CallTab)
-    if state.partner_tab is None:
+    channel = state.partner_channel
+    if channel is None:
         return False
     try:
         message = _relay_decoder.decode(frame)
@@ -170,9 +174,7 @@ def relay_now(tab: Tab, frame: str) -> bool:
     if message.conversation != state.conversation:
         return False
     kind = "signal" if type(message) is Signal else "media.state"
-    return tab.hub.publish_now(
-        tab_channel(state.partner_tab), Envelope(frame, kind, (message.conversation,))
-    )
+    return tab.hub.publish_now(channel, Envelope(frame, kind, (message.conversation,)))
 
 
 def _partner_tab(tab: Tab, conversation: str) -> tuple[int, str]:

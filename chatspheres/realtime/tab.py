@@ -90,10 +90,16 @@ class FloodGuard:
 
     def take_token(self) -> bool:
         """Admit a frame if the bucket allows it now; never counts a drop."""
-        self._refill()
-        if self._tokens >= 1.0:
-            self._tokens -= 1.0
+        # _refill() written out: this runs for every relayed frame.
+        now = self._clock()
+        tokens = self._tokens + (now - self._last) * self._rate
+        if tokens > self._burst:
+            tokens = self._burst
+        self._last = now
+        if tokens >= 1.0:
+            self._tokens = tokens - 1.0
             return True
+        self._tokens = tokens
         return False
 
     def refund(self) -> None:
@@ -131,6 +137,7 @@ class Tab:
         "id",
         "lane",
         "last_event_id",
+        "max_frame_bytes",
         "registry",
         "runtime",
         "session_key",
@@ -163,6 +170,9 @@ class Tab:
         # Set when the server ends the socket on purpose: how the tab ended.
         self.ended_as: Any = None
         self._states: dict[type[Any], Any] = {cls: cls() for cls in self.registry.tab_states}
+        # Read once, as the receive loop does: a settings lookup costs more
+        # than the rest of the size check on the relay lane.
+        self.max_frame_bytes: int = settings.REALTIME_MAX_FRAME_BYTES
         self.guard = FloodGuard(
             rate=settings.REALTIME_RATE_PER_SECOND,
             burst=settings.REALTIME_RATE_BURST,
@@ -202,7 +212,7 @@ class Tab:
             fast is None
             or self.busy
             or self._held is not None
-            or len(text) > settings.REALTIME_MAX_FRAME_BYTES
+            or len(text) > self.max_frame_bytes
             or not nesting_depth_ok(text)
             or not self.guard.take_token()
         ):
