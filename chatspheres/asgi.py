@@ -17,6 +17,7 @@ django_application = get_asgi_application()
 
 from chatspheres.realtime import runtime  # noqa: E402
 from chatspheres.realtime.gateway import Receive, Scope, Send, gateway  # noqa: E402
+from chatspheres.realtime.health import HEALTH_PATHS, serve_health  # noqa: E402
 from chatspheres.realtime.metrics_endpoint import METRICS_PATH, serve_metrics  # noqa: E402
 
 logger = logging.getLogger(__name__)
@@ -33,6 +34,9 @@ class ChatSpheres:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         kind = scope["type"]
         if kind == "http":
+            if scope["path"] in HEALTH_PATHS:
+                await serve_health(scope, receive, send)
+                return
             if scope["path"] == METRICS_PATH:
                 await serve_metrics(scope, receive, send)
                 return
