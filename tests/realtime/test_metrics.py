@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import http.client
+import json
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +16,9 @@ from chatspheres.realtime.metrics_endpoint import may_scrape
 from chatspheres.realtime.registry import registry
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member
+from tests.realtime.test_drain import server_processes
 from tests.realtime.wsclient import Tab, match, signal
+from tests.redis_support import OwnRedis, own_redis  # noqa: F401
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -163,3 +168,54 @@ def test_the_address_list_takes_addresses_and_networks_and_fails_closed() -> Non
     # A typo opens nothing: the bad entry is ignored, the good ones still count.
     assert not may_scrape("10.0.0.1", ["10.0.0.0/33"])
     assert may_scrape("127.0.0.1", ["not an address", "127.0.0.1"])
+
+
+def sockets_open_by_worker(folder: Path) -> dict[int, float]:
+    """Each worker's own count of open sockets, read from its metrics file.
+
+    Reads prometheus_client's file format (``MmapedDict``): the test has to
+    know which worker holds which socket, and no scrape says that.
+    """
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts = {}
+    for path in folder.glob("gauge_livesum_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        for key, found, _timestamp, _position in MmapedDict.read_all_values_from_file(str(path)):
+            if json.loads(key)[0] == "chatspheres_sockets_open":
+                counts[pid] = found
+    return counts
+
+
+def test_one_scrape_covers_every_worker(
+    transactional_db: None,
+    own_redis: OwnRedis,  # noqa: F811
+    sphere: Sphere,
+) -> None:
+    with server_processes() as start:
+        served = start(env={"REDIS_URL": own_redis.url}, arguments=("--workers", "2"))
+        folder = Path(served.var_dir) / "prometheus" / str(served.live.port)
+        deadline = time.monotonic() + 30
+        while len(sockets_open_by_worker(folder)) < 2:
+            assert time.monotonic() < deadline, "two workers did not start"
+            time.sleep(0.1)
+
+        # Open sockets until both workers hold some (the kernel picks who accepts).
+        members = [make_member(f"m{n}@example.com", spheres=(sphere,)) for n in range(3)]
+        tabs: list[Tab] = []
+        while len(tabs) < 6 or min(sockets_open_by_worker(folder).values()) == 0:
+            assert len(tabs) < 24, f"one worker took every socket: {sockets_open_by_worker(folder)}"
+            tabs.append(Tab(served.live, members[len(tabs) % 3]))
+        by_worker = sockets_open_by_worker(folder)
+        assert sum(by_worker.values()) == len(tabs)
+
+        # Whichever worker answers, the scrape counts every worker's sockets.
+        for _ in range(8):
+            assert value(scrape(served.live), "chatspheres_sockets_open") == len(tabs)
+
+        for tab in tabs:
+            tab.close()
+        deadline = time.monotonic() + 10
+        while value(scrape(served.live), "chatspheres_sockets_open") != 0:
+            assert time.monotonic() < deadline, "closed sockets still counted"
+            time.sleep(0.1)
