@@ -190,7 +190,9 @@ class MatchingEngine:
         returning = pairing.partner
         if partner and returning.person not in self._waiting:
             place = pairing.partner_place
-            if place is None:
+            # A place this engine never gave out (a pairing built by hand)
+            # would break the queues' order: such a partner goes to the back.
+            if place is None or place >= self._next_sequence:
                 self._enqueue(returning)
             else:
                 self._enqueue_at(returning, place)
