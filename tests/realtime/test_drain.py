@@ -155,7 +155,7 @@ def _wait_until_serving(server: ServerProcess) -> None:
         with contextlib.suppress(OSError):
             page = http.client.HTTPConnection("127.0.0.1", server.live.port, timeout=2)
             try:
-                page.request("GET", "/accounts/login/")
+                page.request("GET", "/readyz")
                 if page.getresponse().status == 200:
                     return
             finally:

@@ -363,7 +363,7 @@ class HostServer:
             if self.process.poll() is not None:
                 raise RuntimeError(f"host {self.host.name}'s server exited:\n{self.log_tail()}")
             with contextlib.suppress(OSError):
-                if get(self.host, "/accounts/login/")[0] == 200:
+                if get(self.host, "/readyz")[0] == 200:
                     return
             time.sleep(0.1)
         raise RuntimeError(f"host {self.host.name}'s server did not start:\n{self.log_tail()}")
