@@ -63,6 +63,8 @@ Send = Callable[[Mapping[str, Any]], Awaitable[None]]
 
 CLOSE_POLICY_VIOLATION = 1008
 CLOSE_TOO_BIG = 1009
+# A service the gateway needs (Redis) is down: the page reconnects with backoff.
+CLOSE_TRY_AGAIN = 1013
 # Our own close codes (4000-4999 are the application's): the browser shows the reason.
 CLOSE_REPLACED = 4002
 CLOSE_TOO_MANY_TABS = 4003
@@ -237,7 +239,14 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         return
 
     asked = requested_resumption(scope)
-    resuming = asked is not None and await runtime.hub.tab_owner(asked.tab) == user_id
+    try:
+        resuming = asked is not None and await runtime.hub.tab_owner(asked.tab) == user_id
+    except UNAVAILABLE_ERRORS as error:
+        # Accepted, then closed in words: a refused handshake would make the
+        # page give up, where this one only has to try again in a moment.
+        logger.warning("a WebSocket handshake found the hub unavailable: %r", error)
+        await accept_and_close(send, CLOSE_TRY_AGAIN, _TRY_AGAIN, "unavailable")
+        return
     tab_id = asked.tab if resuming and asked is not None else new_tab_id()
     lane = scope.get("extensions", {}).get(LANE_EXTENSION)
     if not isinstance(lane, GatewayWebSocketProtocol) or not settings.REALTIME_FAST_LANE:
@@ -251,7 +260,12 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         lane=lane,
     )
     await send({"type": "websocket.accept"})
-    open_tabs = await runtime.hub.tab_attach(tab.id, user_id, tab.socket_id)
+    try:
+        open_tabs = await runtime.hub.tab_attach(tab.id, user_id, tab.socket_id)
+    except UNAVAILABLE_ERRORS as error:
+        logger.warning("tab %s could not be attached: %r", tab.id, error)
+        await tab.close(CLOSE_TRY_AGAIN, _TRY_AGAIN)
+        return
     if open_tabs > settings.REALTIME_MAX_TABS_PER_MEMBER:
         await runtime.hub.tab_detach(tab.id, tab.socket_id)
         logger.info("member %s has %s tabs open; refused one more", user_id, open_tabs - 1)
@@ -277,6 +291,9 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         if runtime.tabs.get(tab.id) is tab:
             del runtime.tabs[tab.id]
         await _tab_closed(tab, close_code)
+
+
+_TRY_AGAIN = "ChatSpheres can't reach a service it needs right now; this page reconnects soon."
 
 
 async def _within_handshake_limit(runtime: Runtime, address: str) -> bool:
@@ -418,7 +435,11 @@ async def _tab_closed(tab: Tab, close_code: int) -> None:
     if how is TabClosed.LOST:
         deadline = deadline_after(settings.REALTIME_RECONNECT_GRACE_SECONDS)
         steps.append(("marking lost", lambda: hub.tab_lost(tab.id, tab.socket_id, deadline)))
-    elif how is not TabClosed.REPLACED:
+    elif how is TabClosed.REPLACED:
+        # The newer socket serves the tab, so the registry is unchanged; a hub
+        # that keeps this process's tabs (RedisHub) forgets this socket here.
+        steps.append(("detaching", lambda: hub.tab_detach(tab.id, tab.socket_id)))
+    else:
         steps.append(("detaching", lambda: hub.tab_detach(tab.id, tab.socket_id)))
         steps += [
             ("ending", _bind_ended(hook, runtime, tab.id, tab.user_id))
@@ -429,6 +450,9 @@ async def _tab_closed(tab: Tab, close_code: int) -> None:
         # a conversation open, nor the other way round.
         try:
             await step()
+        except UNAVAILABLE_ERRORS as error:
+            # One line each while Redis is away, not a traceback per tab.
+            logger.warning("%s after tab %s closed (%s) failed: %r", what, tab.id, how.value, error)
         except Exception:
             logger.exception("%s after tab %s closed (%s) failed", what, tab.id, how.value)
 
