@@ -27,7 +27,7 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
@@ -166,22 +166,41 @@ class ServerProcesses:
         self.started: list[ServerProcess] = []
 
     def start(
-        self, count: int = 1, *, env: Mapping[str, str] | None = None, host: str = "127.0.0.1"
+        self,
+        count: int = 1,
+        *,
+        env: Mapping[str, str] | None = None,
+        host: str = "127.0.0.1",
+        arguments: Sequence[str] = (),
     ) -> list[ServerProcess]:
-        """Start ``count`` processes (all at once), return them once each one serves."""
+        """Start ``count`` processes (all at once), return them once each one serves.
+
+        ``arguments`` go to the server command as well (e.g. ``("--workers", "2")``).
+        """
         environment = server_environment({**self._env, **(env or {})})
-        fresh = [self._spawn(host, environment) for _ in range(count)]
+        fresh = [self._spawn(host, environment, arguments) for _ in range(count)]
         for server in fresh:
             server.wait_until_serving()
         return fresh
 
-    def _spawn(self, host: str, environment: dict[str, str]) -> ServerProcess:
+    def _spawn(
+        self, host: str, environment: dict[str, str], arguments: Sequence[str] = ()
+    ) -> ServerProcess:
         name = f"server-{len(self.started) + 1}"
         port = free_port(host)
         log_path = self._folder / f"{name}.log"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [sys.executable, "-m", "chatspheres.server", "--host", host, "--port", str(port)],
+                [
+                    sys.executable,
+                    "-m",
+                    "chatspheres.server",
+                    "--host",
+                    host,
+                    "--port",
+                    str(port),
+                    *arguments,
+                ],
                 cwd=PROJECT_ROOT,
                 env=environment,
                 stdout=log,

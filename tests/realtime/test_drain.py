@@ -9,28 +9,16 @@ them.
 
 from __future__ import annotations
 
-import contextlib
-import http.client
-import os
-import shutil
 import signal as signals
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from django.conf import settings
-from django.db import connection
 from websockets.exceptions import ConnectionClosed
 
 from chatspheres.calls.models import Conversation
 from chatspheres.spheres.models import Sphere
-from tests.conftest import LiveServer, make_member
+from tests.conftest import make_member
+from tests.realtime.procs import ServerProcesses, server_processes  # noqa: F401
 from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match, signal
 from tests.redis_support import OwnRedis, own_redis  # noqa: F401
 
@@ -43,125 +31,6 @@ CLOSE_SERVICE_RESTART = 1012
 # After its graceful shutdown uvicorn raises the signal again, so the process
 # ends "killed by SIGTERM" as its supervisor expects; 0 is as good.
 STOPPED_BY_SIGTERM = (0, -signals.SIGTERM)
-
-ROOT = Path(__file__).resolve().parents[2]
-# Bound a hang while a process starts or stops; they time nothing.
-START_LIMIT_SECONDS = 30
-STOP_LIMIT_SECONDS = 30
-
-
-def database_url() -> str:
-    """This test's database, as a server process is told it (DATABASE_URL)."""
-    db = connection.settings_dict
-    if db["ENGINE"].endswith("sqlite3"):
-        return f"sqlite:///{db['NAME']}"
-    user = db["USER"] or ""
-    if db["PASSWORD"]:
-        user += f":{db['PASSWORD']}"
-    at = f"{user}@" if user else ""
-    return f"postgres://{at}{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
-
-
-@dataclass
-class ServerProcess:
-    """``python -m chatspheres.server`` in a process of its own, on this test's database."""
-
-    process: subprocess.Popen[bytes]
-    live: LiveServer
-    log: Path
-    var_dir: Path
-
-    def terminate(self) -> None:
-        self.process.send_signal(signals.SIGTERM)
-
-    def wait(self) -> int:
-        return self.process.wait(timeout=STOP_LIMIT_SECONDS)
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.terminate()
-            try:
-                self.wait()
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=STOP_LIMIT_SECONDS)
-
-    def log_tail(self, lines: int = 30) -> str:
-        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
-
-
-@contextlib.contextmanager
-def server_processes() -> Iterator[Callable[..., ServerProcess]]:
-    """Start server processes with ``start(env=..., arguments=...)``; all stop at the end."""
-    folder = Path(tempfile.mkdtemp(prefix="chatspheres-drain-"))
-    started: list[ServerProcess] = []
-
-    def start(env: dict[str, str], arguments: tuple[str, ...] = ()) -> ServerProcess:
-        port = _free_port()
-        environment = {
-            key: value
-            for key, value in os.environ.items()
-            if key not in ("REDIS_URL", "PROMETHEUS_MULTIPROC_DIR", "DATABASE_URL")
-        }
-        environment.update(
-            DJANGO_SETTINGS_MODULE="chatspheres.settings",
-            DATABASE_URL=database_url(),
-            # Sessions made by this test must hold there too.
-            SECRET_KEY=settings.SECRET_KEY,
-            CHATSPHERES_VAR_DIR=str(folder / str(port)),
-            UVICORN_LOG_LEVEL="warning",
-            **env,
-        )
-        log = folder / f"server-{port}.log"
-        with log.open("wb") as output:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "chatspheres.server", "--port", str(port), *arguments],
-                cwd=ROOT,
-                env=environment,
-                stdout=output,
-                stderr=subprocess.STDOUT,
-            )
-        server = ServerProcess(
-            process=process,
-            live=LiveServer(url=f"http://127.0.0.1:{port}", host="127.0.0.1", port=port),
-            log=log,
-            var_dir=folder / str(port),
-        )
-        started.append(server)
-        _wait_until_serving(server)
-        return server
-
-    try:
-        yield start
-    finally:
-        for server in started:
-            server.stop()
-        for server in started:
-            print(f"--- server on port {server.live.port} ---\n{server.log_tail()}")
-        shutil.rmtree(folder, ignore_errors=True)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait_until_serving(server: ServerProcess) -> None:
-    deadline = time.monotonic() + START_LIMIT_SECONDS
-    while time.monotonic() < deadline:
-        if server.process.poll() is not None:
-            raise RuntimeError(f"the server process exited:\n{server.log_tail()}")
-        with contextlib.suppress(OSError):
-            page = http.client.HTTPConnection("127.0.0.1", server.live.port, timeout=2)
-            try:
-                page.request("GET", "/readyz")
-                if page.getresponse().status == 200:
-                    return
-            finally:
-                page.close()
-        time.sleep(0.1)
-    raise RuntimeError(f"the server process did not start:\n{server.log_tail()}")
 
 
 def closed_with(tab: Tab) -> int:
@@ -185,32 +54,21 @@ def conversation_state(public_id: str) -> tuple[str, str]:
     return saved.state, saved.end_reason
 
 
-Start = Callable[..., ServerProcess]
-
-
-@pytest.fixture
-def start(transactional_db: None) -> Iterator[Start]:
-    """Start server processes on this test's database; each is stopped after the test."""
-    with server_processes() as starter:
-        yield starter
-
-
 def test_sigterm_hands_the_tab_to_another_process_and_the_call_goes_on(
     own_redis: OwnRedis,  # noqa: F811
-    start: Start,
+    server_processes: ServerProcesses,  # noqa: F811
     sphere: Sphere,
 ) -> None:
     env = {"REDIS_URL": own_redis.url, "REALTIME_RECONNECT_GRACE_SECONDS": str(GRACE_SECONDS)}
-    one, two = start(env=env), start(env=env)
+    one, two = server_processes.start(2, env=env)
     ana = Tab(one.live, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(two.live, make_member("ben@example.com", spheres=(sphere,)))
     for_ana, _ = match(ana, ben, sphere.pk)
     conversation = for_ana["conversation"]
     relays_both_ways(ana, ben, conversation, "before")
 
-    two.terminate()
+    assert two.stop() in STOPPED_BY_SIGTERM  # SIGTERM, and the process ends by itself
     assert closed_with(ben) == CLOSE_SERVICE_RESTART
-    assert two.wait() in STOPPED_BY_SIGTERM
 
     # Ana hears Ben dropped, then that he is back, on another process.
     assert ana.receive_type("call.partner_away")["grace_seconds"] == GRACE_SECONDS
@@ -231,20 +89,19 @@ def test_sigterm_hands_the_tab_to_another_process_and_the_call_goes_on(
 
 def test_a_tab_that_does_not_come_back_ends_its_call_as_disconnected_after_the_grace(
     own_redis: OwnRedis,  # noqa: F811
-    start: Start,
+    server_processes: ServerProcesses,  # noqa: F811
     sphere: Sphere,
 ) -> None:
     env = {"REDIS_URL": own_redis.url, "REALTIME_RECONNECT_GRACE_SECONDS": str(GRACE_SECONDS)}
-    one, two = start(env=env), start(env=env)
+    one, two = server_processes.start(2, env=env)
     ana = Tab(one.live, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(two.live, make_member("ben@example.com", spheres=(sphere,)))
     for_ana, _ = match(ana, ben, sphere.pk)
     conversation = for_ana["conversation"]
 
     stopped = time.monotonic()
-    two.terminate()
+    assert two.stop() in STOPPED_BY_SIGTERM  # SIGTERM, and the process ends by itself
     assert closed_with(ben) == CLOSE_SERVICE_RESTART
-    assert two.wait() in STOPPED_BY_SIGTERM
 
     away = ana.receive_type("call.partner_away")
     assert away["grace_seconds"] == GRACE_SECONDS
@@ -255,15 +112,18 @@ def test_a_tab_that_does_not_come_back_ends_its_call_as_disconnected_after_the_g
     assert conversation_state(conversation) == ("ended", "disconnected")
 
 
-def test_a_lone_process_ends_its_calls_as_it_stops(start: Start, sphere: Sphere) -> None:
-    alone = start(env={})  # no REDIS_URL: one process, everything in its memory
+def test_a_lone_process_ends_its_calls_as_it_stops(
+    server_processes: ServerProcesses,  # noqa: F811
+    sphere: Sphere,
+) -> None:
+    # No REDIS_URL: one process, everything in its memory.
+    (alone,) = server_processes.start(1)
     ana = Tab(alone.live, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(alone.live, make_member("ben@example.com", spheres=(sphere,)))
     for_ana, _ = match(ana, ben, sphere.pk)
 
-    alone.terminate()
+    assert alone.stop() in STOPPED_BY_SIGTERM
     assert closed_with(ana) == CLOSE_SERVICE_RESTART
     assert closed_with(ben) == CLOSE_SERVICE_RESTART
-    assert alone.wait() in STOPPED_BY_SIGTERM
     assert conversation_state(for_ana["conversation"]) == ("ended", "disconnected")
     assert not Conversation.objects.active().exists()

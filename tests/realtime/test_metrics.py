@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import http.client
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.conf import settings
 from prometheus_client.parser import text_string_to_metric_families
 
 from chatspheres.realtime.metrics_endpoint import may_scrape
 from chatspheres.realtime.registry import registry
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member
-from tests.realtime.test_drain import server_processes
+from tests.realtime.procs import ServerProcesses, server_processes  # noqa: F401
 from tests.realtime.wsclient import Tab, match, signal
 from tests.redis_support import OwnRedis, own_redis  # noqa: F401
 
@@ -188,34 +190,43 @@ def sockets_open_by_worker(folder: Path) -> dict[int, float]:
 
 
 def test_one_scrape_covers_every_worker(
-    transactional_db: None,
     own_redis: OwnRedis,  # noqa: F811
+    server_processes: ServerProcesses,  # noqa: F811
     sphere: Sphere,
 ) -> None:
-    with server_processes() as start:
-        served = start(env={"REDIS_URL": own_redis.url}, arguments=("--workers", "2"))
-        folder = Path(served.var_dir) / "prometheus" / str(served.live.port)
-        deadline = time.monotonic() + 30
-        while len(sockets_open_by_worker(folder)) < 2:
-            assert time.monotonic() < deadline, "two workers did not start"
-            time.sleep(0.1)
+    (served,) = server_processes.start(
+        env={"REDIS_URL": own_redis.url}, arguments=("--workers", "2")
+    )
+    folder = Path(settings.VAR_DIR) / "prometheus" / str(served.port)
+    try:
+        _scrape_while_both_workers_hold_sockets(served.live, folder, sphere)
+    finally:
+        served.stop()
+        shutil.rmtree(folder, ignore_errors=True)
 
-        # Open sockets until both workers hold some (the kernel picks who accepts).
-        members = [make_member(f"m{n}@example.com", spheres=(sphere,)) for n in range(3)]
-        tabs: list[Tab] = []
-        while len(tabs) < 6 or min(sockets_open_by_worker(folder).values()) == 0:
-            assert len(tabs) < 24, f"one worker took every socket: {sockets_open_by_worker(folder)}"
-            tabs.append(Tab(served.live, members[len(tabs) % 3]))
-        by_worker = sockets_open_by_worker(folder)
-        assert sum(by_worker.values()) == len(tabs)
 
-        # Whichever worker answers, the scrape counts every worker's sockets.
-        for _ in range(8):
-            assert value(scrape(served.live), "chatspheres_sockets_open") == len(tabs)
+def _scrape_while_both_workers_hold_sockets(live: LiveServer, folder: Path, sphere: Sphere) -> None:
+    deadline = time.monotonic() + 30
+    while len(sockets_open_by_worker(folder)) < 2:
+        assert time.monotonic() < deadline, "two workers did not start"
+        time.sleep(0.1)
 
-        for tab in tabs:
-            tab.close()
-        deadline = time.monotonic() + 10
-        while value(scrape(served.live), "chatspheres_sockets_open") != 0:
-            assert time.monotonic() < deadline, "closed sockets still counted"
-            time.sleep(0.1)
+    # Open sockets until both workers hold some (the kernel picks who accepts).
+    members = [make_member(f"m{n}@example.com", spheres=(sphere,)) for n in range(3)]
+    tabs: list[Tab] = []
+    while len(tabs) < 6 or min(sockets_open_by_worker(folder).values()) == 0:
+        assert len(tabs) < 24, f"one worker took every socket: {sockets_open_by_worker(folder)}"
+        tabs.append(Tab(live, members[len(tabs) % 3]))
+    by_worker = sockets_open_by_worker(folder)
+    assert sum(by_worker.values()) == len(tabs)
+
+    # Whichever worker answers, the scrape counts every worker's sockets.
+    for _ in range(8):
+        assert value(scrape(live), "chatspheres_sockets_open") == len(tabs)
+
+    for tab in tabs:
+        tab.close()
+    deadline = time.monotonic() + 10
+    while value(scrape(live), "chatspheres_sockets_open") != 0:
+        assert time.monotonic() < deadline, "closed sockets still counted"
+        time.sleep(0.1)
