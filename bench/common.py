@@ -216,13 +216,61 @@ def listening_process(
 
 @contextmanager
 def our_server(
-    area: Scratch, *, port: int | None = None
+    area: Scratch, *, port: int | None = None, env: dict[str, str] | None = None
 ) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``python -m chatspheres.server`` (as `make run` serves it) on a free loopback port."""
+    """``python -m chatspheres.server`` (as `make run` serves it) on a free loopback port.
+
+    ``env`` adds to the scratch area's environment (``REDIS_URL`` for a process
+    that shares its hub through Redis).
+    """
     port = port or free_port()
     command = [sys.executable, "-m", "chatspheres.server", "--host", "127.0.0.1"]
-    with listening_process([*command, "--port", str(port)], port=port, env=area.env) as served:
+    environment = {**area.env, **(env or {})}
+    with listening_process([*command, "--port", str(port)], port=port, env=environment) as served:
         yield served
+
+
+@dataclass(frozen=True)
+class RedisServer:
+    """A redis-server of the benchmark's own (never the shared one on 6379)."""
+
+    url: str
+    pid: int
+    version: str
+
+
+@contextmanager
+def redis_server() -> Iterator[RedisServer]:
+    """Start ``redis-server`` on a free loopback port, persistence off; stop and remove it after."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        raise RuntimeError("redis-server is needed (apt-get install redis-server)")
+    port = free_port()
+    folder = tempfile.mkdtemp(prefix="chatspheres-bench-redis-")
+    command = [
+        binary,
+        "--bind",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        folder,
+        "--protected-mode",
+        "no",
+    ]
+    try:
+        with listening_process(command, port=port) as (process, _):
+            version = subprocess.run(
+                [binary, "--version"], capture_output=True, text=True, check=False
+            ).stdout.split()
+            found = next((word[2:] for word in version if word.startswith("v=")), "unknown")
+            yield RedisServer(url=f"redis://127.0.0.1:{port}/0", pid=process.pid, version=found)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def session_cookies(user_ids: Sequence[int]) -> list[str]:

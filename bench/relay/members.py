@@ -20,6 +20,15 @@ class Members:
     # The sphere each pair (2k, 2k + 1) queues in.
     sphere_of_pair: list[int]
 
+    def after(self, offset: int) -> Members:
+        """The members from ``offset`` on (an even number): another side's own members."""
+        assert offset % 2 == 0 and offset < len(self.user_ids)
+        return Members(
+            user_ids=self.user_ids[offset:],
+            cookies=self.cookies[offset:],
+            sphere_of_pair=self.sphere_of_pair[offset // 2 :],
+        )
+
 
 def create_members(count: int, *, lanes: int) -> Members:
     """``count`` members (an even number) with profiles, memberships and sessions."""

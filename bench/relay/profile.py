@@ -65,7 +65,7 @@ async def drive(area: Scratch, members: Members, sockets: int, seconds: float, o
         side = OurSide(pid=process.pid, port=port, members=members, lanes=25)
         await side.open(sockets)
         await side.pair()
-        await measure(side.pairs, side.stats, server_pid=side.pid, warmup=1.0, window=1.0)
+        await measure(side.pairs, side.stats, server_pids=side.pids, warmup=1.0, window=1.0)
         sampler = await asyncio.create_subprocess_exec(
             *[
                 py_spy(),
@@ -85,7 +85,7 @@ async def drive(area: Scratch, members: Members, sockets: int, seconds: float, o
             stdout=subprocess.DEVNULL,
         )
         window = await measure(
-            side.pairs, side.stats, server_pid=side.pid, warmup=0.5, window=seconds + 1
+            side.pairs, side.stats, server_pids=side.pids, warmup=0.5, window=seconds + 1
         )
         await asyncio.wait_for(sampler.wait(), 60)
         figures = window.figures()

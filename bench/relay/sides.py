@@ -67,6 +67,10 @@ class Side:
     def __init__(self, *, pid: int, port: int) -> None:
         self.pid = pid
         self.port = port
+        # Every process whose CPU the relay costs (two servers and Redis for
+        # the Redis mode); the main server's by default.
+        self.pids: list[int] = [pid]
+        self.process_labels: list[str] = ["server"]
         self.sockets: list[Socket] = []
         self.pairs: list[Pair] = []
         self.stats = Stats()
@@ -100,17 +104,42 @@ class Side:
 
 
 class OurSide(Side):
-    """ChatSpheres' ``/ws/``: signed-in members who queue and get matched, as in the browser."""
+    """ChatSpheres' ``/ws/``: signed-in members who queue and get matched, as in the browser.
+
+    With several ``ports`` (server processes sharing a Redis), socket ``i``
+    connects to ``ports[i % len(ports)]``: with two, the two tabs of every
+    pair are on different processes, and every relayed message crosses Redis.
+    """
 
     name = "chatspheres"
     prefix = b'{"type":"signal",'
 
-    def __init__(self, *, pid: int, port: int, members: Members, lanes: int) -> None:
+    def __init__(
+        self,
+        *,
+        pid: int,
+        port: int,
+        members: Members,
+        lanes: int,
+        ports: Sequence[int] | None = None,
+        name: str | None = None,
+    ) -> None:
         super().__init__(pid=pid, port=port)
         self.members = members
         self.lanes = lanes
+        self.ports = list(ports or [port])
+        if name is not None:
+            self.name = name
         self.uri = f"ws://{HOST}:{port}/ws/"
         self.origin = f"http://{HOST}:{port}"
+        # What each socket's ready frame said (its tab id, last event id),
+        # its match.found, and each pair's conversation.
+        self.ready: list[dict[str, Any]] = []
+        self.found: list[dict[str, Any]] = []
+        self.conversations: list[str] = []
+
+    def port_of(self, index: int) -> int:
+        return self.ports[index % len(self.ports)]
 
     async def open(self, count: int) -> None:
         # The probe signs in as the member after the last one used, so no tab is shared.
@@ -121,21 +150,25 @@ class OurSide(Side):
             first="ready",
         )
 
-        async def connect(index: int) -> tuple[Socket, Any]:
+        async def connect(index: int) -> tuple[Socket, Any, dict[str, Any]]:
+            port = self.port_of(index)
             socket, response = await open_socket(
                 HOST,
-                self.port,
-                self.uri,
-                origin=self.origin,
+                port,
+                f"ws://{HOST}:{port}/ws/",
+                origin=f"http://{HOST}:{port}",
                 headers={"Cookie": self.members.cookies[index]},
             )
+            # {"type":"ready","user":N,"tab":"…","last_event_id":N,"resumed":false}
             ready = await socket.receive_type({"ready"}, SETUP_TIMEOUT)
             assert ready["user"] == self.members.user_ids[index], ready
-            return socket, response
+            assert ready.get("resumed") is False, ready
+            return socket, response, ready
 
         opened = await bounded_gather(count, connect, CONNECT_CONCURRENCY)
-        self.sockets = [socket for socket, _ in opened]
-        self._record_load_extensions([response for _, response in opened])
+        self.sockets = [socket for socket, _, _ in opened]
+        self.ready = [ready for _, _, ready in opened]
+        self._record_load_extensions([response for _, response, _ in opened])
 
     async def pair(self) -> None:
         """Pair k queues A then B in its sphere; spheres (lanes) queue side by side."""
@@ -154,8 +187,11 @@ class OurSide(Side):
                 if found_a["conversation"] != found_b["conversation"]:
                     raise RuntimeError(f"pair {k} was matched apart: {found_a} / {found_b}")
                 conversations[k] = found_a["conversation"]
+                self.found[2 * k], self.found[2 * k + 1] = found_a, found_b
 
+        self.found = [{} for _ in self.sockets]
         await asyncio.gather(*(lane(first) for first in range(min(self.lanes, count))))
+        self.conversations = conversations
         self.pairs = []
         for k, conversation in enumerate(conversations):
 
