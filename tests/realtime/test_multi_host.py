@@ -178,6 +178,8 @@ def _free_subnet() -> int:
 
 @pytest.fixture
 def network() -> Iterator[BridgeNetwork]:
+    if _runs_on_postgresql():
+        pytest.skip("the multi-host journey runs once, in `make test`; it always uses PostgreSQL")
     if sys.platform != "linux" or os.geteuid() != 0:
         unavailable("the multi-host test needs root on Linux to make network namespaces")
     for program in ("ip", "socat"):
@@ -237,8 +239,6 @@ class Database:
 @pytest.fixture
 def database() -> Iterator[Database]:
     """A PostgreSQL database of this test's own, migrated, with the demo spheres."""
-    if _runs_on_postgresql():
-        pytest.skip("the multi-host journey runs once, in `make test`; it always uses PostgreSQL")
     admin_url = os.environ.get("TEST_DATABASE_URL", "")
     if not admin_url.startswith(("postgres://", "postgresql://")):
         unavailable("TEST_DATABASE_URL (a PostgreSQL server) is not set: the multi-host test")
