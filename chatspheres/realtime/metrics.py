@@ -1,7 +1,11 @@
 """What the real-time core counts for operators (``/metrics``, Prometheus format).
 
 Apps define their own metrics beside their code (the matching app the waiting
-tabs, the calls app the active calls); these are the core's.
+tabs and the wait times, the calls app the active calls); these are the
+core's. ``metrics_endpoint.py`` serves them all. Gauges say how to add up
+across worker processes (``multiprocess_mode``): a worker that died no
+longer counts. The relay counter counts both routes a relayed frame can take
+(the lane in ``Tab.receive_now``, the ordinary one in the calls app).
 """
 
 from __future__ import annotations
