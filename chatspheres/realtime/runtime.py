@@ -136,7 +136,7 @@ class Runtime:
             await hook(self)
         self.keep(asyncio.create_task(self._every(lambda: settings.REALTIME_SWEEP_SECONDS, _sweep)))
         for periodic in self.registry.periodic:
-            self.keep(asyncio.create_task(self._every(lambda p=periodic: p.seconds, periodic.hook)))
+            self.keep(asyncio.create_task(self._every(_constant(periodic.seconds), periodic.hook)))
 
     async def stop(self) -> None:
         """Run the apps' shutdown hooks, stop background work and the hub."""
@@ -175,6 +175,10 @@ class Runtime:
             except Exception as error:
                 # One line: a hub that is down fails every round until it is back.
                 logger.warning("periodic %s failed: %r", getattr(hook, "__name__", hook), error)
+
+
+def _constant(value: float) -> Callable[[], float]:
+    return lambda: value
 
 
 async def _sweep(runtime: Runtime) -> None:
