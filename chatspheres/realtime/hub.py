@@ -179,7 +179,9 @@ class _Log:
     # Replaying from before ``floor`` is impossible: older events were dropped.
     floor: int
     last_id: int
-    entries: deque[Envelope]
+    # Made with the member's first logged event: an empty deque is 760 bytes,
+    # and every member with a tab open has a log (for where their ids start).
+    entries: deque[Envelope] | None
     touched: float
 
 
@@ -195,6 +197,9 @@ class MemoryHub:
         self._log_size = log_size
         self._log_seconds = log_seconds
         self._tabs: dict[str, _TabEntry] = {}
+        # Live tabs per member (entries of _tabs not lost), so that attaching
+        # one more does not walk every tab of the process.
+        self._live_tabs: dict[int, int] = {}
         self._hits: dict[str, deque[float]] = {}
 
     async def start(self) -> None:
@@ -258,9 +263,12 @@ class MemoryHub:
         )
         log.last_id = event_id
         log.touched = time.monotonic()
-        if len(log.entries) == self._log_size:
-            log.floor = log.entries.popleft().id
-        log.entries.append(logged)
+        entries = log.entries
+        if entries is None:
+            entries = log.entries = deque()
+        if len(entries) == self._log_size:
+            log.floor = entries.popleft().id
+        entries.append(logged)
         await self.publish(channel, logged)
         return logged
 
@@ -273,14 +281,14 @@ class MemoryHub:
         log = self._logs.get(user)
         if log is None or after < log.floor or after > log.last_id:
             return None
-        return [entry for entry in log.entries if entry.id > after]
+        return [entry for entry in log.entries or () if entry.id > after]
 
     def _log_for(self, user: int) -> _Log:
         log = self._logs.get(user)
         if log is None:
             start = first_event_id()
             log = self._logs[user] = _Log(
-                floor=start, last_id=start, entries=deque(), touched=time.monotonic()
+                floor=start, last_id=start, entries=None, touched=time.monotonic()
             )
         return log
 
@@ -313,21 +321,34 @@ class MemoryHub:
 
     async def tab_attach(self, tab: str, user: int, socket: str) -> int:
         """Record the tab's socket; count the member's open tabs."""
+        replaced = self._tabs.get(tab)
+        if replaced is not None and replaced.lost_until is None:
+            self._one_less_live(replaced.user)
         self._tabs[tab] = _TabEntry(user=user, socket=socket)
-        return sum(
-            1 for entry in self._tabs.values() if entry.user == user and entry.lost_until is None
-        )
+        live = self._live_tabs[user] = self._live_tabs.get(user, 0) + 1
+        return live
+
+    def _one_less_live(self, user: int) -> None:
+        left = self._live_tabs[user] - 1
+        if left:
+            self._live_tabs[user] = left
+        else:
+            del self._live_tabs[user]
 
     async def tab_detach(self, tab: str, socket: str) -> None:
         """Forget the tab, unless another socket has taken it over."""
         entry = self._tabs.get(tab)
         if entry is not None and entry.socket == socket:
             del self._tabs[tab]
+            if entry.lost_until is None:
+                self._one_less_live(entry.user)
 
     async def tab_lost(self, tab: str, socket: str, deadline: float) -> None:
         """Keep the tab's owner until ``deadline`` so that it can come back."""
         entry = self._tabs.get(tab)
         if entry is not None and entry.socket == socket:
+            if entry.lost_until is None:
+                self._one_less_live(entry.user)
             entry.lost_until = deadline
 
     async def tab_owner(self, tab: str) -> int | None:
