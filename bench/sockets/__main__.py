@@ -360,9 +360,25 @@ async def socket_costs(
                 "blocks_per_socket": round(stat.count_diff / count, 2),
             }
         )
+    # Our own share, line by line (the allocating line in chatspheres/): what a
+    # change in the real-time core costs per socket.
+    ours = sorted(
+        (stat for stat in by_line if "/chatspheres/" in stat.traceback[0].filename),
+        key=lambda stat: stat.size_diff,
+        reverse=True,
+    )
     return {
         "sockets": count,
         "python_heap_kib_per_socket": round(total / count / 1024, 2),
+        "chatspheres_allocation_sites": [
+            {
+                "where": short(stat.traceback[0]),
+                "bytes_per_socket": round(stat.size_diff / count),
+                "blocks_per_socket": round(stat.count_diff / count, 2),
+            }
+            for stat in ours[:12]
+            if stat.size_diff > 0
+        ],
         "by_library_kib_per_socket": {
             name: round(size / count / 1024, 2)
             for name, size in sorted(by_area.items(), key=lambda kv: -kv[1])
@@ -430,6 +446,24 @@ def plot(repetitions: list[dict[str, Any]], medians: list[dict[str, Any]]) -> No
     save_figure(fig, "sockets")
 
 
+def costs_only(count: int) -> None:
+    """A diagnosis run: what ``count`` idle sockets are made of, printed."""
+    raise_fd_limit(count + WARMUP_SOCKETS + 500)
+    with scratch() as area:
+        ids = create_members(count + WARMUP_SOCKETS)
+        costs = run_costs(area, bulk_session_cookies(ids), count)
+    print(
+        f"Python heap per idle socket (tracemalloc, {count} sockets):"
+        f" {costs['python_heap_kib_per_socket']:.2f} KiB"
+    )
+    for name, kib in costs["by_library_kib_per_socket"].items():
+        print(f"  {kib:6.2f} KiB  {name}")
+    print("of which chatspheres, by allocating line:")
+    for site in costs["chatspheres_allocation_sites"]:
+        blocks = site["blocks_per_socket"]
+        print(f"  {site['bytes_per_socket']:6d} B  {blocks:5.2f} blocks  {site['where']}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -438,7 +472,15 @@ def main() -> None:
     parser.add_argument(
         "--repetitions", type=int, help="default 3 (1 with --quick), fewer if time runs out"
     )
+    parser.add_argument(
+        "--costs-only",
+        action="store_true",
+        help="only list what an idle socket is made of (tracemalloc); writes no result",
+    )
     args = parser.parse_args()
+    if args.costs_only:
+        costs_only(1000)
+        return
     sizes = [200, 1000] if args.quick else [1000, 5000, 10000]
     wanted = args.repetitions or (1 if args.quick else 3)
     began = time.monotonic()
@@ -502,6 +544,9 @@ def main() -> None:
     for name, kib in costs["by_library_kib_per_socket"].items():
         print(f"    {kib:6.2f} KiB  {name}")
     for site in costs["top_allocation_sites"][:10]:
+        print(f"    {site['bytes_per_socket']:6d} B  {site['where']}")
+    print("  of which chatspheres, by allocating line:")
+    for site in costs["chatspheres_allocation_sites"]:
         print(f"    {site['bytes_per_socket']:6d} B  {site['where']}")
     print(f"  worst: {worst:.1f} KiB per idle socket (target ≤ {TARGET_KIB_PER_SOCKET}): {verdict}")
     print(f"  took {elapsed:.0f} s")
