@@ -17,10 +17,11 @@ Every wait is bounded; it never times the server.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -119,6 +120,18 @@ async def _true(value: bool) -> bool:
 # The site ------------------------------------------------------------------------------
 
 
+@pytest.fixture
+def opened() -> Iterator[list[Tab]]:
+    """Tabs to drop when the test ends (asked for after the servers: dropped before they stop)."""
+    tabs: list[Tab] = []
+    yield tabs
+    for tab in tabs:
+        # Dropped rather than closed: a closing handshake would wait behind
+        # the frames the test never read.
+        with contextlib.suppress(Exception):
+            tab.drop()
+
+
 def redis_env(server: OwnRedis) -> dict[str, str]:
     return {"REDIS_URL": server.url, "REDIS_KEY_PREFIX": "fault:"}
 
@@ -190,19 +203,20 @@ def assert_all_alive(servers: list[ServerProcess]) -> None:
 def test_ten_redis_restarts_during_activity_lose_no_process_no_socket_and_no_queue(
     own_redis: OwnRedis,  # noqa: F811 (first: it must outlive the servers)
     server_processes: ServerProcesses,  # noqa: F811
+    opened: list[Tab],
     sphere: Sphere,
 ) -> None:
     servers = server_processes.start(2, env=redis_env(own_redis))
     first, second = servers
     ana = Tab(first.live, make_member("ana@example.com", spheres=(sphere,)))
     ben = Tab(second.live, make_member("ben@example.com", spheres=(sphere,)))
+    opened += [ana, ben]
     deadline = time.monotonic() + WAIT_LIMIT_SECONDS
     assert join_queue(ana, sphere, deadline) == "queue.waiting"
     assert join_queue(ben, sphere, deadline) == "match.found"
     found = wait_for(ana, "match.found", deadline)
     assert found is not None
     conversation = found["conversation"]
-    tabs = [ana, ben]
 
     for round_number in range(RESTARTS):
         # Someone waits on one process when Redis goes.
@@ -213,7 +227,7 @@ def test_ten_redis_restarts_during_activity_lose_no_process_no_socket_and_no_que
         arrival = Tab(
             hosts[1].live, make_member(f"come{round_number}@example.com", spheres=(sphere,))
         )
-        tabs += [waiter, arrival]
+        opened += [waiter, arrival]
         assert join_queue(waiter, sphere, time.monotonic() + WAIT_LIMIT_SECONDS) == "queue.waiting"
         ana.send(signal(conversation, f"during-{round_number}"))  # relayed, or lost with Redis
 
@@ -236,18 +250,19 @@ def test_ten_redis_restarts_during_activity_lose_no_process_no_socket_and_no_que
         assert relayed(ben, ana, conversation, note, recovered), f"{note}: ben to ana"
         assert_all_alive(servers)
 
-    for tab in tabs:
+    for tab in opened:
         still_open(tab, sphere)
     assert_all_alive(servers)
     for server in servers:
         # One warning per failure, not a traceback for every call.
-        assert server.log().count("Traceback") <= RESTARTS, server.log()
+        assert "Traceback" not in server.log(), server.log()
 
 
 @pytest.mark.django_db(transaction=True)
 def test_while_redis_is_down_pages_render_the_queue_refuses_in_words_and_readyz_says_503(
     own_redis: OwnRedis,  # noqa: F811 (first: it must outlive the servers)
     server_processes: ServerProcesses,  # noqa: F811
+    opened: list[Tab],
     sphere: Sphere,
 ) -> None:
     servers = server_processes.start(2, env=redis_env(own_redis))
@@ -255,6 +270,7 @@ def test_while_redis_is_down_pages_render_the_queue_refuses_in_words_and_readyz_
     cookie = session_cookie(member)
     tab = Tab(servers[0].live, member, cookie=cookie)
     away = Tab(servers[1].live, member, cookie=cookie)
+    opened += [tab, away]
     for server in servers:
         assert server.fetch("/readyz") == (200, "ready\n")
 
