@@ -910,6 +910,11 @@ class RedisHub:
                 ]
                 try:
                     await self._write(batch)
+                except asyncio.CancelledError:
+                    stopped = RedisError("the hub stopped")
+                    for item in batch:
+                        self._settle(item, error=stopped)
+                    raise
                 except Exception as error:
                     logger.exception("Redis hub: the writer failed")
                     for item in batch:
@@ -1198,10 +1203,14 @@ class RedisHub:
         if self._must_announce_restore:
             self._must_announce_restore = False
             if self.on_restored is not None:
-                try:
-                    await self.on_restored()
-                except Exception:
-                    logger.exception("Redis hub: restoring the apps' shared state failed")
+                # A task of its own: the apps' hooks must not delay the heartbeat.
+                self._tasks.append(asyncio.create_task(self._announce_restore(self.on_restored)))
+
+    async def _announce_restore(self, on_restored: Callable[[], Awaitable[None]]) -> None:
+        try:
+            await on_restored()
+        except Exception:
+            logger.exception("Redis hub: restoring the apps' shared state failed")
 
     async def _reassert(self) -> None:
         """Write this process's tabs and presence to Redis again."""
