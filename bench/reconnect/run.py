@@ -526,6 +526,46 @@ def targets(results: dict[str, Any], plan: Plan) -> list[dict[str, Any]]:
     return checks
 
 
+def notes(results: dict[str, Any], plan: Plan) -> list[str]:
+    """Gaps and their causes, from this run's figures."""
+    found = []
+    for name in plan.hubs:
+        summaries = [
+            results[kind][f"{name}/{drop}"]
+            for kind in ("one_at_a_time", "bursts")
+            for drop in DROPS
+        ]
+        disorder = sum(s["out_of_order"] for s in summaries)
+        twice = sum(s["duplicates"] for s in summaries)
+        to_page = sum(s["lost_to_page"] for s in summaries)
+        if not (disorder or twice or to_page):
+            continue
+        found.append(
+            f"{'In-process hub' if name == 'memory' else 'Through Redis'}: in {disorder} trials"
+            f" the resumed tab was sent live events before the replay of older ones ({twice}"
+            f" lines arrived twice, {to_page} would be dropped by the page as already seen, since"
+            " it ignores an id not above the last it saw). Cause: on a resume the gateway"
+            " subscribes the tab to its channels (awaiting Redis) before Tab.catch_up starts"
+            " holding live logged events back, so an event published in between is sent at"
+            " once and sets the tab's last id; the catch-up then resets that id to the one the"
+            " page asked from and replays everything after it, the event included. With"
+            " MemoryHub subscribing never waits, so nothing slips in. Fix (in"
+            " chatspheres/realtime/gateway.py and tab.py, checked with this benchmark: none"
+            " out of order or lost): hold live logged events from before the subscriptions"
+            " (a Tab.hold() called by _serve_tab before subscribing, which catch_up keeps)."
+        )
+    bursts = [s for key, s in results["bursts"].items()]
+    if bursts:
+        worst = max(bursts, key=lambda s: s["resumed_ms"]["p50"] or 0)
+        found.append(
+            f"When {plan.pairs} tabs drop at once, each waits for the others' handshakes"
+            " (session lookups in the database thread, the resume hook's query for the tab's"
+            f" conversation): the slowest burst's p50 was {worst['resumed_ms']['p50']:.0f} ms,"
+            f" its p95 {worst['resumed_ms']['p95']:.0f} ms."
+        )
+    return found
+
+
 def plot(results: dict[str, Any], plan: Plan) -> None:
     import matplotlib
 
@@ -637,6 +677,7 @@ def main(argv: list[str] | None = None) -> None:
             "trials": results["trials"],
             "versions": results["versions"],
             "targets": checks,
+            "notes": notes(results, plan),
             "elapsed_seconds": round(elapsed, 1),
             "load_average_1min": {"start": load_before[0], "end": os.getloadavg()[0]},
         },

@@ -162,7 +162,7 @@ class OurSide(Side):
             # {"type":"ready","user":N,"tab":"…","last_event_id":N,"resumed":false}
             ready = await socket.receive_type({"ready"}, SETUP_TIMEOUT)
             assert ready["user"] == self.members.user_ids[index], ready
-            assert ready.get("resumed") is False, ready
+            assert not ready.get("resumed", False), ready
             return socket, response, ready
 
         opened = await bounded_gather(count, connect, CONNECT_CONCURRENCY)

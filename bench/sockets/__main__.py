@@ -61,7 +61,10 @@ from bench.common import (
 )
 from bench.sockets.members import bulk_session_cookies, create_members
 
-TARGET_KIB_PER_SOCKET = 50
+# The issue's targets: at most 50 KiB per idle socket, and no worse than the
+# 22 KiB the first gateway measured before the real-time core was rewritten.
+TARGET_KIB_PER_SOCKET = 22
+CEILING_KIB_PER_SOCKET = 50
 CONCURRENCY = 64  # handshakes in flight at once
 WARMUP_SOCKETS = 20
 PROBES = (
@@ -446,6 +449,40 @@ def plot(repetitions: list[dict[str, Any]], medians: list[dict[str, Any]]) -> No
     save_figure(fig, "sockets")
 
 
+def notes(worst: float, costs: dict[str, Any]) -> list[str]:
+    """Gaps and their causes, from this run's figures."""
+    if worst <= TARGET_KIB_PER_SOCKET:
+        return []
+    sites = {
+        site["where"]: site["bytes_per_socket"] for site in costs["chatspheres_allocation_sites"]
+    }
+
+    def at(prefix: str) -> int:
+        return sum(size for where, size in sites.items() if where.startswith(prefix))
+
+    ours = costs["by_library_kib_per_socket"].get("chatspheres", 0.0)
+    frames = at("chatspheres/asgi.py") + at("chatspheres/realtime/gateway.py")
+    return [
+        f"{worst:.1f} KiB per idle socket, above the {TARGET_KIB_PER_SOCKET} KiB measured before"
+        f" the real-time core was rewritten. Our own code holds {ours:.2f} KiB of each idle"
+        " socket's Python heap (tracemalloc; 1.57 KiB before the rewrite); the rest (uvicorn,"
+        " websockets, asyncio) did not change. By line: the coroutines a socket's life runs in"
+        f" (asgi.py, gateway.py: {frames} B, one frame more than before: _serve_tab), the"
+        " tab's app states"
+        f" (tab.py: {at('chatspheres/realtime/tab.py')} B: a dict and one object per app), and"
+        f" the hub's entries for the tab (hub.py: {at('chatspheres/realtime/hub.py')} B: two"
+        " channel lists, the tab registry's entry, the member's event log). Made smaller in"
+        " this round: the event log's deque is made with the member's first event (an empty"
+        " one was 768 B per connected member).",
+        "Proposed, outside the files this round could change: GatewayWebSocketProtocol could"
+        " drop uvicorn's handshake request and response once the socket is accepted (their"
+        " headers stay referenced for the socket's life): measured with --costs-only, 1.2 KiB"
+        " less per idle socket, as much as the rewrite added; the gateway could call serve()"
+        " itself rather than through _serve_tab (one coroutine frame, ~0.3 KiB); the tab's"
+        " app states could be a tuple indexed per registry rather than a dict (~0.2 KiB).",
+    ]
+
+
 def costs_only(count: int) -> None:
     """A diagnosis run: what ``count`` idle sockets are made of, printed."""
     raise_fd_limit(count + WARMUP_SOCKETS + 500)
@@ -537,6 +574,7 @@ def main() -> None:
     for step in medians:
         print(f"  {describe(step)}")
     verdict = "pass" if worst <= TARGET_KIB_PER_SOCKET else "MISS"
+    ceiling = "pass" if worst <= CEILING_KIB_PER_SOCKET else "MISS"
     heap = costs["python_heap_kib_per_socket"]
     print(
         f"  Python heap per idle socket (tracemalloc, {costs['sockets']} sockets): {heap:.1f} KiB"
@@ -548,7 +586,10 @@ def main() -> None:
     print("  of which chatspheres, by allocating line:")
     for site in costs["chatspheres_allocation_sites"]:
         print(f"    {site['bytes_per_socket']:6d} B  {site['where']}")
-    print(f"  worst: {worst:.1f} KiB per idle socket (target ≤ {TARGET_KIB_PER_SOCKET}): {verdict}")
+    print(
+        f"  worst: {worst:.1f} KiB per idle socket (target ≤ {TARGET_KIB_PER_SOCKET}: {verdict};"
+        f" ≤ {CEILING_KIB_PER_SOCKET}: {ceiling})"
+    )
     print(f"  took {elapsed:.0f} s")
 
     write_result(
@@ -577,12 +618,21 @@ def main() -> None:
             "python_heap_per_socket": costs,
             "targets": [
                 {
-                    "name": "server memory per idle socket (worst size)",
+                    "name": "server memory per idle socket (worst size), no worse than before"
+                    " the real-time core was rewritten",
                     "target": f"<= {TARGET_KIB_PER_SOCKET} KiB",
                     "value": f"{worst:.1f} KiB",
+                    "ratio": round(worst / TARGET_KIB_PER_SOCKET, 3),
                     "passed": worst <= TARGET_KIB_PER_SOCKET,
-                }
+                },
+                {
+                    "name": "server memory per idle socket (worst size)",
+                    "target": f"<= {CEILING_KIB_PER_SOCKET} KiB",
+                    "value": f"{worst:.1f} KiB",
+                    "passed": worst <= CEILING_KIB_PER_SOCKET,
+                },
             ],
+            "notes": notes(worst, costs),
             "load_average_1min": {"before": load_before[0], "after": load_after[0]},
             "elapsed_seconds": round(elapsed, 1),
         },
