@@ -52,7 +52,7 @@ from chatspheres.matching.redis_matcher import RedisMatcher
 T = TypeVar("T")
 
 # Someone who never waits: the partner of the pairings ``queue_at_back`` restores.
-NOBODY = Seeker(person=-(10**12), ticket="nobody", pool=POOL, interests=frozenset())
+NOBODY = Seeker(person=-(10**12), tab="nobody", pool=POOL, interests=frozenset())
 # Each join logs itself and each command its script runs (about 20 in all),
 # so the log is read and emptied every SLOWLOG_ARRIVALS arrivals.
 SLOWLOG_LENGTH = 50_000

@@ -55,9 +55,7 @@ def prefilled_people(size: int, sampler: InterestSampler) -> list[Seeker]:
     """
     everyone = frozenset(range(size))
     return [
-        Seeker(
-            person=person, ticket="w", pool=POOL, interests=sampler.interests(), excluded=everyone
-        )
+        Seeker(person=person, tab="w", pool=POOL, interests=sampler.interests(), excluded=everyone)
         for person in range(size)
     ]
 
@@ -73,7 +71,7 @@ def active_people(count: int, sampler: InterestSampler) -> list[Seeker]:
     sets, blocks, are small). Negative ids land in its empty top slots.
     """
     return [
-        Seeker(person=-1 - index, ticket="a", pool=POOL, interests=sampler.interests())
+        Seeker(person=-1 - index, tab="a", pool=POOL, interests=sampler.interests())
         for index in range(count)
     ]
 

@@ -38,8 +38,8 @@ class Matcher(Protocol):
         """Pair the seeker with the best waiting candidate, or queue them and return None."""
         ...
 
-    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
-        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
+    async def leave(self, person: int, tab: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``tab``); return who left."""
         ...
 
     async def note_parted(self, a: int, b: int) -> None:
@@ -77,9 +77,9 @@ class MemoryMatcher:
         """Pair the seeker with the best waiting candidate, or queue them and return None."""
         return self._engine.join(seeker)
 
-    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
-        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
-        return self._engine.leave(person, ticket)
+    async def leave(self, person: int, tab: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``tab``); return who left."""
+        return self._engine.leave(person, tab)
 
     async def note_parted(self, a: int, b: int) -> None:
         """Record that two people just left each other, so they are not paired again soon."""

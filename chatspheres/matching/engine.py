@@ -81,7 +81,7 @@ class Seeker:
     """A person waiting, from one browser tab, to be matched in one sphere."""
 
     person: int
-    ticket: str
+    tab: str
     pool: int
     interests: frozenset[str]
     excluded: frozenset[int] = frozenset()
@@ -173,9 +173,9 @@ class MatchingEngine:
             partner_place=chosen.sequence,
         )
 
-    def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
-        """Stop the person waiting (only if their wait is from ``ticket``, when given)."""
-        return self._remove(person, ticket)
+    def leave(self, person: int, tab: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``tab``, when given)."""
+        return self._remove(person, tab)
 
     def note_parted(self, a: int, b: int) -> None:
         """Record that two people just left each other, so they are not paired again soon."""
@@ -236,12 +236,12 @@ class MatchingEngine:
                 bucket = pool.by_interest[interest] = OrderedDict()
             _insert_in_order(bucket, seeker.person, waiting)
 
-    def _remove(self, person: int, ticket: str | None) -> Seeker | None:
+    def _remove(self, person: int, tab: str | None) -> Seeker | None:
         waiting = self._waiting.get(person)
         if waiting is None:
             return None
         seeker = waiting.seeker
-        if ticket is not None and seeker.ticket != ticket:
+        if tab is not None and seeker.tab != tab:
             return None
         del self._waiting[person]
         pool = self._pools[seeker.pool]

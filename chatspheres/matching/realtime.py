@@ -96,12 +96,12 @@ async def queue_join(tab: Tab, message: QueueJoin, _text: str) -> None:
     request = await run_in_db(queue_request_for, user_id=tab.user_id, sphere_id=message.sphere)
     matcher = matcher_of(tab.runtime)
     replaced = await matcher.leave(tab.user_id)
-    if replaced is not None and replaced.ticket != tab.id:
+    if replaced is not None and replaced.tab != tab.id:
         # One wait per member: the newest tab takes over and the older one is told.
-        await send_event(QueueLeft(reason="elsewhere"), to=ToTab(tab.user_id, replaced.ticket))
+        await send_event(QueueLeft(reason="elsewhere"), to=ToTab(tab.user_id, replaced.tab))
     seeker = Seeker(
         person=tab.user_id,
-        ticket=tab.id,
+        tab=tab.id,
         pool=request.sphere_id,
         interests=request.interests,
         excluded=request.excluded,
@@ -132,9 +132,9 @@ async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> N
             conversation_start,
             sphere_id=arrival.pool,
             a_user_id=partner.person,
-            a_tab=partner.ticket,
+            a_tab=partner.tab,
             b_user_id=arrival.person,
-            b_tab=arrival.ticket,
+            b_tab=arrival.tab,
             shared_interests=pairing.shared,
         )
     except PairingRefused as refusal:
@@ -146,7 +146,7 @@ async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> N
         # waiting and are told why; this tab waits on at its new place.
         await send_event(
             QueueLeft(reason="refused", message=refusal.message),
-            to=ToTab(partner.person, partner.ticket),
+            to=ToTab(partner.person, partner.tab),
         )
         await _now_waiting(tab, arrival)
         return

@@ -7,7 +7,7 @@ longest-waiting among equals, the bounded scan (``scan_limit`` eligible people
 compared, ``4 * scan_limit`` ineligible ones skipped, the arrival's interest
 buckets read side by side, oldest first, then the oldest eligible among the
 first ``4 * scan_limit`` of the pool), one wait per person, ``leave`` with a
-ticket, and ``restore``.  Each operation is one Lua script run with EVALSHA,
+tab, and ``restore``.  Each operation is one Lua script run with EVALSHA,
 so it is atomic with respect to every other operation from any process: two
 arrivals can never both take the same waiting person.
 
@@ -20,7 +20,7 @@ Key layout, every key under ``key_prefix`` (``P``):
   members are *entries* that carry what judging a candidate needs, so that
   the scan reads no other key for most candidates:
   ``"<seq> <person> <1 if they exclude anyone, else 0> <profile>"``, where the
-  profile is the ticket followed by each interest, each after a tab, with
+  profile is the tab followed by each interest, each after a tab, with
   ``%`` and tab escaped as ``%25`` and ``%09`` (interests appear escaped so in
   bucket names too);
 * ``P w:<person>``: the person's one wait, ``"<pool> <entry>"`` (a string);
@@ -86,7 +86,7 @@ local function clock(given)
 end
 
 -- A queue entry: "<seq> <person> <excludes anyone: 1 or 0> <profile>"; the
--- profile is "<ticket>\t<interest>\t<interest>..." (escaped, see the module).
+-- profile is "<tab>\t<interest>\t<interest>..." (escaped, see the module).
 local function parse(entry)
   return string.match(entry, '^(%S+) (%S+) (%d) (.*)$')
 end
@@ -111,13 +111,13 @@ local function remove_entry(person, pool, entry, excludes, profile)
   return {pool, entry, excluded}
 end
 
--- Stop a person waiting (only if the wait is from `ticket`, when given).
-local function remove_wait(person, ticket)
+-- Stop a person waiting (only if the wait is from `tab`, when given).
+local function remove_wait(person, tab)
   local wait = redis.call('GET', wait_key(person))
   if not wait then return nil end
   local pool, entry = string.match(wait, '^(%S+) (.*)$')
   local _, _, excludes, profile = parse(entry)
-  if ticket and string.match(profile, '^[^\t]*') ~= ticket then return nil end
+  if tab and string.match(profile, '^[^\t]*') ~= tab then return nil end
   return remove_entry(person, pool, entry, excludes, profile)
 end
 
@@ -292,14 +292,14 @@ return reply
 """
 )
 
-# ARGV: prefix, person, ticket (escaped), '1' when the ticket must match ('0':
+# ARGV: prefix, person, tab (escaped), '1' when the tab must match ('0':
 # any wait).  Replies nil or the wait that ended: {pool, entry, excluded}.
 _LEAVE = (
     _LIBRARY
     + r"""
-local ticket = nil
-if ARGV[4] == '1' then ticket = ARGV[3] end
-return remove_wait(ARGV[2], ticket) or false
+local tab = nil
+if ARGV[4] == '1' then tab = ARGV[3] end
+return remove_wait(ARGV[2], tab) or false
 """
 )
 
@@ -363,7 +363,7 @@ def _unescape(text: str) -> str:
 def _profile(seeker: Seeker) -> str:
     # Interests sorted, so that every process reads the buckets in one order.
     interests = "".join(f"\t{_escape(interest)}" for interest in sorted(seeker.interests))
-    return _escape(seeker.ticket) + interests
+    return _escape(seeker.tab) + interests
 
 
 def _seeker_args(seeker: Seeker) -> list[str]:
@@ -375,10 +375,10 @@ def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
     """The seeker and their place in the queue, from a script's {pool, entry, excluded}."""
     pool, entry, excluded = reply
     place, person, _excludes, profile = _text(entry).split(" ", 3)
-    ticket, *interests = profile.split("\t")
+    tab, *interests = profile.split("\t")
     seeker = Seeker(
         person=int(person),
-        ticket=_unescape(ticket),
+        tab=_unescape(tab),
         pool=int(_text(pool)),
         interests=frozenset(_unescape(interest) for interest in interests),
         excluded=frozenset(int(_text(each)) for each in excluded),
@@ -454,15 +454,15 @@ class RedisMatcher:
             partner_place=place,
         )
 
-    async def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
-        """Stop the person waiting (only if their wait is from ``ticket``); return who left."""
+    async def leave(self, person: int, tab: str | None = None) -> Seeker | None:
+        """Stop the person waiting (only if their wait is from ``tab``); return who left."""
         reply = await self._leave(
             keys=[self._sequence_key],
             args=[
                 self._prefix,
                 str(person),
-                _escape(ticket or ""),
-                "0" if ticket is None else "1",
+                _escape(tab or ""),
+                "0" if tab is None else "1",
             ],
         )
         return None if reply is None else _wait_from(reply)[0]

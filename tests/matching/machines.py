@@ -38,12 +38,12 @@ people = st.sampled_from(PEOPLE)
 pools = st.sampled_from(POOLS)
 interest_sets = st.frozensets(st.sampled_from("abcdef"), max_size=4)
 exclusion_sets = st.frozensets(people, max_size=3)
-tickets = st.sampled_from(["tab-1", "tab-2"])
+tabs = st.sampled_from(["tab-1", "tab-2"])
 pauses = st.sampled_from([0.0, 1.0, 60.0, WINDOW - 1, WINDOW, WINDOW + 1, 2 * WINDOW])
 seekers = st.builds(
     Seeker,
     person=people,
-    ticket=tickets,
+    tab=tabs,
     pool=pools,
     interests=interest_sets,
     excluded=exclusion_sets,
@@ -55,7 +55,7 @@ newcomers = st.sampled_from(NEWCOMERS)
 crowd_members = st.builds(
     Seeker,
     person=people,
-    ticket=tickets,
+    tab=tabs,
     pool=st.just(POOLS[0]),
     interests=interest_sets,
     excluded=st.frozensets(newcomers, max_size=2),
@@ -63,7 +63,7 @@ crowd_members = st.builds(
 newcomer_seekers = st.builds(
     Seeker,
     person=newcomers,
-    ticket=tickets,
+    tab=tabs,
     pool=st.sampled_from(POOLS[:2]),
     interests=interest_sets,
     excluded=st.frozensets(people, max_size=3),
@@ -77,7 +77,7 @@ class Queue(Protocol):
     """A matching queue driven synchronously: the engine, or a ``Matcher`` run to completion."""
 
     def join(self, seeker: Seeker) -> Pairing | None: ...
-    def leave(self, person: int, ticket: str | None = None) -> Seeker | None: ...
+    def leave(self, person: int, tab: str | None = None) -> Seeker | None: ...
     def note_parted(self, a: int, b: int) -> None: ...
     def restore(self, pairing: Pairing, *, arrival: bool = True, partner: bool = True) -> None: ...
     def waiting_count(self, pool: int) -> int: ...
@@ -147,11 +147,11 @@ class SideBySide:
         ]
         self.unstarted.append(Unstarted(pairing, place))
 
-    def leave(self, person: int, ticket: str | None) -> None:
+    def leave(self, person: int, tab: str | None) -> None:
         waiting = self.reference.find(person)
-        expected = waiting if waiting is not None and ticket in (None, waiting.ticket) else None
+        expected = waiting if waiting is not None and tab in (None, waiting.tab) else None
 
-        assert self.queue.leave(person, ticket) == expected
+        assert self.queue.leave(person, tab) == expected
 
         if expected is not None:
             self.reference.remove(person)
@@ -208,9 +208,9 @@ class QueueAgainstReference(RuleBasedStateMachine):
         everyone = self.both.waiting_in(arrival.pool)
         self.both.arrive(replace(arrival, excluded=arrival.excluded | everyone))
 
-    @rule(person=people, ticket=st.none() | tickets)
-    def leave(self, person: int, ticket: str | None) -> None:
-        self.both.leave(person, ticket)
+    @rule(person=people, tab=st.none() | tabs)
+    def leave(self, person: int, tab: str | None) -> None:
+        self.both.leave(person, tab)
 
     @rule(a=people, b=people)
     def note_parted(self, a: int, b: int) -> None:

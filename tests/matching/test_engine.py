@@ -17,9 +17,7 @@ WINDOW = 600.0
 
 
 def seeker(person: int, *interests: str) -> Seeker:
-    return Seeker(
-        person=person, ticket=f"tab-{person}", pool=SPHERE, interests=frozenset(interests)
-    )
+    return Seeker(person=person, tab=f"tab-{person}", pool=SPHERE, interests=frozenset(interests))
 
 
 @pytest.fixture

@@ -50,8 +50,8 @@ class Blocking:
     def join(self, seeker: Seeker) -> Pairing | None:
         return self._run(self.matcher.join(seeker))
 
-    def leave(self, person: int, ticket: str | None = None) -> Seeker | None:
-        return self._run(self.matcher.leave(person, ticket))
+    def leave(self, person: int, tab: str | None = None) -> Seeker | None:
+        return self._run(self.matcher.leave(person, tab))
 
     def note_parted(self, a: int, b: int) -> None:
         self._run(self.matcher.note_parted(a, b))
@@ -166,11 +166,11 @@ def seeker(
     *,
     pool: int = SPHERE,
     excluded: Iterable[int] = (),
-    ticket: str | None = None,
+    tab: str | None = None,
 ) -> Seeker:
     return Seeker(
         person=person,
-        ticket=ticket if ticket is not None else f"tab-{person}",
+        tab=tab if tab is not None else f"tab-{person}",
         pool=pool,
         interests=frozenset(interests),
         excluded=frozenset(excluded),
@@ -282,9 +282,9 @@ def test_a_shared_interest_beats_a_longer_wait(queue: Blocking) -> None:
 
 
 def test_a_person_is_never_paired_with_themself(queue: Blocking) -> None:
-    queue.join(seeker(1, ["chess"], ticket="tab-a"))
+    queue.join(seeker(1, ["chess"], tab="tab-a"))
 
-    assert queue.join(seeker(1, ["chess"], ticket="tab-b")) is None
+    assert queue.join(seeker(1, ["chess"], tab="tab-b")) is None
     assert queue.waiting_count(SPHERE) == 1
 
 
@@ -424,17 +424,17 @@ def test_leave_stops_the_wait_and_returns_the_seeker(queue: Blocking) -> None:
     assert queue.join(seeker(2, ["chess"])) is None
 
 
-def test_leave_with_the_waiting_ticket_stops_the_wait(queue: Blocking) -> None:
-    queue.join(seeker(1, ["chess"], ticket="tab-a"))
+def test_leave_from_the_waiting_tab_stops_the_wait(queue: Blocking) -> None:
+    queue.join(seeker(1, ["chess"], tab="tab-a"))
 
     left = queue.leave(1, "tab-a")
 
-    assert left is not None and left.ticket == "tab-a"
+    assert left is not None and left.tab == "tab-a"
     assert not queue.is_waiting(1)
 
 
-def test_leave_with_another_tabs_ticket_does_nothing(queue: Blocking) -> None:
-    queue.join(seeker(1, ["chess"], ticket="tab-a"))
+def test_leave_from_another_tab_does_nothing(queue: Blocking) -> None:
+    queue.join(seeker(1, ["chess"], tab="tab-a"))
 
     assert queue.leave(1, "tab-b") is None
     assert queue.is_waiting(1)
@@ -447,20 +447,20 @@ def test_leave_of_someone_not_waiting_returns_none(queue: Blocking) -> None:
 
 
 def test_a_second_tab_joining_replaces_the_first(queue: Blocking) -> None:
-    queue.join(seeker(1, ["chess"], ticket="tab-a"))
-    queue.join(seeker(1, ["jazz"], ticket="tab-b"))
+    queue.join(seeker(1, ["chess"], tab="tab-a"))
+    queue.join(seeker(1, ["jazz"], tab="tab-b"))
 
     assert queue.waiting_count(SPHERE) == 1
     assert queue.leave(1, "tab-a") is None
     pairing = queue.join(seeker(2, ["jazz"]))
     assert pairing is not None
-    assert pairing.partner.ticket == "tab-b"
+    assert pairing.partner.tab == "tab-b"
     assert pairing.shared == frozenset({"jazz"})
 
 
 def test_a_replaced_wait_leaves_nothing_behind_in_the_old_interests(queue: Blocking) -> None:
-    queue_up(queue, seeker(2, ["tea"]), seeker(1, ["chess"], ticket="tab-a"))
-    queue.join(seeker(1, ["jazz"], ticket="tab-b", excluded=[2]))
+    queue_up(queue, seeker(2, ["tea"]), seeker(1, ["chess"], tab="tab-a"))
+    queue.join(seeker(1, ["jazz"], tab="tab-b", excluded=[2]))
 
     # Had the "chess" wait survived, person 1 would be chosen for sharing it.
     assert partner_of(queue.join(seeker(3, ["chess"]))) == 2
@@ -691,7 +691,7 @@ def test_someone_already_waiting_again_keeps_their_new_wait(queue: Blocking) -> 
     queue.join(seeker(1, ["chess"]))
     pairing = queue.join(seeker(2, ["chess"]))
     assert pairing is not None
-    queue.join(seeker(2, ["jazz"], pool=OTHER_SPHERE, ticket="tab-new"))
+    queue.join(seeker(2, ["jazz"], pool=OTHER_SPHERE, tab="tab-new"))
 
     queue.restore(pairing)
 

@@ -17,7 +17,7 @@ def test_the_given_engine_is_the_one_used() -> None:
     engine = MatchingEngine()
     matcher = MemoryMatcher(engine)
 
-    asyncio.run(matcher.join(Seeker(person=1, ticket="tab", pool=SPHERE, interests=frozenset())))
+    asyncio.run(matcher.join(Seeker(person=1, tab="tab", pool=SPHERE, interests=frozenset())))
 
     assert engine.is_waiting(1)
     assert engine.waiting_count(SPHERE) == 1

@@ -29,7 +29,7 @@ WINDOW = 600.0
 def seeker(person: int, *interests: str, excluded: tuple[int, ...] = ()) -> Seeker:
     return Seeker(
         person=person,
-        ticket=f"tab-{person}",
+        tab=f"tab-{person}",
         pool=SPHERE,
         interests=frozenset(interests),
         excluded=frozenset(excluded),
@@ -235,11 +235,11 @@ def test_scripts_are_loaded_again_after_the_server_restarts(
     assert pairing is not None and pairing.partner.person == 1
 
 
-def test_interests_and_tickets_with_separator_characters_survive(server: tuple[str, str]) -> None:
+def test_interests_and_tabs_with_separator_characters_survive(server: tuple[str, str]) -> None:
     url, prefix = server
     odd = Seeker(
         person=1,
-        ticket="tab\twith %09 and %25",
+        tab="tab\twith %09 and %25",
         pool=SPHERE,
         interests=frozenset({"tab\there", "100%", "%09", "%2509", "a b"}),
     )
@@ -248,7 +248,7 @@ def test_interests_and_tickets_with_separator_characters_survive(server: tuple[s
         matcher: RedisMatcher, client: redis.asyncio.Redis
     ) -> tuple[Seeker | None, Pairing | None]:
         await matcher.join(odd)
-        left = await matcher.leave(1, odd.ticket)
+        left = await matcher.leave(1, odd.tab)
         await matcher.join(odd)
         return left, await matcher.join(seeker(2, "%09", "a b", "tab"))
 
