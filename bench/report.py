@@ -276,6 +276,7 @@ def fallback_table(document: dict[str, Any]) -> list[str]:
 RELAY_SIDES = (
     ("chatspheres", "one process"),
     ("chatspheres-redis", "two processes + Redis"),
+    ("chatspheres-before", "before the rewrite"),
     ("peerjs", "PeerJS"),
     ("python-floor", "Python floor"),
 )
@@ -284,27 +285,34 @@ RELAY_SIDES = (
 def relay_section(doc: dict[str, Any]) -> list[str]:
     lines: list[str] = []
     sizes = doc["sizes"]
-    present = [(key, name) for key, name in RELAY_SIDES if key in sizes[0]["servers"]]
+    present = [
+        (key, name) for key, name in RELAY_SIDES if any(key in size["servers"] for size in sizes)
+    ]
     redis = "chatspheres-redis" in sizes[0]["servers"]
+    before = any("chatspheres-before" in size["servers"] for size in sizes)
     rows = []
     for size in sizes:
         servers = size["servers"]
-        medians = {key: servers[key]["median"] for key, _ in present}
+        medians = {key: servers[key]["median"] for key, _ in present if key in servers}
         ours, peer = medians["chatspheres"], medians["peerjs"]
         for figure in ours:
             if not isinstance(ours.get(figure), int | float) or figure not in peer:
                 continue
             row = [number(size["sockets"]), label(figure)]
-            row += [number(medians[key].get(figure)) for key, _ in present]
+            row += [number(medians.get(key, {}).get(figure)) for key, _ in present]
             row.append(ratio(ours[figure], peer[figure]))
             if redis:
                 row.append(ratio(medians["chatspheres-redis"].get(figure), ours[figure]))
+            if before:
+                row.append(ratio(ours[figure], medians.get("chatspheres-before", {}).get(figure)))
             rows.append(row)
     if not rows:
         raise KeyError("no relay figures")
     header = ["sockets", "figure", *[name for _, name in present], "one process / PeerJS"]
     if redis:
         header.append("Redis / one process")
+    if before:
+        header.append("one process / before the rewrite")
     lines += [
         "Saturating load (ping-pong: each pair sends its next message as soon as the answer is"
         " back, so every server runs flat out): the CPU per relayed message is the figure to"
@@ -318,7 +326,7 @@ def relay_section(doc: dict[str, Any]) -> list[str]:
     rate = None
     for size in sizes:
         for key, name in present:
-            paced = size["servers"][key].get("paced")
+            paced = size["servers"].get(key, {}).get("paced")
             if not paced:
                 continue
             rate = paced.get("rate_per_pair", rate)

@@ -43,6 +43,7 @@ from bench.common import (
     scratch,
     write_result,
 )
+from bench.relay.baseline import BASELINE_COMMIT, available, baseline, baseline_server
 from bench.relay.floor import floor_server
 from bench.relay.load import MESSAGE_BYTES, measure, measure_paced
 from bench.relay.members import Members, create_members
@@ -51,6 +52,8 @@ from bench.relay.sides import OurSide, PeerSide, Side
 
 OURS = "chatspheres"
 REDIS = "chatspheres-redis"
+# The core as it was before the rewrite (bench/relay/baseline.py), at 500 sockets.
+BEFORE = "chatspheres-before"
 PEERJS = "peerjs"
 # The optional reference relay (bench/relay/floor.py), driven like PeerJS.
 FLOOR = "python-floor"
@@ -106,6 +109,8 @@ class Plan:
     # second per pair (20,000 relays/s) is what a process can take flat out,
     # so the window would measure saturation again, not a person's wait.
     paced_max_sockets: int = 500
+    # The pre-rewrite core beside ours at these sizes (bench/relay/baseline.py).
+    baseline_sizes: tuple[int, ...] = (500,)
     paced_warmup_seconds: float = 0.5
     paced_window_seconds: float = 3.0
 
@@ -118,6 +123,7 @@ QUICK = Plan(
     window_seconds=1.5,
     paced_warmup_seconds=0.3,
     paced_window_seconds=1.5,
+    baseline_sizes=(200,),
 )
 
 
@@ -209,6 +215,21 @@ async def run_size(area: Any, members: Members, size: int, plan: Plan) -> dict[s
                 "redis-server",
             ]
             sides = (*sides, across)
+        if size in plan.baseline_sizes:
+            why_not = available()
+            if why_not is None:
+                old = servers.enter_context(baseline(area, size + 2, plan.lanes))
+                before_process, before_port = servers.enter_context(baseline_server(old))
+                before = OurSide(
+                    pid=before_process.pid,
+                    port=before_port,
+                    members=old.members,
+                    lanes=plan.lanes,
+                    name=BEFORE,
+                )
+                sides = (*sides, before)
+            else:
+                print(f"  the pre-rewrite core is not measured: {why_not}", flush=True)
         peer_process, peer_port = servers.enter_context(peerjs_server())
         peer = PeerSide(pid=peer_process.pid, port=peer_port)
         sides = (*sides, peer)
@@ -318,6 +339,12 @@ async def run_size(area: Any, members: Members, size: int, plan: Plan) -> dict[s
         }
 
     result["paired_ratio_ours_over_peerjs"] = paired(OURS, PEERJS)
+    if BEFORE in reps:
+        result["ratio_before_over_peerjs"] = {
+            figure: medians[BEFORE][figure] / medians[PEERJS][figure] for figure in RATIO_FIGURES
+        }
+        result["paired_ratio_before_over_peerjs"] = paired(BEFORE, PEERJS)
+        result["paired_ratio_ours_over_before"] = paired(OURS, BEFORE)
     if REDIS in reps:
         result["paired_ratio_redis_over_one_process"] = paired(REDIS, OURS)
     if REDIS in medians:
@@ -419,8 +446,23 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
             "passed": None if paced is None else paced <= TARGET_REDIS_P99_MS,
         }
     )
+    before = at.get("ratio_before_over_peerjs") if at else None
+    if before:
+        mine = at["paired_ratio_ours_over_before"]["server_cpu_us_per_relay"]
+        checks.append(
+            {
+                "name": f"for reference, the same run: the core before the rewrite, CPU per"
+                f" relayed message at {TARGET_SIZE} sockets / PeerJS (and ours / it, repetition"
+                " by repetition)",
+                "target": "",
+                "figure": "server_cpu_us_per_relay",
+                "value": f"{before['server_cpu_us_per_relay']:.2f}x (ours / it: {mine:.2f}x)",
+                "ratio": round(before["server_cpu_us_per_relay"], 3),
+                "passed": None,
+            }
+        )
     for check in checks:
-        if check["passed"] is None:
+        if check["passed"] is None and "reference" not in check["name"]:
             check["note"] = missing
     return checks
 
@@ -450,6 +492,7 @@ def print_table(results: list[dict[str, Any]], checks: list[dict[str, Any]]) -> 
                 )
         for key, label in (
             ("ratio_ours_over_peerjs", "ours/PeerJS"),
+            ("ratio_before_over_peerjs", "before/PeerJS"),
             ("ratio_redis_over_one_process", "redis/one proc."),
             ("ratio_floor_over_peerjs", "floor/PeerJS"),
         ):
@@ -552,6 +595,11 @@ def parse_args(argv: list[str] | None) -> Plan:
         help="leave out the two-process mode sharing a Redis",
     )
     parser.add_argument(
+        "--no-baseline",
+        action="store_true",
+        help="leave out the core as it was before the rewrite (bench/relay/baseline.py)",
+    )
+    parser.add_argument(
         "--paced-rate",
         type=float,
         help="round trips per second per pair in the paced window (0: no paced window)",
@@ -566,6 +614,7 @@ def parse_args(argv: list[str] | None) -> Plan:
         window_seconds=args.window or plan.window_seconds,
         floor=args.floor,
         redis=not args.no_redis,
+        baseline_sizes=() if args.no_baseline else plan.baseline_sizes,
         paced_rate=args.paced_rate if args.paced_rate is not None else plan.paced_rate,
     )
 
@@ -628,6 +677,18 @@ def notes(results: list[dict[str, Any]], lane: dict[str, Any] | None) -> list[st
     if at is not None:
         cpu = at["ratio_ours_over_peerjs"]["server_cpu_us_per_relay"]
         paired = at.get("paired_ratio_ours_over_peerjs", {}).get("server_cpu_us_per_relay")
+        before = at.get("ratio_before_over_peerjs")
+        if before:
+            mine = at["paired_ratio_ours_over_before"]["server_cpu_us_per_relay"]
+            found.append(
+                f"Measured in this run beside ours, the core as it was before the rewrite (commit"
+                f" {BASELINE_COMMIT}) relays at {before['server_cpu_us_per_relay']:.2f}x PeerJS's"
+                f" CPU per message at {TARGET_SIZE} sockets; ours costs {mine:.2f}x what it"
+                " costs (median of the repetitions' ratios). The 1.15x of the last report was"
+                " measured on another day: on this shared machine the same server's ratio to"
+                " PeerJS moves with the load others put on it, which is why the comparison that"
+                " counts is the one made in the same run."
+            )
         if cpu > TARGET_CPU_RATIO:
             found.append(
                 f"One process at {TARGET_SIZE} sockets: {cpu:.2f}x PeerJS's CPU per relayed"
@@ -732,6 +793,13 @@ def main(argv: list[str] | None = None) -> None:
                     "python -m chatspheres.server: uvicorn with GatewayWebSocketProtocol "
                     "(websockets-sansio plus the synchronous relay lane), per-message deflate "
                     "off, uvloop, httptools, in-process hub, SQLite"
+                ),
+                BEFORE: (
+                    f"python -m chatspheres.server of commit {BASELINE_COMMIT}, the last before"
+                    " the real-time core was rewritten (git archive into a temporary folder, its"
+                    " own database and members; bench/relay/baseline.py), at "
+                    + ", ".join(str(size) for size in plan.baseline_sizes)
+                    + " sockets"
                 ),
                 REDIS: (
                     "two python -m chatspheres.server processes with REDIS_URL (RedisHub and "
