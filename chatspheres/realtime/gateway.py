@@ -321,6 +321,7 @@ async def _serve_tab(tab: Tab, receive: Receive, *, resume_after: int | None) ->
         await tab.send(
             Ready(user=tab.user_id, tab=tab.id, last_event_id=resume_after, resumed=True)
         )
+        tab.hold()
         await hub.subscribe(tab_channel(tab.id), tab)
         await hub.subscribe(user_channel(tab.user_id), tab)
         if not await tab.catch_up(resume_after):

@@ -257,9 +257,18 @@ class Tab:
             self.last_event_id = envelope.id
         await self.send_text(envelope.frame)
 
+    def hold(self) -> None:
+        """From now until :meth:`catch_up` ends, live logged events wait behind the replay.
+
+        Call it before subscribing a resuming tab: subscribing may await (Redis),
+        and an event arriving meanwhile must not overtake the ones it missed.
+        """
+        if self._held is None:
+            self._held = []
+
     async def catch_up(self, after: int) -> bool:
         """Send what the tab missed since event ``after``; False when that was too long ago."""
-        self._held = []
+        self.hold()
         try:
             missed = await self.hub.replay(self.user_id, after)
             if missed is None:
