@@ -1,4 +1,4 @@
-"""A resuming tab sends what it missed before anything newer, once each, whatever the hub's timing."""
+"""A resuming tab sends what it missed before anything newer, once each."""
 
 from __future__ import annotations
 
