@@ -195,7 +195,7 @@ async def relay_to_partner(tab: Tab, message: Signal | MediaState, frame: str) -
     _user, partner_tab = _partner_tab(tab, message.conversation)
     kind = "signal" if type(message) is Signal else "media.state"
     await tab.hub.publish(tab_channel(partner_tab), Envelope(frame, kind, (message.conversation,)))
-    metrics.RELAYED.inc()  # the relay lane counts its own (Tab.receive_now)
+    metrics.relays.pending += 1  # the relay lane counts its own (Tab.receive_now)
 
 
 @registry.message(ChatSend)

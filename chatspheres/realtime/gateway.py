@@ -260,6 +260,8 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
         lane=lane,
     )
     await send({"type": "websocket.accept"})
+    if lane is not None:
+        lane.forget_handshake()
     try:
         open_tabs = await runtime.hub.tab_attach(tab.id, user_id, tab.socket_id)
     except UNAVAILABLE_ERRORS as error:
@@ -281,9 +283,10 @@ async def gateway(scope: Scope, receive: Receive, send: Send) -> None:
     metrics.SOCKETS_OPEN.inc()
     close_code = 1006
     try:
-        close_code = await _serve_tab(
-            tab, receive, resume_after=asked.after if resuming and asked else None
-        )
+        await _welcome(tab, resume_after=asked.after if resuming and asked else None)
+        if tab.lane is not None:
+            tab.lane.fast_receiver = tab.receive_now
+        close_code = await serve(tab, receive)
     finally:
         metrics.SOCKETS_OPEN.dec()
         if lane is not None:
@@ -308,8 +311,8 @@ async def _within_handshake_limit(runtime: Runtime, address: str) -> bool:
         return True
 
 
-async def _serve_tab(tab: Tab, receive: Receive, *, resume_after: int | None) -> int:
-    """Welcome the tab (resuming it if it is coming back), then serve it until it closes."""
+async def _welcome(tab: Tab, *, resume_after: int | None) -> None:
+    """Say ``ready`` and subscribe the tab; a tab coming back resumes and catches up."""
     hub = tab.hub
     if resume_after is not None:
         # Close the tab's old socket if some process still holds it.
@@ -339,9 +342,6 @@ async def _serve_tab(tab: Tab, receive: Receive, *, resume_after: int | None) ->
         await tab.send(
             Ready(user=tab.user_id, tab=tab.id, last_event_id=tab.last_event_id, resumed=False)
         )
-    if tab.lane is not None:
-        tab.lane.fast_receiver = tab.receive_now
-    return await serve(tab, receive)
 
 
 async def serve(tab: Tab, receive: Receive) -> int:

@@ -26,6 +26,8 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from chatspheres.realtime.metrics import relays
+
 logger = logging.getLogger(__name__)
 
 METRICS_PATH = "/metrics"
@@ -93,6 +95,7 @@ def _alive(pid: int) -> bool:
 
 def exposition() -> bytes:
     """Every metric of this process, or of all the worker processes, in the text format."""
+    relays.flush()
     path = multiprocess_dir()
     if path is None:
         return bytes(generate_latest(REGISTRY))

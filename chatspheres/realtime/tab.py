@@ -169,7 +169,8 @@ class Tab:
         self._closed = False
         # Set when the server ends the socket on purpose: how the tab ended.
         self.ended_as: Any = None
-        self._states: dict[type[Any], Any] = {cls: cls() for cls in self.registry.tab_states}
+        # Made on first use: most sockets (a sphere page) never touch most apps' state.
+        self._states: dict[type[Any], Any] = {}
         # Read once, as the receive loop does: a settings lookup costs more
         # than the rest of the size check on the relay lane.
         self.max_frame_bytes: int = settings.REALTIME_MAX_FRAME_BYTES
@@ -190,7 +191,12 @@ class Tab:
 
     def state(self, cls: type[T]) -> T:
         """The tab's instance of an app's registered state class."""
-        state: T = self._states[cls]
+        try:
+            state: T = self._states[cls]
+        except KeyError:
+            if cls not in self.registry.tab_states:
+                raise LookupError(f"{cls!r} is not registered as tab state") from None
+            state = self._states[cls] = cls()
         return state
 
     @property
@@ -219,7 +225,7 @@ class Tab:
             return False
         try:
             if fast(self, text):
-                metrics.RELAYED.inc()
+                metrics.relays.pending += 1
                 return True
         except Exception:
             logger.exception("the relay lane failed on tab %s", self.id)
@@ -238,7 +244,7 @@ class Tab:
         observer = self._observers.get(envelope.type)
         if observer is not None and not observer(self, envelope):
             return True
-        return lane.write_text_now(envelope.frame)
+        return lane.write_text_checked(envelope.frame)
 
     async def deliver(self, envelope: Envelope) -> None:
         """Take an envelope from the hub: let the apps' observer see it, then send the frame."""
