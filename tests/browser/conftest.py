@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, Playwright, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, Playwright, expect, sync_playwright
 
 from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
 
@@ -114,8 +114,6 @@ class Participant:
 
     def open_call_page(self, slug: str) -> None:
         """Join the sphere, then press "Start a conversation" to reach the call page."""
-        from playwright.sync_api import expect
-
         page = self.page
         page.goto(f"/spheres/{slug}/")
         page.get_by_role("button", name="Join sphere").click()
@@ -191,3 +189,10 @@ def cut_connections(user_id: int) -> list[str]:
         return cut_tabs
 
     return asyncio.run_coroutine_threadsafe(cut(), loop).result(timeout=10)
+
+
+def say(sender: Participant, receiver: Participant, text: str) -> None:
+    """Type a line in the call's chat and press Send; it must reach the other side."""
+    sender.page.get_by_label("Message").fill(text)
+    sender.page.get_by_role("button", name="Send").click()
+    expect(receiver.page.get_by_role("log")).to_contain_text(text, timeout=10_000)

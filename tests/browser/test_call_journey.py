@@ -10,7 +10,7 @@ from playwright.sync_api import Locator, Page, expect
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
-from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright
+from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright, say
 
 pytestmark = pytest.mark.browser
 
@@ -85,12 +85,8 @@ def test_two_members_meet_talk_and_move_on(
     expect(ben.page.get_by_role("heading", name="Ana Lima", exact=True)).to_be_visible()
 
     # In-call chat reaches the other side.
-    ana.page.get_by_label("Message").fill("Hello from Ana")
-    ana.page.get_by_role("button", name="Send").click()
-    expect(ben.page.get_by_role("log")).to_contain_text("Hello from Ana", timeout=10_000)
-    ben.page.get_by_label("Message").fill("Hi Ana, Ben here")
-    ben.page.get_by_role("button", name="Send").click()
-    expect(ana.page.get_by_role("log")).to_contain_text("Hi Ana, Ben here", timeout=10_000)
+    say(ana, ben, "Hello from Ana")
+    say(ben, ana, "Hi Ana, Ben here")
     screenshot(ana.page, "3-call")
 
     # The M and V shortcuts mute Ana and turn her camera off; Ben is shown both.

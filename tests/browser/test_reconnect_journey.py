@@ -27,7 +27,7 @@ from playwright.sync_api import Page, WebSocket, expect
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
-from tests.browser.conftest import Participant, cut_connections, run_outside_playwright
+from tests.browser.conftest import Participant, cut_connections, run_outside_playwright, say
 from tests.browser.test_call_journey import meet, status
 
 pytestmark = pytest.mark.browser
@@ -214,9 +214,7 @@ def test_a_call_survives_a_dropped_socket_and_a_broken_media_path(
     assert conversations() == [(conversation, True)]
 
     # Chat both ways still works.
-    ana.page.get_by_label("Message").fill("Back! My wifi dropped.")
-    ana.page.get_by_role("button", name="Send").click()
-    expect(ben.page.get_by_role("log")).to_contain_text("Back! My wifi dropped.", timeout=10_000)
+    say(ana, ben, "Back! My wifi dropped.")
 
     # -- 3. Ben's page freezes: the media path breaks, the sockets stay up.
     ana_ufrag = ana.page.evaluate(LOCAL_UFRAG)

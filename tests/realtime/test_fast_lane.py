@@ -62,7 +62,12 @@ def test_the_lane_carries_signals_in_a_call(
     for index in range(10):
         ana.send(signal(found["conversation"], f"ping-{index}"))
         assert ben.receive_type("signal") == signal(found["conversation"], f"ping-{index}")
-    assert taken.count(True) == 10
+        ben.send(signal(found["conversation"], f"pong-{index}"))
+        assert ana.receive_type("signal") == signal(found["conversation"], f"pong-{index}")
+    ana.send(signal("someone-elses", "declined"))
+    assert ana.receive()["code"] == "not_in_conversation"  # declined, answered by the ASGI route
+    assert taken.count(True) == 20
+    assert taken[-1] is False
 
 
 @pytest.mark.django_db(transaction=True)

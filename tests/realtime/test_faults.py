@@ -337,19 +337,24 @@ def test_the_origin_must_match_scheme_host_and_port(
     assert not refused(live_server, "https://chat.example.org", cookie)
 
 
-def test_at_most_eight_sockets_per_member(live_server: LiveServer, sphere: Sphere) -> None:
-    member = make_member("ana@example.com", spheres=(sphere,))
-    tabs = [Tab(live_server, member) for _ in range(8)]
-    ninth = Tab.__new__(Tab)
-    ninth.ws = connect(
-        live_server.ws_url,
-        origin=live_server.origin,  # type: ignore[arg-type]
+def unwelcomed_tab(server: LiveServer, member: User) -> Tab:
+    """A socket the server accepts only to close at once: no ``ready`` is expected."""
+    tab = Tab.__new__(Tab)
+    tab.ws = connect(
+        server.ws_url,
+        origin=server.origin,  # type: ignore[arg-type]
         additional_headers={"Cookie": session_cookie(member)},
         open_timeout=RECEIVE_LIMIT_SECONDS,
         legacy=True,
     )
-    ninth.last_event_id = 0
-    code, reason = closed_with(ninth)
+    tab.last_event_id = 0
+    return tab
+
+
+def test_at_most_eight_sockets_per_member(live_server: LiveServer, sphere: Sphere) -> None:
+    member = make_member("ana@example.com", spheres=(sphere,))
+    tabs = [Tab(live_server, member) for _ in range(8)]
+    code, reason = closed_with(unwelcomed_tab(live_server, member))
     assert code == 4003
     assert "too many tabs" in reason
     tabs[0].close()
@@ -363,16 +368,7 @@ def test_handshakes_per_address_are_limited(
     member = make_member("ana@example.com", spheres=(sphere,))
     for _ in range(5):
         Tab(live_server, member).close()
-    extra = Tab.__new__(Tab)
-    extra.ws = connect(
-        live_server.ws_url,
-        origin=live_server.origin,  # type: ignore[arg-type]
-        additional_headers={"Cookie": session_cookie(member)},
-        open_timeout=RECEIVE_LIMIT_SECONDS,
-        legacy=True,
-    )
-    extra.last_event_id = 0
-    code, reason = closed_with(extra)
+    code, reason = closed_with(unwelcomed_tab(live_server, member))
     assert code == 4029
     assert "Too many connection attempts" in reason
 

@@ -11,7 +11,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from websockets.sync.client import connect
 
 from chatspheres.calls.models import Conversation
-from chatspheres.realtime.tab import Tab as ServerTab
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member, session_cookie
 from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match, signal
@@ -251,30 +250,3 @@ def test_closing_the_tab_ends_the_call_and_tells_the_partner(
         "by_me": False,
     }
     assert Conversation.objects.get(public_id=found["conversation"]).end_reason == "left"
-
-
-def test_signals_in_a_call_take_the_synchronous_lane(
-    live_server: LiveServer, sphere: Sphere, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    taken: list[bool] = []
-    receive_now = ServerTab.receive_now
-
-    def recording(self: ServerTab, text: str) -> bool:
-        taken.append(receive_now(self, text))
-        return taken[-1]
-
-    monkeypatch.setattr(ServerTab, "receive_now", recording)
-    ana = Tab(live_server, make_member("ana@example.com", spheres=(sphere,)))
-    ben = Tab(live_server, make_member("ben@example.com", spheres=(sphere,)))
-    found, _ = match(ana, ben, sphere.pk)
-    conversation = found["conversation"]
-    for index in range(20):
-        ana.send(signal(conversation, f"ping-{index}"))
-        assert ben.receive_type("signal") == signal(conversation, f"ping-{index}")
-        ben.send(signal(conversation, f"pong-{index}"))
-        assert ana.receive_type("signal") == signal(conversation, f"pong-{index}")
-    ana.send(signal("someone-elses", "declined"))
-    assert ana.receive()["code"] == "not_in_conversation"  # declined, answered by the ASGI route
-
-    assert taken.count(True) == 40
-    assert taken[-1] is False

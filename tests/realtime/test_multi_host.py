@@ -42,7 +42,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
-from tests.browser.conftest import Participant
+from tests.browser.conftest import Participant, say
 from tests.browser.test_call_journey import status
 from tests.redis_support import OwnRedis
 
@@ -558,12 +558,8 @@ def _journey(
     expect(alice.page.get_by_role("heading", name="Bob Nakamura", exact=True)).to_be_visible()
 
     # Chat crosses hosts, both ways.
-    alice.page.get_by_label("Message").fill("Hello from host A")
-    alice.page.get_by_role("button", name="Send").click()
-    expect(bob.page.get_by_role("log")).to_contain_text("Hello from host A", timeout=10_000)
-    bob.page.get_by_label("Message").fill("Hi Alice, host B here")
-    bob.page.get_by_role("button", name="Send").click()
-    expect(alice.page.get_by_role("log")).to_contain_text("Hi Alice, host B here", timeout=10_000)
+    say(alice, bob, "Hello from host A")
+    say(bob, alice, "Hi Alice, host B here")
     screenshot(alice.page, "multihost-1-alice-on-a")
     screenshot(bob.page, "multihost-1-bob-on-b")
 
