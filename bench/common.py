@@ -240,7 +240,7 @@ class RedisServer:
 
 
 @contextmanager
-def redis_server() -> Iterator[RedisServer]:
+def redis_server(extra_arguments: Sequence[str] = ()) -> Iterator[RedisServer]:
     """Start ``redis-server`` on a free loopback port, persistence off; stop and remove it after."""
     binary = shutil.which("redis-server")
     if binary is None:
@@ -261,6 +261,7 @@ def redis_server() -> Iterator[RedisServer]:
         folder,
         "--protected-mode",
         "no",
+        *extra_arguments,
     ]
     try:
         with listening_process(command, port=port) as (process, _):

@@ -27,18 +27,18 @@ import asyncio
 import shutil
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import TypeVar
 
 import redis
 import redis.asyncio
 import uvloop
 
-from bench.common import free_port, listening_process
+from bench.common import RedisServer
+from bench.common import redis_server as common_redis_server
 from bench.matching.scenario import (
     CPU_CLOCK_OVERHEAD_NS,
     RECENT_PARTNER_WINDOW,
@@ -61,53 +61,16 @@ FLOOR_SAMPLES = 2_000
 PREFILL_AT_ONCE = 16
 
 
-@dataclass(frozen=True)
-class RedisServer:
-    url: str
-    pid: int
-    version: str
-
-
 @contextmanager
 def redis_server() -> Iterator[RedisServer | None]:
     """A ``redis-server`` of this benchmark's own on a free port, or None if not installed."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    if shutil.which("redis-server") is None:
         yield None
         return
-    port = free_port()
-    folder = tempfile.mkdtemp(prefix="chatspheres-bench-redis-")
-    command = [
-        binary,
-        "--bind",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--save",
-        "",
-        "--appendonly",
-        "no",
-        "--dir",
-        folder,
-        "--protected-mode",
-        "no",
-        # Off while timing; RedisScenario.server_join_us turns it on for its pass.
-        "--slowlog-log-slower-than",
-        "-1",
-        "--slowlog-max-len",
-        str(SLOWLOG_LENGTH),
-    ]
-    try:
-        with listening_process(command, port=port) as (process, _):
-            url = f"redis://127.0.0.1:{port}/0"
-            client = redis.Redis.from_url(url)
-            try:
-                version = str(client.info("server")["redis_version"])
-            finally:
-                client.close()
-            yield RedisServer(url=url, pid=process.pid, version=version)
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
+    # The slow log is off while timing; RedisScenario.server_join_us turns it on for its pass.
+    slowlog = ["--slowlog-log-slower-than", "-1", "--slowlog-max-len", str(SLOWLOG_LENGTH)]
+    with common_redis_server(slowlog) as server:
+        yield server
 
 
 async def queue_at_back(matcher: RedisMatcher, seeker: Seeker) -> None:
