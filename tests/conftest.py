@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 import uvicorn
@@ -42,15 +43,30 @@ def _live_server_helper() -> Iterator[None]:
 
 
 @pytest.fixture
-def live_server(request: pytest.FixtureRequest, transactional_db: None) -> Iterator[LiveServer]:
+def live_server(
+    request: pytest.FixtureRequest, transactional_db: None, settings: Any
+) -> Iterator[LiveServer]:
     """The whole app (pages and /ws/) served by uvicorn in a thread, as `make run` serves it.
 
     Parametrized indirectly with "asgi", it serves /ws/ with uvicorn's plain
-    WebSocket protocol instead, so every frame takes the ASGI route.
+    WebSocket protocol instead, so every frame takes the ASGI route; with
+    "redis", its hub and matcher live in the shared test Redis (under a key
+    prefix of the test's own), as when the site runs on several processes.
     """
+    variant = getattr(request, "param", None)
+    if variant == "redis":
+        from tests.redis_support import delete_prefix, shared_redis_url, unique_prefix
+
+        settings.REDIS_URL = shared_redis_url()
+        settings.REDIS_KEY_PREFIX = unique_prefix()
+        request.addfinalizer(
+            lambda url=settings.REDIS_URL, prefix=settings.REDIS_KEY_PREFIX: delete_prefix(
+                url, prefix
+            )
+        )
     sock = free_port()
     host, port = sock.getsockname()
-    overrides = {"ws": "websockets-sansio"} if getattr(request, "param", None) == "asgi" else {}
+    overrides = {"ws": "websockets-sansio"} if variant == "asgi" else {}
     server = uvicorn.Server(uvicorn_config(host=host, port=port, log_level="warning", **overrides))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()

@@ -23,6 +23,7 @@ from tests.realtime.wsclient import RECEIVE_LIMIT_SECONDS, Tab, match
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.parametrize("live_server", ["memory", "redis"], indirect=True)
 def test_match_found_tells_each_side_who_they_meet_and_their_role(
     live_server: LiveServer, sphere: Sphere
 ) -> None:

@@ -15,6 +15,7 @@ from tests.realtime.wsclient import Tab, match, signal
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+@pytest.mark.parametrize("live_server", ["memory", "redis"], indirect=True)
 def test_a_dropped_tab_resumes_its_call_and_gets_what_it_missed_in_order(
     live_server: LiveServer, sphere: Sphere
 ) -> None:
