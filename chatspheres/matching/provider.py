@@ -14,14 +14,14 @@ from chatspheres.realtime.runtime import Runtime
 
 def build_matcher(runtime: Runtime) -> Matcher:
     """This process's own matcher, or the site's shared one in Redis."""
-    if runtime.redis is None:
+    if runtime.wire is None:
         return MemoryMatcher(
             MatchingEngine(recent_partner_window=settings.MATCHING_RECENT_PARTNER_SECONDS)
         )
     from chatspheres.matching.redis_matcher import RedisMatcher
 
     return RedisMatcher(
-        runtime.redis,
+        runtime.wire,
         key_prefix=f"{settings.REDIS_KEY_PREFIX}match:",
         recent_partner_window=settings.MATCHING_RECENT_PARTNER_SECONDS,
     )

@@ -48,8 +48,12 @@ cluster accepts only when all of them hash to one slot.  Give a prefix with a
 hash tag (``"{chatspheres-matching}:"``) to put every key in one slot, on one
 shard; the queue is then not spread over shards.
 
-Errors from Redis (server down, timeouts) propagate as redis-py exceptions;
-the caller reports the queue as unavailable.
+The scripts run through the lean wire (``chatspheres.realtime.redis_wire``):
+the runtime hands over its connection; given a redis-py client instead, the
+matcher uses one lean connection to where that client connects (shared by
+every matcher made from the client).  Errors from Redis (server down,
+timeouts) propagate as redis-py exceptions; the caller reports the queue as
+unavailable.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from typing import Any
 from redis.asyncio import Redis
 
 from chatspheres.matching.engine import Pairing, Seeker
+from chatspheres.realtime.redis_wire import RedisConnection
 
 __all__ = ["RedisMatcher"]
 
@@ -391,7 +396,7 @@ class RedisMatcher:
 
     def __init__(
         self,
-        client: Redis,
+        client: RedisConnection | Redis,
         *,
         key_prefix: str = "chatspheres:matching:",
         recent_partner_window: float = 600.0,
@@ -403,16 +408,19 @@ class RedisMatcher:
             raise ValueError("recent_partner_window must not be negative")
         if scan_limit < 1:
             raise ValueError("scan_limit must be at least 1")
-        self._client = client
+        if not isinstance(client, RedisConnection):
+            client = RedisConnection.for_client(client)
+        self._wire = client
         self._prefix = key_prefix
         self._sequence_key = f"{key_prefix}seq"
         self._window = repr(float(recent_partner_window))
         self._scan_limit = str(scan_limit)
         self._clock = clock
-        self._join = client.register_script(_JOIN)
-        self._leave = client.register_script(_LEAVE)
-        self._note_parted = client.register_script(_NOTE_PARTED)
-        self._restore = client.register_script(_RESTORE)
+        self._join = client.script(_JOIN)
+        self._leave = client.script(_LEAVE)
+        self._note_parted = client.script(_NOTE_PARTED)
+        self._restore = client.script(_RESTORE)
+        self._eval = client.evalsha
 
     @property
     def script_shas(self) -> dict[str, str]:
@@ -423,7 +431,7 @@ class RedisMatcher:
             "note_parted": self._note_parted,
             "restore": self._restore,
         }
-        return {name: script.sha for name, script in scripts.items()}
+        return {name: script.sha_text for name, script in scripts.items()}
 
     def _now(self) -> str:
         # Empty: the scripts read the server's clock, the one all processes share.
@@ -431,18 +439,19 @@ class RedisMatcher:
 
     async def join(self, seeker: Seeker) -> Pairing | None:
         """Pair the seeker with the best waiting candidate, or queue them and return None."""
-        reply = await self._join(
-            keys=[self._sequence_key],
-            args=[
+        reply = await self._eval(
+            self._join,
+            (self._sequence_key,),
+            (
                 self._prefix,
-                str(seeker.person),
-                str(seeker.pool),
+                seeker.person,
+                seeker.pool,
                 _profile(seeker),
                 self._scan_limit,
                 self._window,
                 self._now(),
-                *(str(person) for person in seeker.excluded),
-            ],
+                *seeker.excluded,
+            ),
         )
         if reply is None:
             return None
@@ -456,22 +465,19 @@ class RedisMatcher:
 
     async def leave(self, person: int, tab: str | None = None) -> Seeker | None:
         """Stop the person waiting (only if their wait is from ``tab``); return who left."""
-        reply = await self._leave(
-            keys=[self._sequence_key],
-            args=[
-                self._prefix,
-                str(person),
-                _escape(tab or ""),
-                "0" if tab is None else "1",
-            ],
+        reply = await self._eval(
+            self._leave,
+            (self._sequence_key,),
+            (self._prefix, person, _escape(tab or ""), "0" if tab is None else "1"),
         )
         return None if reply is None else _wait_from(reply)[0]
 
     async def note_parted(self, a: int, b: int) -> None:
         """Record that two people just left each other, so they are not paired again soon."""
-        await self._note_parted(
-            keys=[self._sequence_key],
-            args=[self._prefix, str(a), str(b), self._window, self._now()],
+        await self._eval(
+            self._note_parted,
+            (self._sequence_key,),
+            (self._prefix, a, b, self._window, self._now()),
         )
 
     async def restore(
@@ -479,23 +485,24 @@ class RedisMatcher:
     ) -> None:
         """Undo a pairing whose conversation could not start: the two wait again, apart."""
         place = pairing.partner_place
-        await self._restore(
-            keys=[self._sequence_key],
-            args=[
+        await self._eval(
+            self._restore,
+            (self._sequence_key,),
+            (
                 self._prefix,
                 "1" if arrival else "0",
                 "1" if partner else "0",
                 "" if place is None else str(place),
                 *_seeker_args(pairing.arrival),
                 *_seeker_args(pairing.partner),
-            ],
+            ),
         )
 
     async def waiting_count(self, pool: int) -> int:
         """Return how many people wait in the pool (sphere)."""
         # One command is atomic by itself: no script needed.
-        return int(await self._client.zcard(f"{self._prefix}q:{pool}"))
+        return int(await self._wire.call(b"ZCARD", f"{self._prefix}q:{pool}"))
 
     async def is_waiting(self, person: int) -> bool:
         """Return whether the person waits in any pool."""
-        return bool(await self._client.exists(f"{self._prefix}w:{person}"))
+        return bool(await self._wire.call(b"EXISTS", f"{self._prefix}w:{person}"))

@@ -5,16 +5,22 @@
 one machine or many. docs/decisions/0004-redis.md explains the choices.
 
 Fan-out
-    Pub/sub. Each process has one subscriber connection, subscribed to the
-    channels some local inbox listens on (the first inbox subscribes, the last
-    one leaving unsubscribes) and it delivers what arrives, one message after
-    another, to those inboxes. Everything this process publishes (plain
-    messages, logged events, presence updates) goes through one ordered queue,
-    drained by one writer task that pipelines the commands on one connection,
-    so nothing this process sends overtakes something it sent before.
+    Pub/sub, through the lean wire of ``redis_wire.py`` (RESP on asyncio
+    protocols; redis-py serves only the cold ``redis_client``). Each process
+    has one subscriber connection, subscribed to the channels some local inbox
+    listens on (the first inbox subscribes, the last one leaving unsubscribes).
+    A message is handed over synchronously as the subscriber reads it: each
+    inbox takes it at once (``deliver_now``) unless it cannot, or something is
+    already waiting in the process's delivery queue; then it joins that queue,
+    which one task empties in order (awaiting ``deliver``), so this process
+    delivers in Redis's order. Everything this process sends (plain messages,
+    logged events, presence updates, every other call) is written at once, in
+    call order, on one pipelined command connection, so nothing it sends
+    overtakes something it sent before, and a burst costs one write.
     ``publish_now`` delivers synchronously when the channel's listener is a
     tab of this process and nothing of ours is still on its way to it through
-    Redis; otherwise it queues the message like ``publish``.
+    Redis or waiting in the delivery queue; otherwise it writes the PUBLISH at
+    once without awaiting its reply (a failure is counted by the connection).
 
 The event log
     One Lua script per logged event numbers it, appends it to the member's
@@ -29,9 +35,11 @@ Presence and the tab registry
     as lost (they may resume elsewhere until their deadline).
 
 Redis going away
-    Hub calls raise redis-py's ``ConnectionError`` while Redis is unreachable;
-    background tasks log one line when they start failing and one when they
-    work again. The subscriber reconnects with backoff and subscribes again to
+    Hub calls raise redis-py's ``ConnectionError`` while Redis is unreachable
+    (the command connection fails what waits when it loses Redis, and calls
+    fail at once between reconnection attempts); background tasks and the
+    connections log one line when they start failing and one when they work
+    again. The subscriber reconnects with backoff and subscribes again to
     every local channel. A marker key tells a Redis that lost its data (a
     restart) from one that did not: then the process writes its tabs and
     presence again and calls ``on_restored`` (the runtime runs the apps'
@@ -78,7 +86,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
-from redis.asyncio import BlockingConnectionPool, ConnectionPool, Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.connection import (
     AbstractConnection,
     Connection,
@@ -86,9 +94,8 @@ from redis.asyncio.connection import (
     UnixDomainSocketConnection,
 )
 from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff, NoBackoff
-from redis.commands.core import AsyncScript
-from redis.exceptions import NoScriptError, RedisError
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from chatspheres.realtime.hub import (
@@ -99,6 +106,7 @@ from chatspheres.realtime.hub import (
     first_event_id,
     with_event_id,
 )
+from chatspheres.realtime.redis_wire import RedisConnection, RedisSubscriber, Trouble
 
 __all__ = ["RedisHub", "redis_client"]
 
@@ -409,30 +417,21 @@ return 1
 
 # Tuning ------------------------------------------------------------------------------
 
-# Commands the writer pipelines in one round trip at most.
-WRITE_BATCH = 512
-# The subscriber pings after this long without a word from Redis, and gives
-# the connection up when the ping is not answered within as long again.
-SUBSCRIBER_PING_SECONDS = 5.0
-# Reconnecting the subscriber: the first pause, doubled up to the last.
-RECONNECT_FIRST_SECONDS = 0.05
-RECONNECT_LAST_SECONDS = 1.0
 # How long subscribe() waits for Redis to confirm the subscription.
 CONFIRM_LIMIT_SECONDS = 5.0
 # How long ready() waits for PONG.
 READY_LIMIT_SECONDS = 2.0
 # Lost tabs one sweep claims at most (the rest at the next sweep).
 CLAIM_LIMIT = 1000
-# How long stop() lets the writer send what is queued.
-FLUSH_LIMIT_SECONDS = 2.0
+# How long stop() waits for the background tasks.
+STOP_LIMIT_SECONDS = 2.0
 # A tab this process saw lost is remembered this long past its deadline, so
 # that it can be recorded again if Redis loses its data meanwhile.
 REMEMBER_LOST_SECONDS = 30.0
 
-_SUBSCRIBE = b"SUBSCRIBE"
-_UNSUBSCRIBE = b"UNSUBSCRIBE"
-_MESSAGE = b"message"
-_SUBSCRIBED = b"subscribe"
+_PUBLISH = b"PUBLISH"
+_PING = b"PING"
+_PONG = b"PONG"
 
 
 async def _set_within(event: asyncio.Event, seconds: float) -> bool:
@@ -457,24 +456,6 @@ def _process_id() -> str:
     return f"{host}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
-class _Trouble:
-    """One warning when a background task starts failing, one line when it works again."""
-
-    def __init__(self, what: str) -> None:
-        self.what = what
-        self.failing = False
-
-    def failed(self, error: BaseException) -> None:
-        if not self.failing:
-            self.failing = True
-            logger.warning("Redis hub: %s failed: %r; retrying quietly", self.what, error)
-
-    def recovered(self) -> None:
-        if self.failing:
-            self.failing = False
-            logger.warning("Redis hub: %s works again", self.what)
-
-
 @dataclass(eq=False)
 class _Channel:
     """The local inboxes of one channel, and what is on its way to them."""
@@ -486,24 +467,10 @@ class _Channel:
     confirmed: bool = False
     settled: asyncio.Event = field(default_factory=asyncio.Event)
     # Messages of this process on their way through Redis to these inboxes,
-    # and deliveries in progress: while either is non-zero publish_now queues
-    # behind them instead of overtaking them.
+    # and deliveries waiting in the delivery queue: while either is non-zero
+    # publish_now sends through Redis instead of overtaking them.
     pending: int = 0
     busy: int = 0
-
-
-@dataclass(eq=False, slots=True)
-class _Outgoing:
-    """One command for the writer: a PUBLISH, or a script call (a logged event, presence)."""
-
-    channel: bytes = b""
-    message: bytes = b""
-    script: AsyncScript | None = None
-    keys: Sequence[str] = ()
-    args: Sequence[str | bytes] = ()
-    future: asyncio.Future[Any] | None = None
-    # The channel this process waits for its own copy on.
-    counted: _Channel | None = None
 
 
 @dataclass(slots=True)
@@ -518,7 +485,7 @@ class RedisHub:
 
     def __init__(
         self,
-        client: Redis,
+        client: Redis | RedisConnection,
         *,
         url: str,
         prefix: str = "chatspheres:",
@@ -528,11 +495,19 @@ class RedisHub:
         reconnect_grace: float | None = None,
         process_id: str | None = None,
     ) -> None:
+        """``client``: the lean connection to share (the runtime's), or a redis-py client.
+
+        Given a redis-py client, the hub opens a lean connection of its own to
+        ``url`` (and closes it when it stops); the client is not used.
+        """
         if reconnect_grace is None:
             from django.conf import settings
 
             reconnect_grace = float(settings.REALTIME_RECONNECT_GRACE_SECONDS)
-        self._client = client
+        if isinstance(client, RedisConnection):
+            self._wire, self._owns_wire = client, False
+        else:
+            self._wire, self._owns_wire = RedisConnection(url, name="Redis hub"), True
         self._url = url
         self._prefix = prefix
         self._log_size = str(log_size)
@@ -550,7 +525,7 @@ class RedisHub:
         self._encode = msgspec.msgpack.Encoder().encode
         self._decode = msgspec.msgpack.Decoder(Envelope).decode
 
-        script = client.register_script
+        script = self._wire.script
         self._heartbeat = script(_LIBRARY + _HEARTBEAT)
         self._reap_dead = script(_LIBRARY + _REAP_DEAD)
         self._reap_self = script(_LIBRARY + _REAP_SELF)
@@ -564,19 +539,23 @@ class RedisHub:
         self._log_last = script(_LOG_LAST)
         self._log_replay = script(_LOG_REPLAY)
         self._hit = script(_HIT)
+        self._eval = self._wire.evalsha
 
-        # Fan-out: local inboxes by channel; the subscriber and what it must send.
+        # Fan-out: local inboxes by channel, the subscriber, and deliveries an
+        # inbox could not take at once (in arrival order, for the delivery task).
         self._channels: dict[str, _Channel] = {}
-        self._subscriber: AbstractConnection | None = None
+        self._subscriber = RedisSubscriber(
+            url,
+            on_message=self._route,
+            on_subscribed=self._confirm,
+            on_connected=self._connected,
+            on_disconnected=self._disconnected,
+            name="Redis hub",
+        )
         self._subscriber_up = False
         self._subscriber_ready = asyncio.Event()
-        self._sub_commands: deque[tuple[bytes, list[bytes]]] = deque()
-        self._sub_wake = asyncio.Event()
-        # The writer's queue.
-        self._outgoing: deque[_Outgoing] = deque()
-        self._outgoing_wake = asyncio.Event()
-        self._writer_idle = asyncio.Event()
-        self._writer_idle.set()
+        self._deliveries: deque[tuple[Inbox, Envelope, _Channel]] = deque()
+        self._delivery_wake = asyncio.Event()
 
         # This process's own state, the truth that Redis mirrors.
         self._presence: dict[str, Counter[int]] = {}
@@ -591,9 +570,7 @@ class RedisHub:
         self._must_announce_restore = False
         self._beat_soon = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
-        self._troubles = {
-            name: _Trouble(name) for name in ("subscriber", "publishing", "heartbeat")
-        }
+        self._troubles = {name: Trouble(f"Redis hub: {name}", logger) for name in ("heartbeat",)}
 
     # Keys ------------------------------------------------------------------------------
 
@@ -610,18 +587,8 @@ class RedisHub:
 
     async def start(self) -> None:
         """Connect the subscriber, register this process, start the background tasks."""
-        pool = ConnectionPool.from_url(
-            self._url,
-            # Plain arrays for pub/sub messages, and reads that wait as long as needed.
-            protocol=2,
-            socket_connect_timeout=CONNECT_TIMEOUT_SECONDS,
-            socket_timeout=None,
-            socket_keepalive=True,
-            retry=Retry(NoBackoff(), 0),
-        )
-        self._subscriber = pool.make_connection()
-        for work in (self._listen_forever, self._send_subscriptions, self._write_forever):
-            self._tasks.append(asyncio.create_task(work()))
+        self._subscriber.start()
+        self._tasks.append(asyncio.create_task(self._deliver_forever()))
         try:
             await self._beat()
         except (RedisError, OSError) as error:
@@ -631,30 +598,32 @@ class RedisHub:
             logger.warning("Redis hub: the subscriber is not connected yet; it keeps trying")
 
     async def stop(self, *, deregister: bool = True) -> None:
-        """Send what is queued, leave (unless ``deregister`` is False: a crash), disconnect."""
-        if deregister:
-            await self._flush()
+        """Leave (unless ``deregister`` is False: a crash) and disconnect.
+
+        What this process published is on its one connection ahead of the
+        leaving script, so it has reached Redis by the time that answers.
+        """
         for task in self._tasks:
             task.cancel()
         stuck: set[asyncio.Task[None]] = set()
         if self._tasks:
-            _done, stuck = await asyncio.wait(self._tasks, timeout=FLUSH_LIMIT_SECONDS)
+            _done, stuck = await asyncio.wait(self._tasks, timeout=STOP_LIMIT_SECONDS)
         if stuck:
             logger.warning("Redis hub: %s background tasks did not stop", len(stuck))
         self._tasks.clear()
-        stopped = RedisError("the hub stopped")
-        while self._outgoing:
-            self._settle(self._outgoing.popleft(), error=stopped)
+        self._deliveries.clear()
         if deregister:
             try:
-                await self._reap_self(
-                    keys=[self._key("procs")],
-                    args=[self._prefix, repr(time.time() + self._grace), self.process_id],
+                await self._eval(
+                    self._reap_self,
+                    [self._key("procs")],
+                    [self._prefix, repr(time.time() + self._grace), self.process_id],
                 )
             except (RedisError, OSError) as error:
                 logger.warning("Redis hub: could not deregister %s: %r", self.process_id, error)
-        if self._subscriber is not None:
-            await self._subscriber.disconnect(nowait=True)
+        await self._subscriber.aclose()
+        if self._owns_wire:
+            await self._wire.aclose()
         self._channels.clear()
         self._subscriber_up = False
 
@@ -662,13 +631,9 @@ class RedisHub:
         """Whether Redis answers PING now."""
         try:
             async with asyncio.timeout(READY_LIMIT_SECONDS):
-                return bool(await self._client.ping())
+                return bool(await self._wire.call(_PING) == _PONG)
         except (RedisError, OSError, TimeoutError):
             return False
-
-    async def _flush(self) -> None:
-        if not await _set_within(self._writer_idle, FLUSH_LIMIT_SECONDS):
-            logger.warning("Redis hub: %s messages were not sent at shutdown", len(self._outgoing))
 
     # Fan-out: subscribing ------------------------------------------------------------------
 
@@ -681,7 +646,7 @@ class RedisHub:
         record = self._channels.get(channel)
         if record is None:
             record = self._channels[channel] = _Channel()
-            self._sub_command(_SUBSCRIBE, channel)
+            self._subscriber.subscribe(self._redis_channel(channel))
         if record.confirmed:
             record.inboxes.append(inbox)
             return
@@ -704,72 +669,14 @@ class RedisHub:
             return
         del self._channels[channel]
         record.settled.set()
-        self._sub_command(_UNSUBSCRIBE, channel)
+        self._subscriber.unsubscribe(self._redis_channel(channel))
 
-    def _sub_command(self, command: bytes, channel: str) -> None:
-        if self._subscriber_up:
-            self._sub_commands.append((command, [self._redis_channel(channel)]))
-            self._sub_wake.set()
-
-    async def _send_subscriptions(self) -> None:
-        """Send SUBSCRIBE and UNSUBSCRIBE in the order they were asked for."""
-        while True:
-            await self._sub_wake.wait()
-            self._sub_wake.clear()
-            while self._sub_commands:
-                command, names = self._sub_commands.popleft()
-                connection = self._subscriber
-                if not self._subscriber_up or connection is None or not connection.is_connected:
-                    continue  # the reconnection subscribes to every channel anew
-                try:
-                    await connection.send_packed_command(
-                        connection.pack_command(command, *names), check_health=False
-                    )
-                except (RedisError, OSError) as error:
-                    # The reader finds the broken connection and reconnects.
-                    logger.debug("Redis hub: %s failed: %r", command, error)
-                except Exception:
-                    logger.exception("Redis hub: sending %s failed", command)
-
-    # Fan-out: the subscriber -------------------------------------------------------------
-
-    async def _listen_forever(self) -> None:
-        """Keep the subscriber connected, with backoff, and route what it receives."""
-        trouble = self._troubles["subscriber"]
-        pause = RECONNECT_FIRST_SECONDS
-        connection = self._subscriber
-        assert connection is not None
-        while True:
-            try:
-                await connection.connect()
-            except (RedisError, OSError) as error:
-                trouble.failed(error)
-                await asyncio.sleep(pause)
-                pause = min(pause * 2, RECONNECT_LAST_SECONDS)
-                continue
-            pause = RECONNECT_FIRST_SECONDS
-            trouble.recovered()
-            self._connected()
-            try:
-                await self._read_forever(connection)
-            except (RedisError, OSError) as error:
-                trouble.failed(error)
-            except Exception:
-                logger.exception("Redis hub: the subscriber failed; reconnecting")
-            finally:
-                self._disconnected()
-                await connection.disconnect(nowait=True)
-            await asyncio.sleep(pause)
+    # Fan-out: the subscriber's side (its callbacks) -------------------------------------------
 
     def _connected(self) -> None:
-        """The subscriber (re)connected: subscribe to every local channel, check on Redis."""
-        self._sub_commands.clear()  # superseded by this, which is the state now
-        names = [self._redis_channel(channel) for channel in self._channels]
-        for start in range(0, len(names), 1000):
-            self._sub_commands.append((_SUBSCRIBE, names[start : start + 1000]))
+        """The subscriber (re)connected and asked again for every channel: check on Redis."""
         self._subscriber_up = True
         self._subscriber_ready.set()
-        self._sub_wake.set()
         # Redis may have restarted empty: the heartbeat finds out at once.
         self._beat_soon.set()
 
@@ -783,29 +690,6 @@ class RedisHub:
                 record.settled.set()
                 record.settled = asyncio.Event()
 
-    async def _read_forever(self, connection: AbstractConnection) -> None:
-        pinged = False
-        while True:
-            reply = await connection.read_response(timeout=SUBSCRIBER_PING_SECONDS)
-            if reply is None:
-                if pinged:
-                    raise RedisError("the subscriber's ping went unanswered")
-                pinged = True
-                self._sub_commands.append((b"PING", []))
-                self._sub_wake.set()
-                continue
-            pinged = False
-            if not isinstance(reply, list) or not reply:
-                continue
-            kind = reply[0]
-            if kind == _MESSAGE:
-                try:
-                    await self._route(reply[1], reply[2])
-                except Exception:
-                    logger.exception("Redis hub: routing a message failed")
-            elif kind == _SUBSCRIBED:
-                self._confirm(reply[1])
-
     def _confirm(self, name: bytes) -> None:
         record = self._channels.get(name[len(self._channel_prefix) :].decode())
         if record is None:
@@ -816,67 +700,103 @@ class RedisHub:
         record.confirmed = True
         record.settled.set()
 
-    async def _route(self, name: bytes, data: bytes) -> None:
-        """Deliver one message to the channel's local inboxes, in order."""
+    def _route(self, name: bytes, data: bytes) -> None:
+        """One message from Redis, handed over synchronously as it is read.
+
+        Each inbox takes it at once if it can (``deliver_now``) and nothing is
+        waiting in the delivery queue; otherwise it joins the queue, which the
+        delivery task empties in order, so this process delivers in Redis's order.
+        """
         record = self._channels.get(name[len(self._channel_prefix) :].decode())
-        origin, counted, event_id, body = data.split(b" ", 3)
         if record is None:
             return
-        mine = counted == b"1" and origin == self._origin
-        try:
-            if not record.inboxes:
-                return
-            envelope = self._decode(body)
-            if event_id != b"0":
-                number = int(event_id)
-                envelope = msgspec.structs.replace(
-                    envelope, frame=with_event_id(envelope.frame, number), id=number
-                )
+        origin, counted, event_id, body = data.split(b" ", 3)
+        if counted == b"1" and record.pending > 0 and origin == self._origin:
+            record.pending -= 1
+        if not record.inboxes:
+            return
+        envelope = self._decode(body)
+        if event_id != b"0":
+            number = int(event_id)
+            envelope = msgspec.structs.replace(
+                envelope, frame=with_event_id(envelope.frame, number), id=number
+            )
+        deliveries = self._deliveries
+        for inbox in record.inboxes:
+            if not deliveries:
+                try:
+                    if inbox.deliver_now(envelope):
+                        continue
+                except Exception:
+                    logger.exception("Redis hub: an inbox failed to take a message")
+                    continue
+            deliveries.append((inbox, envelope, record))
             record.busy += 1
-            try:
-                for inbox in tuple(record.inboxes):
-                    try:
-                        if not inbox.deliver_now(envelope):
-                            await inbox.deliver(envelope)
-                    except Exception:
-                        logger.exception("Redis hub: an inbox failed to take a message")
-            finally:
-                record.busy -= 1
-        finally:
-            if mine and record.pending > 0:
-                record.pending -= 1
+            self._delivery_wake.set()
+
+    async def _deliver_forever(self) -> None:
+        """Hand the queued deliveries over, in order, awaiting each inbox in turn."""
+        deliveries = self._deliveries
+        while True:
+            await self._delivery_wake.wait()
+            self._delivery_wake.clear()
+            while deliveries:
+                # Left in the queue while it is delivered, so that _route queues behind it.
+                item = deliveries[0]
+                inbox, envelope, record = item
+                try:
+                    if not inbox.deliver_now(envelope):
+                        await inbox.deliver(envelope)
+                except asyncio.CancelledError:
+                    raise
+                except Exception:
+                    logger.exception("Redis hub: an inbox failed to take a message")
+                finally:
+                    if deliveries and deliveries[0] is item:
+                        deliveries.popleft()
+                    record.busy -= 1
 
     # Fan-out: publishing ----------------------------------------------------------------
 
     async def publish(self, channel: str, envelope: Envelope) -> None:
         """Publish to every process; raises redis-py's ConnectionError while Redis is away."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue_message(channel, envelope, future)
-        await future
+        counted = self._count_own(channel)
+        flag = b"1 0 " if counted is not None else b"0 0 "
+        reply = self._wire.call(
+            _PUBLISH, self._redis_channel(channel), self._head + flag + self._encode(envelope)
+        )
+        try:
+            await reply
+        except (RedisError, OSError):
+            self._never_arrives(counted)
+            raise
 
     def publish_now(self, channel: str, envelope: Envelope) -> bool:
-        """Deliver to a tab of this process at once, or queue in order; False: call publish()."""
+        """Deliver to a tab of this process at once, or send through Redis in order.
+
+        False: the caller must ``publish()`` (several local inboxes, or one that
+        cannot take the message now).
+        """
         record = self._channels.get(channel)
         if record is not None and record.inboxes and not record.pending and not record.busy:
             if len(record.inboxes) != 1:
                 return False
             return record.inboxes[0].deliver_now(envelope)
-        self._queue_message(channel, envelope, None)
-        return True
-
-    def _queue_message(
-        self, channel: str, envelope: Envelope, future: asyncio.Future[Any] | None
-    ) -> None:
         counted = self._count_own(channel)
-        flag = b"1 0 " if counted is not None else b"0 0 "
-        self._queue(
-            _Outgoing(
-                channel=self._redis_channel(channel),
-                message=self._head + flag + self._encode(envelope),
-                future=future,
-                counted=counted,
+        if counted is None:
+            self._wire.send(
+                _PUBLISH,
+                self._redis_channel(channel),
+                self._head + b"0 0 " + self._encode(envelope),
             )
-        )
+        else:
+            self._wire.send(
+                _PUBLISH,
+                self._redis_channel(channel),
+                self._head + b"1 0 " + self._encode(envelope),
+                on_error=lambda _error: self._never_arrives(counted),
+            )
+        return True
 
     def _count_own(self, channel: str) -> _Channel | None:
         """The channel's record if a local inbox will receive our own copy (so we wait for it)."""
@@ -886,121 +806,48 @@ class RedisHub:
         record.pending += 1
         return record
 
-    def _queue(self, item: _Outgoing) -> None:
-        self._outgoing.append(item)
-        self._writer_idle.clear()
-        self._outgoing_wake.set()
-
-    async def _call_in_order(
-        self, script: AsyncScript, keys: Sequence[str], args: Sequence[str | bytes]
-    ) -> Any:
-        """Run a script through the writer, in order with everything this process publishes."""
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue(_Outgoing(script=script, keys=keys, args=args, future=future))
-        return await future
-
-    async def _write_forever(self) -> None:
-        """Send the queued commands, pipelined, one batch after another."""
-        while True:
-            await self._outgoing_wake.wait()
-            self._outgoing_wake.clear()
-            while self._outgoing:
-                batch = [
-                    self._outgoing.popleft() for _ in range(min(WRITE_BATCH, len(self._outgoing)))
-                ]
-                try:
-                    await self._write(batch)
-                except asyncio.CancelledError:
-                    stopped = RedisError("the hub stopped")
-                    for item in batch:
-                        self._settle(item, error=stopped)
-                    raise
-                except Exception as error:
-                    logger.exception("Redis hub: the writer failed")
-                    for item in batch:
-                        self._settle(item, error=error)
-            self._writer_idle.set()
-
-    async def _write(self, batch: list[_Outgoing]) -> None:
-        trouble = self._troubles["publishing"]
-        try:
-            async with self._client.pipeline(transaction=False) as pipe:
-                for item in batch:
-                    if item.script is None:
-                        pipe.publish(item.channel, item.message)
-                    else:
-                        pipe.evalsha(item.script.sha, len(item.keys), *item.keys, *item.args)
-                results = await pipe.execute(raise_on_error=False)
-        except (RedisError, OSError) as error:
-            trouble.failed(error)
-            for item in batch:
-                self._settle(item, error=error)
-            return
-        trouble.recovered()
-        for item, result in zip(batch, results, strict=True):
-            if isinstance(result, NoScriptError) and item.script is not None:
-                # Redis lost its scripts (a restart): load it and run this one
-                # again (the rare case where it may follow a later message).
-                try:
-                    result = await item.script(keys=item.keys, args=item.args)
-                except (RedisError, OSError) as error:
-                    result = error
-            if isinstance(result, Exception):
-                self._settle(item, error=result)
-            else:
-                self._settle(item, result=result)
-
-    def _settle(
-        self, item: _Outgoing, *, result: Any = None, error: Exception | None = None
-    ) -> None:
-        if error is not None and item.counted is not None and item.counted.pending > 0:
-            item.counted.pending -= 1  # it will never arrive
-        future = item.future
-        if future is None or future.done():
-            return
-        if error is not None:
-            future.set_exception(error)
-        else:
-            future.set_result(result)
+    @staticmethod
+    def _never_arrives(counted: _Channel | None) -> None:
+        if counted is not None and counted.pending > 0:
+            counted.pending -= 1
 
     # The event log -------------------------------------------------------------------------
 
     async def publish_logged(self, user: int, channel: str, envelope: Envelope) -> Envelope:
         """Number, log and publish the event in one script; return it as sent."""
         counted = self._count_own(channel)
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue(
-            _Outgoing(
-                script=self._log_publish,
-                keys=self._log_keys(user),
-                args=[
-                    str(first_event_id()),
-                    self._log_size,
-                    self._log_ms,
-                    self._redis_channel(channel).decode(),
-                    (self._head + (b"1 " if counted is not None else b"0 ")).decode(),
-                    # msgpack is bytes; redis-py passes bytes through untouched.
-                    self._encode(envelope),
-                ],
-                future=future,
-                counted=counted,
+        try:
+            event_id = int(
+                await self._eval(
+                    self._log_publish,
+                    self._log_keys(user),
+                    (
+                        str(first_event_id()),
+                        self._log_size,
+                        self._log_ms,
+                        self._redis_channel(channel),
+                        self._head + (b"1 " if counted is not None else b"0 "),
+                        self._encode(envelope),
+                    ),
+                )
             )
-        )
-        event_id = int(await future)
+        except (RedisError, OSError):
+            self._never_arrives(counted)
+            raise
         return msgspec.structs.replace(
             envelope, frame=with_event_id(envelope.frame, event_id), id=event_id
         )
 
     async def last_event_id(self, user: int) -> int:
         """The member's newest event id (where their ids start if they have none)."""
-        last = await self._log_last(
-            keys=self._log_keys(user)[:1], args=[str(first_event_id()), self._log_ms]
+        last = await self._eval(
+            self._log_last, self._log_keys(user)[:1], (str(first_event_id()), self._log_ms)
         )
         return int(last)
 
     async def replay(self, user: int, after: int) -> list[Envelope] | None:
         """The member's logged events after ``after``; None if that reaches past the log."""
-        entries = await self._log_replay(keys=self._log_keys(user), args=[str(after)])
+        entries = await self._eval(self._log_replay, self._log_keys(user), (str(after),))
         if entries is None:
             return None
         replayed = []
@@ -1043,11 +890,11 @@ class RedisHub:
         return bool(await self._mirror_presence(scope, member, adding=False))
 
     async def _mirror_presence(self, scope: str, member: int, *, adding: bool) -> Any:
-        # Through the writer, so that a leave never overtakes the enter before it.
+        # On the one connection, so that a leave never overtakes the enter before it.
         script = self._presence_add if adding else self._presence_remove
         try:
-            result = await self._call_in_order(
-                script, [self._key("procs")], [self._prefix, self.process_id, scope, str(member)]
+            result = await self._eval(
+                script, [self._key("procs")], (self._prefix, self.process_id, scope, str(member))
             )
         except (RedisError, OSError):
             self._dirty_presence.add((scope, member))
@@ -1060,19 +907,20 @@ class RedisHub:
         scopes = list(scopes)
         if not scopes:
             return {}
-        async with self._client.pipeline(transaction=False) as pipe:
-            for scope in scopes:
-                pipe.hlen(self._key("presence", scope))
-            counts = await pipe.execute()
+        call = self._wire.call
+        counts = await asyncio.gather(
+            *[call(b"HLEN", self._key("presence", scope)) for scope in scopes]
+        )
         return {scope: int(count) for scope, count in zip(scopes, counts, strict=True)}
 
     # Tabs ----------------------------------------------------------------------------------
 
     async def tab_attach(self, tab: str, user: int, socket: str) -> int:
         """Record that ``socket`` of this process serves the tab; the member's live tab count."""
-        count = await self._tab_attach(
-            keys=[self._key("tab", tab)],
-            args=[self._prefix, self.process_id, tab, str(user), socket, "attach"],
+        count = await self._eval(
+            self._tab_attach,
+            [self._key("tab", tab)],
+            (self._prefix, self.process_id, tab, str(user), socket, "attach"),
         )
         self._tabs[tab] = (user, socket)
         self._lost.pop(tab, None)
@@ -1083,7 +931,7 @@ class RedisHub:
         """The tab closed for good, if ``socket`` still serves it."""
         self._forget_local(tab, socket)
         try:
-            await self._tab_detach(keys=[self._key("tab", tab)], args=[self._prefix, tab, socket])
+            await self._eval(self._tab_detach, [self._key("tab", tab)], (self._prefix, tab, socket))
         except (RedisError, OSError):
             self._dirty_tabs[tab] = socket
             raise
@@ -1103,9 +951,10 @@ class RedisHub:
         self._dirty_tabs.pop(tab, None)
 
     async def _mark_lost(self, tab: str, socket: str, deadline: float, *, user: int) -> Any:
-        return await self._tab_lost(
-            keys=[self._key("tab", tab)],
-            args=[self._prefix, tab, socket, repr(deadline), str(user), "lost"],
+        return await self._eval(
+            self._tab_lost,
+            [self._key("tab", tab)],
+            (self._prefix, tab, socket, repr(deadline), str(user), "lost"),
         )
 
     def _forget_local(self, tab: str, socket: str) -> None:
@@ -1118,7 +967,7 @@ class RedisHub:
 
     async def tab_owner(self, tab: str) -> int | None:
         """The member an open or recently lost tab belongs to."""
-        user = await self._client.hget(self._key("tab", tab), "user")
+        user = await self._wire.call(b"HGET", self._key("tab", tab), b"user")
         return None if user is None else int(user)
 
     async def tabs_alive(self, tabs: Iterable[str]) -> set[str]:
@@ -1126,10 +975,10 @@ class RedisHub:
         tabs = list(tabs)
         if not tabs:
             return set()
-        async with self._client.pipeline(transaction=False) as pipe:
-            for tab in tabs:
-                pipe.hmget(self._key("tab", tab), ["user", "lost"])
-            entries = await pipe.execute()
+        call = self._wire.call
+        entries = await asyncio.gather(
+            *[call(b"HMGET", self._key("tab", tab), b"user", b"lost") for tab in tabs]
+        )
         return {
             tab
             for tab, (user, lost) in zip(tabs, entries, strict=True)
@@ -1139,9 +988,9 @@ class RedisHub:
     async def sweep(self, now: float) -> SweepResult:
         """Reap dead processes (their tabs are lost now) and claim lost tabs whose time ran out."""
         deadline = repr(now + self._grace)
-        reaped = await self._reap_dead(keys=[self._key("procs")], args=[self._prefix, deadline])
-        gone = await self._claim_gone(
-            keys=[self._key("lost")], args=[self._prefix, repr(now), str(CLAIM_LIMIT)]
+        reaped = await self._eval(self._reap_dead, [self._key("procs")], (self._prefix, deadline))
+        gone = await self._eval(
+            self._claim_gone, [self._key("lost")], (self._prefix, repr(now), str(CLAIM_LIMIT))
         )
         result = SweepResult(lost=_tab_refs(reaped), gone=_tab_refs(gone))
         for ref in result.gone:
@@ -1155,9 +1004,10 @@ class RedisHub:
 
     async def hit(self, key: str, limit: int, window: float) -> bool:
         """A sliding window of hits per key, on Redis's clock, shared by every process."""
-        allowed = await self._hit(
-            keys=[self._key("hits", key)],
-            args=[str(limit), str(max(1, int(window * 1000))), secrets.token_hex(6)],
+        allowed = await self._eval(
+            self._hit,
+            [self._key("hits", key)],
+            (str(limit), str(max(1, int(window * 1000))), secrets.token_hex(6)),
         )
         return bool(allowed)
 
@@ -1180,9 +1030,10 @@ class RedisHub:
 
     async def _beat(self) -> None:
         """Refresh this process's liveness; write its state again if Redis lost it."""
-        epoch, added = await self._heartbeat(
-            keys=[self._key("procs")],
-            args=[self._prefix, secrets.token_hex(8), self._ttl_ms, self.process_id],
+        epoch, added = await self._eval(
+            self._heartbeat,
+            [self._key("procs")],
+            (self._prefix, secrets.token_hex(8), self._ttl_ms, self.process_id),
         )
         epoch = _text(epoch)
         if self._epoch is not None:
@@ -1215,32 +1066,34 @@ class RedisHub:
     async def _reassert(self) -> None:
         """Write this process's tabs and presence to Redis again."""
         for tab, (user, socket_id) in list(self._tabs.items()):
-            taken = await self._tab_attach(
-                keys=[self._key("tab", tab)],
-                args=[self._prefix, self.process_id, tab, str(user), socket_id, "restore"],
+            taken = await self._eval(
+                self._tab_attach,
+                [self._key("tab", tab)],
+                (self._prefix, self.process_id, tab, str(user), socket_id, "restore"),
             )
             if int(taken) < 0 and self._tabs.get(tab) == (user, socket_id):
                 del self._tabs[tab]  # another socket serves it now
         now = time.time()
         for tab, lost in list(self._lost.items()):
             if lost.deadline + REMEMBER_LOST_SECONDS >= now:
-                await self._tab_lost(
-                    keys=[self._key("tab", tab)],
-                    args=[
+                await self._eval(
+                    self._tab_lost,
+                    [self._key("tab", tab)],
+                    (
                         self._prefix,
                         tab,
                         lost.socket,
                         repr(lost.deadline),
                         str(lost.user),
                         "restore",
-                    ],
+                    ),
                 )
         for scope, members in list(self._presence.items()):
             for member in list(members):
-                await self._call_in_order(
+                await self._eval(
                     self._presence_add,
                     [self._key("procs")],
-                    [self._prefix, self.process_id, scope, str(member)],
+                    (self._prefix, self.process_id, scope, str(member)),
                 )
 
     async def _write_dirty(self) -> None:
@@ -1251,15 +1104,16 @@ class RedisHub:
         for tab, socket_id in list(self._dirty_tabs.items()):
             entry, lost = self._tabs.get(tab), self._lost.get(tab)
             if entry is not None:
-                await self._tab_attach(
-                    keys=[self._key("tab", tab)],
-                    args=[self._prefix, self.process_id, tab, str(entry[0]), entry[1], "restore"],
+                await self._eval(
+                    self._tab_attach,
+                    [self._key("tab", tab)],
+                    (self._prefix, self.process_id, tab, str(entry[0]), entry[1], "restore"),
                 )
             elif lost is not None:
                 await self._mark_lost(tab, lost.socket, lost.deadline, user=lost.user)
             else:
-                await self._tab_detach(
-                    keys=[self._key("tab", tab)], args=[self._prefix, tab, socket_id]
+                await self._eval(
+                    self._tab_detach, [self._key("tab", tab)], (self._prefix, tab, socket_id)
                 )
             self._dirty_tabs.pop(tab, None)
 

@@ -2,8 +2,10 @@
 
 The ASGI lifespan builds the runtime at start-up (:func:`build`, :func:`start`)
 and stops it at shutdown. With ``REDIS_URL`` set, the hub (and whatever apps
-build on ``runtime.redis``, such as the matcher) is shared through Redis by
-every process of the site; without it everything lives in this process.
+build on ``runtime.wire``, the lean connection the hub writes on, such as the
+matcher, or on ``runtime.redis``, a redis-py client for anything cold) is
+shared through Redis by every process of the site; without it everything
+lives in this process.
 
 Code outside the event loop reaches the runtime through module functions:
 services send events with :func:`send_from_thread` (via
@@ -42,6 +44,7 @@ from chatspheres.realtime.registry import Registry, registry
 if TYPE_CHECKING:
     import redis.asyncio
 
+    from chatspheres.realtime.redis_wire import RedisConnection
     from chatspheres.realtime.tab import Tab
 
 logger = logging.getLogger(__name__)
@@ -66,6 +69,8 @@ class Runtime:
     # at start-up, conversations still marked active lost their sockets.
     single_process: bool
     redis: redis.asyncio.Redis | None = None
+    # The hub's pipelined command connection (redis_wire), for hot paths.
+    wire: RedisConnection | None = None
     process_id: str = field(default_factory=lambda: f"{os.getpid()}-{secrets.token_hex(4)}")
     tabs: dict[str, Tab] = field(default_factory=dict)
     _resources: dict[type[Any], Any] = field(default_factory=dict)
@@ -153,6 +158,8 @@ class Runtime:
             if close is not None:
                 await close()
         await self.hub.stop()
+        if self.wire is not None:
+            await self.wire.aclose()
         if self.redis is not None:
             await self.redis.aclose()
         self._loop = None
@@ -205,11 +212,12 @@ def build() -> Runtime:
         )
         return Runtime(hub=hub, registry=registry, single_process=True)
     from chatspheres.realtime.redis_hub import RedisHub, redis_client
+    from chatspheres.realtime.redis_wire import RedisConnection
 
-    client = redis_client(settings.REDIS_URL)
+    wire = RedisConnection(settings.REDIS_URL, name="Redis hub")
     return Runtime(
         hub=RedisHub(
-            client,
+            wire,
             url=settings.REDIS_URL,
             prefix=settings.REDIS_KEY_PREFIX,
             log_size=settings.REALTIME_EVENT_LOG_SIZE,
@@ -218,7 +226,8 @@ def build() -> Runtime:
         ),
         registry=registry,
         single_process=False,
-        redis=client,
+        redis=redis_client(settings.REDIS_URL),
+        wire=wire,
     )
 
 
