@@ -166,32 +166,38 @@ _JOIN = (
 local me, pool, my_profile = ARGV[2], ARGV[3], ARGV[4]
 local scan_limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip_limit = 4 * scan_limit
-local excluded_list = {}
+local find, sub, byte, gmatch = string.find, string.sub, string.byte, string.gmatch
 local excluded = {}
-for i = 8, #ARGV do
-  excluded_list[#excluded_list + 1] = ARGV[i]
-  excluded[ARGV[i]] = true
-end
+for i = 8, #ARGV do excluded[ARGV[i]] = true end
 
 -- One wait per person: a new join replaces the old one, wherever it was.
 remove_wait(me, nil)
 local now = clock(ARGV[7])
 
 -- The arrival's recent partners: together at `at` with now - at < window,
--- computed as the engine does.  Expired ones are dropped on the way.
+-- decided as the engine decides it.  Reading the scores is what costs, so
+-- the set is read by score range: times clearly on one side of the cutoff
+-- are told apart by Redis, and only those within a hair of it (`margin`,
+-- far more than the rounding of `now - window`) are read with their time
+-- and judged exactly.  Expired ones are dropped on the way.
 local recent = {}
-local expired = {}
-local partners = redis.call('ZRANGE', partners_key(me), 0, -1, 'WITHSCORES')
-for i = 1, #partners, 2 do
-  if now - tonumber(partners[i + 1]) < window then
-    recent[partners[i]] = true
-  else
-    expired[#expired + 1] = partners[i]
-  end
+local partners = partners_key(me)
+local cutoff = now - window
+local margin = (math.abs(now) + math.abs(window)) * 1e-14
+local high, low = '(' .. as_text(cutoff + margin), '(' .. as_text(cutoff - margin)
+for _, partner in ipairs(redis.call('ZRANGE', partners, high, '+inf', 'BYSCORE')) do
+  recent[partner] = true
 end
--- In slices: unpack() of a very long list would overflow Lua's C stack.
-for first = 1, #expired, 1000 do
-  redis.call('ZREM', partners_key(me), unpack(expired, first, math.min(first + 999, #expired)))
+redis.call('ZREMRANGEBYSCORE', partners, '-inf', low)
+if redis.call('ZCOUNT', partners, '-inf', high) > 0 then
+  local near = redis.call('ZRANGE', partners, '-inf', high, 'BYSCORE', 'WITHSCORES')
+  for i = 1, #near, 2 do
+    if now - tonumber(near[i + 1]) < window then
+      recent[near[i]] = true
+    else
+      redis.call('ZREM', partners, near[i])
+    end
+  end
 end
 
 local mine = {}
@@ -202,21 +208,27 @@ for interest in interests_of(my_profile) do
 end
 local most_possible = #mine
 
-local function may_meet(candidate, excludes)
-  return not (excluded[candidate] or recent[candidate])
-    and (excludes == '0' or redis.call('SISMEMBER', exclusion_key(candidate), me) == 0)
+-- Each person is judged once (they appear in several buckets): true when
+-- they may meet the arrival.  `entry` is "<seq> <person> <excludes> <profile>".
+local judged = {}
+local function judge(entry)
+  local first = find(entry, ' ', 1, true)
+  local second = find(entry, ' ', first + 1, true)
+  local candidate = sub(entry, first + 1, second - 1)
+  local eligible = judged[candidate]
+  if eligible == nil then
+    eligible = not (excluded[candidate] or recent[candidate])
+      and (byte(entry, second + 1) == 48 -- '0': they exclude nobody
+        or redis.call('SISMEMBER', exclusion_key(candidate), me) == 0)
+    judged[candidate] = eligible
+    return eligible, true, first
+  end
+  return eligible, false, first
 end
 
--- A person appears in several buckets; each is judged once.
-local judged = {}
-
--- The chosen one, as {person, entry, excludes, profile}.
 local function oldest_eligible()
   for _, entry in ipairs(redis.call('ZRANGE', pool_key(pool), 0, skip_limit - 1)) do
-    local _, candidate, excludes, profile = parse(entry)
-    local eligible = judged[candidate]
-    if eligible == nil then eligible = may_meet(candidate, excludes) end
-    if eligible then return {candidate, entry, excludes, profile} end
+    if judge(entry) then return entry end
   end
   return nil
 end
@@ -224,56 +236,54 @@ end
 -- Each bucket is read in slices by rank.  The first is about the bucket's
 -- share of the scan, which is all most arrivals need; later ones double.
 local first_slice = math.ceil(scan_limit / math.max(1, most_possible)) + 1
-local function reader(interest)
-  return {key = bucket_key(pool, interest), entries = {}, at = 1, offset = 0,
-          size = first_slice, more = true}
-end
-local function next_entry(r)
-  if r.at > #r.entries then
-    if not r.more then return nil end
-    local size = r.size
-    r.entries = redis.call('ZRANGE', r.key, r.offset, r.offset + size - 1)
-    r.offset = r.offset + size
-    r.size = 2 * size
-    r.more = #r.entries == size
-    r.at = 1
-    if #r.entries == 0 then return nil end
-  end
-  local at = r.at
-  r.at = at + 1
-  return r.entries[at]
-end
 
 local function best_partner()
   local readers = {}
-  for i, interest in ipairs(mine) do readers[i] = reader(interest) end
+  for i, interest in ipairs(mine) do
+    readers[i] = {key = bucket_key(pool, interest), entries = {}, at = 1, offset = 0,
+                  size = first_slice, more = true}
+  end
+  local reading = #readers
   local considered_left, skips_left = scan_limit, skip_limit
   local best, best_seq, best_shared = nil, nil, 0
-  while #readers > 0 do
-    local still_reading = {}
-    for _, r in ipairs(readers) do
-      local entry = next_entry(r)
+  while reading > 0 do
+    local kept = 0
+    for i = 1, reading do
+      local r = readers[i]
+      local entry = nil
+      if r.at <= #r.entries then
+        entry = r.entries[r.at]
+        r.at = r.at + 1
+      elseif r.more then
+        local size = r.size
+        r.entries = redis.call('ZRANGE', r.key, r.offset, r.offset + size - 1)
+        r.offset = r.offset + size
+        r.size = 2 * size
+        r.more = #r.entries == size
+        entry = r.entries[1]
+        r.at = 2
+      end
       if entry then
-        still_reading[#still_reading + 1] = r
-        local seq_text, candidate, excludes, profile = parse(entry)
-        if judged[candidate] == nil then
-          local eligible = may_meet(candidate, excludes)
-          judged[candidate] = eligible
+        kept = kept + 1
+        readers[kept] = r
+        local eligible, new, first = judge(entry)
+        if new then
           if not eligible then
             skips_left = skips_left - 1
             if skips_left == 0 then return best or oldest_eligible() end
           else
             local shared = 0
-            for interest in interests_of(profile) do
+            for interest in gmatch(entry, '\t([^\t]*)') do
               if wanted[interest] then shared = shared + 1 end
             end
-            local seq = tonumber(seq_text)
-            if best == nil or shared > best_shared
-              or (shared == best_shared and seq < best_seq) then
-              best, best_seq, best_shared = {candidate, entry, excludes, profile}, seq, shared
-              -- Nobody can share more, and anyone sharing as much stands
-              -- behind someone already judged in every bucket.
-              if shared == most_possible then return best end
+            if best == nil or shared >= best_shared then
+              local seq = tonumber(sub(entry, 1, first - 1))
+              if best == nil or shared > best_shared or seq < best_seq then
+                best, best_seq, best_shared = entry, seq, shared
+                -- Nobody can share more, and anyone sharing as much stands
+                -- behind someone already judged in every bucket.
+                if shared == most_possible then return best end
+              end
             end
             considered_left = considered_left - 1
             if considered_left == 0 then return best end
@@ -281,18 +291,21 @@ local function best_partner()
         end
       end
     end
-    readers = still_reading
+    reading = kept
   end
   return best or oldest_eligible()
 end
 
-local partner = best_partner()
-if partner == nil then
+local chosen = best_partner()
+if chosen == nil then
+  local excluded_list = {}
+  for i = 8, #ARGV do excluded_list[#excluded_list + 1] = ARGV[i] end
   enqueue(me, pool, my_profile, excluded_list, nil)
   return false
 end
-local reply = remove_entry(partner[1], pool, partner[2], partner[3], partner[4])
-remember_together(me, partner[1], now, window)
+local _, partner, excludes, profile = parse(chosen)
+local reply = remove_entry(partner, pool, chosen, excludes, profile)
+remember_together(me, partner, now, window)
 return reply
 """
 )
@@ -358,10 +371,14 @@ def _text(value: Any) -> str:
 
 def _escape(text: str) -> str:
     # Tabs separate the fields of a profile; "%" escapes.
+    if "%" not in text and "\t" not in text:
+        return text
     return text.replace("%", "%25").replace("\t", "%09")
 
 
 def _unescape(text: str) -> str:
+    if "%" not in text:
+        return text
     return _ESCAPED.sub(lambda found: "%" if found[1] == "25" else "\t", text)
 
 

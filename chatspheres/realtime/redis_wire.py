@@ -9,9 +9,10 @@ instead; anything cold may keep using redis-py.
 
 :class:`RedisConnection` (commands)
     One TCP connection, pipelined. ``call(*args)`` packs the command with
-    hiredis and appends it to the connection's output at once (no await before
-    it is queued, so calls are written in the order they are made); the
-    output is written once per event-loop iteration, so a burst costs one
+    hiredis and writes it at once (no await before it is on its way, so calls
+    are written in the order they are made): straight to the socket when
+    nothing is awaiting a reply, otherwise into the connection's output,
+    written once per event-loop iteration, so that a burst costs one
     ``write`` and Redis one read. ``call`` returns a future that the reply
     resolves: replies come back in order, and ``data_received`` pops one
     waiter per reply after parsing with ``hiredis.Reader``. ``send(*args)``
@@ -372,12 +373,17 @@ class _CommandProtocol(asyncio.Protocol):
         if not out:
             if self.lost:
                 return False
-            if (
-                not self._waiters
-                and self._loop.time() - self._idle_since > PROBE_IDLE_SECONDS
-                and not self._alive()
-            ):
-                return False
+            if not self._waiters and self._transport is not None:
+                # Idle: nothing to gather this command with; it goes now.
+                if self._loop.time() - self._idle_since > PROBE_IDLE_SECONDS and not self._alive():
+                    return False
+                self._transport.write(data)
+                self._waiters.append(waiter)
+                if self._timer is None:
+                    self._timer = self._loop.call_later(
+                        self._owner.command_timeout, self._check, self._replies
+                    )
+                return True
             self._loop.call_soon(self._flush)
         out.append(data)
         self._waiters.append(waiter)

@@ -152,6 +152,34 @@ def test_expired_recent_partners_are_dropped_when_the_person_joins(
     assert still_recent == ["3"]
 
 
+def test_recent_partners_at_the_edge_of_the_window_are_judged_as_the_engine_judges(
+    server: tuple[str, str],
+) -> None:
+    """The script reads recent partners by score range; at the very edge it decides exactly.
+
+    Apart at 0.9 and back at 1.0 with a 0.1 s window: ``1.0 - 0.9 < 0.1`` holds
+    in floating point (the difference rounds below 0.1) while ``0.9 > 1.0 - 0.1``
+    does not, so a plain score range would get it wrong.
+    """
+    url, prefix = server
+    clock = FakeClock(now=0.9)
+
+    async def scenario(matcher: RedisMatcher, client: redis.asyncio.Redis) -> list[bool]:
+        await matcher.note_parted(1, 2)
+        await matcher.note_parted(3, 4)
+        clock.now = 1.0
+        together_again = [await matcher.join(seeker(1, "chess")) is None]
+        together_again.append(await matcher.join(seeker(2, "chess")) is not None)
+        clock.now = 1.0000000000000002  # the next double: now the window has passed
+        await matcher.join(seeker(3, "go"))
+        together_again.append(await matcher.join(seeker(4, "go")) is not None)
+        return together_again
+
+    assert 1.0 - 0.9 < 0.1 and not 0.9 > 1.0 - 0.1
+    assert not 1.0000000000000002 - 0.9 < 0.1
+    assert run(url, prefix, scenario, window=0.1, clock=clock) == [True, False, True]
+
+
 def test_without_a_window_no_partner_is_remembered(server: tuple[str, str]) -> None:
     url, prefix = server
 
