@@ -20,7 +20,8 @@ Fan-out
     ``publish_now`` delivers synchronously when the channel's listener is a
     tab of this process and nothing of ours is still on its way to it through
     Redis or waiting in the delivery queue; otherwise it writes the PUBLISH at
-    once without awaiting its reply (a failure is counted by the connection).
+    once without awaiting a reply (and, when no tab here waits for its copy,
+    asks Redis to send none: no reply wakes this process up for it).
 
 The event log
     One Lua script per logged event numbers it, appends it to the member's
@@ -784,10 +785,12 @@ class RedisHub:
             return record.inboxes[0].deliver_now(envelope)
         counted = self._count_own(channel)
         if counted is None:
+            # Nobody here waits for it: Redis need not answer (no reply wakes us up).
             self._wire.send(
                 _PUBLISH,
                 self._redis_channel(channel),
                 self._head + b"0 0 " + self._encode(envelope),
+                reply=False,
             )
         else:
             self._wire.send(

@@ -9,16 +9,19 @@ instead; anything cold may keep using redis-py.
 
 :class:`RedisConnection` (commands)
     One TCP connection, pipelined. ``call(*args)`` packs the command with
-    hiredis and writes it at once (no await before it is on its way, so calls
-    are written in the order they are made): straight to the socket when
-    nothing is awaiting a reply, otherwise into the connection's output,
-    written once per event-loop iteration, so that a burst costs one
-    ``write`` and Redis one read. ``call`` returns a future that the reply
-    resolves: replies come back in order, and ``data_received`` pops one
-    waiter per reply after parsing with ``hiredis.Reader``. ``send(*args)``
-    does the same without a future, for a caller that does not await the reply
-    (the relay lane's PUBLISH): its order is kept like any call's, and a
-    failure is counted (``dropped``) and reported to ``on_error`` when given.
+    hiredis and sends it at once (no await before it is on its way, so calls
+    are written in the order they are made): the first command of an event
+    loop iteration is written to the socket straight away, those that follow
+    it in the same iteration are gathered and written together as the
+    iteration ends, so that a burst costs one more ``write`` and Redis one
+    more read. ``call`` returns a future that the reply resolves: replies
+    come back in order, and ``data_received`` pops one waiter per reply after
+    parsing with ``hiredis.Reader``. ``send(*args)`` does the same without a
+    future, for a caller that does not await the reply (the relay lane's
+    PUBLISH): its order is kept like any call's, and a failure is counted
+    (``dropped``) and reported to ``on_error`` when given. With
+    ``reply=False`` Redis is asked not to answer at all (``CLIENT REPLY
+    SKIP``), so that no reply wakes the process up for it.
     ``evalsha`` runs a registered :class:`Script`; scripts are loaded on every
     new connection before anything else is written (so that a restarted Redis
     never answers NOSCRIPT to a call that others follow), and a NOSCRIPT all
@@ -33,9 +36,9 @@ instead; anything cold may keep using redis-py.
     meanwhile wait for that attempt, in order. After a failed attempt calls
     fail at once until a pause has passed (10 ms, doubling to 250 ms), so
     that a Redis that is down costs a refused connection now and then, not one
-    per call. Before writing to a connection that has been idle for a moment,
-    the connection peeks at its socket (one non-blocking ``recv``) so that a
-    Redis that restarted meanwhile costs a reconnection rather than the call.
+    per call. Before writing to a connection that has been quiet for a moment
+    (5 ms), the connection peeks at its socket (one non-blocking ``recv``) so
+    that a Redis that restarted meanwhile costs a reconnection, not the call.
 
 :class:`RedisSubscriber` (pub/sub)
     One connection in subscriber mode. Each message is handed to
@@ -103,7 +106,7 @@ COMMAND_TIMEOUT_SECONDS = 5.0
 RETRY_FIRST_SECONDS = 0.01
 RETRY_LAST_SECONDS = 0.25
 # A connection idle for longer than this peeks at its socket before writing.
-PROBE_IDLE_SECONDS = 0.001
+PROBE_IDLE_SECONDS = 0.005
 # The subscriber: reconnecting pauses, and the quiet time before a PING.
 RECONNECT_FIRST_SECONDS = 0.05
 RECONNECT_LAST_SECONDS = 1.0
@@ -285,6 +288,16 @@ class Script:
 Waiter = asyncio.Future[Any] | Callable[[RedisError], None] | None
 
 
+class _NoReply:
+    """The waiter of a command sent with ``reply=False``: Redis answers nothing."""
+
+
+_NO_REPLY = _NoReply()
+# Written before a command whose reply nobody wants: Redis then sends none
+# (and CLIENT REPLY SKIP itself is never answered).
+_SKIP_REPLY = _pack((b"CLIENT", b"REPLY", b"SKIP"))
+
+
 class _CommandProtocol(asyncio.Protocol):
     """One connection's transport, its parser and the waiters of its replies, in order."""
 
@@ -293,12 +306,16 @@ class _CommandProtocol(asyncio.Protocol):
         self._loop = loop
         self._reader = hiredis.Reader(replyError=_reply_error)
         self._waiters: deque[Waiter] = deque()
+        # Commands gathered after the first of this loop iteration, written by _flush.
         self._out: list[bytes] = []
+        self._gathering = False
         self._transport: asyncio.Transport | None = None
         self._probe: socket.socket | None = None
-        self._idle_since = loop.time()
+        self._active_at = loop.time()
         self._timer: asyncio.TimerHandle | None = None
         self._replies = 0
+        # Sent without a reply since the last reply came (Redis may not have them).
+        self._unconfirmed = 0
         self._error: RedisError | None = None
         self.lost = False
         self.closed: asyncio.Future[None] = loop.create_future()
@@ -315,6 +332,7 @@ class _CommandProtocol(asyncio.Protocol):
         reader.feed(data)
         waiters = self._waiters
         self._replies += 1
+        self._unconfirmed = 0  # Redis answers in order: it had everything before this
         while True:
             try:
                 reply = reader.gets()
@@ -338,8 +356,7 @@ class _CommandProtocol(asyncio.Protocol):
                         waiter.set_result(reply)
             elif isinstance(reply, RedisError):
                 self._owner._dropped(reply, waiter)
-        if not waiters:
-            self._idle_since = self._loop.time()
+        self._active_at = self._loop.time()
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -350,6 +367,8 @@ class _CommandProtocol(asyncio.Protocol):
             self._probe.close()
             self._probe = None
         self._owner._lost(self)
+        self._owner.dropped += self._unconfirmed
+        self._unconfirmed = 0
         error = self._error
         text = (
             str(error)
@@ -367,26 +386,31 @@ class _CommandProtocol(asyncio.Protocol):
 
     # Ours
 
-    def write(self, data: bytes, waiter: Waiter) -> bool:
-        """Queue a command for this iteration's write; False if the connection turned out dead."""
-        out = self._out
-        if not out:
-            if self.lost:
+    def write(self, data: bytes, waiter: Waiter | _NoReply) -> bool:
+        """Send a command; False (nothing sent) if the connection turned out dead.
+
+        The first command of a loop iteration is written at once; those that
+        follow it in the same iteration are gathered and written together
+        when the iteration ends.
+        """
+        if self._gathering:
+            self._out.append(data)
+        else:
+            transport = self._transport
+            if self.lost or transport is None:
                 return False
-            if not self._waiters and self._transport is not None:
-                # Idle: nothing to gather this command with; it goes now.
-                if self._loop.time() - self._idle_since > PROBE_IDLE_SECONDS and not self._alive():
-                    return False
-                self._transport.write(data)
-                self._waiters.append(waiter)
-                if self._timer is None:
-                    self._timer = self._loop.call_later(
-                        self._owner.command_timeout, self._check, self._replies
-                    )
-                return True
+            now = self._loop.time()
+            idle = now - self._active_at > PROBE_IDLE_SECONDS and not self._waiters
+            if idle and not self._alive():
+                return False
+            self._active_at = now
+            transport.write(data)
+            self._gathering = True
             self._loop.call_soon(self._flush)
-        out.append(data)
-        self._waiters.append(waiter)
+        if waiter is _NO_REPLY:
+            self._unconfirmed += 1
+            return True
+        self._waiters.append(cast(Waiter, waiter))
         if self._timer is None:
             self._timer = self._loop.call_later(
                 self._owner.command_timeout, self._check, self._replies
@@ -394,19 +418,19 @@ class _CommandProtocol(asyncio.Protocol):
         return True
 
     def request(self, args: Sequence[Any], *, reply: bool = True) -> asyncio.Future[Any] | None:
-        """Queue a command of the connection's own (signing in, loading scripts)."""
+        """Send a command of the connection's own (signing in, loading scripts)."""
         future = self._loop.create_future() if reply else None
-        self._out.append(_pack(args))
-        self._waiters.append(future)
-        if len(self._out) == 1:
-            self._loop.call_soon(self._flush)
+        self.write(_pack(args), future)
         return future
 
     def _flush(self) -> None:
+        self._gathering = False
         out = self._out
-        if not out or self.lost or self._transport is None:
+        if not out:
             return
         self._out = []
+        if self.lost or self._transport is None:
+            return
         self._transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _alive(self) -> bool:
@@ -478,7 +502,7 @@ class RedisConnection:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._protocol: _CommandProtocol | None = None
         self._connecting: asyncio.Task[None] | None = None
-        self._backlog: list[tuple[bytes, Waiter]] = []
+        self._backlog: list[tuple[bytes, Waiter | _NoReply]] = []
         self._scripts: dict[bytes, Script] = {}
         self._retry_at = 0.0
         self._pause = RETRY_FIRST_SECONDS
@@ -523,19 +547,32 @@ class RedisConnection:
             self._submit_later(data, future)
         return future
 
-    def send(self, *args: Any, on_error: Callable[[RedisError], None] | None = None) -> None:
+    def send(
+        self,
+        *args: Any,
+        on_error: Callable[[RedisError], None] | None = None,
+        reply: bool = True,
+    ) -> None:
         """Send a command now, in order with every call, without waiting for its reply.
 
         A failure (an error reply, or the connection lost before the reply) is
-        counted in ``dropped`` and reported to ``on_error`` when given.
+        counted in ``dropped`` and reported to ``on_error`` when given. With
+        ``reply=False`` Redis is asked not to answer at all (CLIENT REPLY
+        SKIP), so that nothing wakes this process for it; an error then goes
+        unnoticed, and when the connection is lost the commands sent so, since
+        Redis last answered anything are counted in ``dropped``.
         """
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             self._bind(loop)
-        data = _pack(args)
+        waiter: Waiter | _NoReply = on_error
+        if reply:
+            data = _pack(args)
+        else:
+            data, waiter = _SKIP_REPLY + _pack(args), _NO_REPLY
         protocol = self._protocol
-        if protocol is None or not protocol.write(data, on_error):
-            self._submit_later(data, on_error)
+        if protocol is None or not protocol.write(data, waiter):
+            self._submit_later(data, waiter)
 
     async def evalsha(
         self, script: Script, keys: Sequence[Any] = (), args: Sequence[Any] = ()
@@ -567,7 +604,7 @@ class RedisConnection:
             self._pause = RETRY_FIRST_SECONDS
         self._loop = loop
 
-    def _submit_later(self, data: bytes, waiter: Waiter) -> None:
+    def _submit_later(self, data: bytes, waiter: Waiter | _NoReply) -> None:
         loop = self._loop
         assert loop is not None
         if self._closed:
@@ -636,14 +673,14 @@ class RedisConnection:
         if self._protocol is protocol:
             self._protocol = None
 
-    def _fail(self, waiter: Waiter, error: RedisError) -> None:
-        if waiter is None:
+    def _fail(self, waiter: Waiter | _NoReply, error: RedisError) -> None:
+        if waiter is None or waiter is _NO_REPLY:
             self._dropped(error)
         elif isinstance(waiter, asyncio.Future):
             if not waiter.done():
                 waiter.set_exception(error)
         else:
-            self._dropped(error, waiter)
+            self._dropped(error, cast(Callable[[RedisError], None], waiter))
 
     def _dropped(
         self, error: RedisError, on_error: Callable[[RedisError], None] | None = None
