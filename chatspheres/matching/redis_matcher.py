@@ -148,12 +148,11 @@ local function remember_together(a, b, now, window)
   if a == b or window <= 0 then return end
   local ttl = math.ceil(window * 1000)
   local at = as_text(now)
-  for _, pair in ipairs({{a, b}, {b, a}}) do
-    local key = partners_key(pair[1])
-    redis.call('ZADD', key, at, pair[2])
-    -- The newest entry lives longest, so the set may go when it expires.
-    redis.call('PEXPIRE', key, ttl)
-  end
+  -- The newest entry lives longest, so each set may go when it expires.
+  redis.call('ZADD', partners_key(a), at, b)
+  redis.call('PEXPIRE', partners_key(a), ttl)
+  redis.call('ZADD', partners_key(b), at, a)
+  redis.call('PEXPIRE', partners_key(b), ttl)
 end
 """
 
@@ -166,7 +165,7 @@ _JOIN = (
 local me, pool, my_profile = ARGV[2], ARGV[3], ARGV[4]
 local scan_limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip_limit = 4 * scan_limit
-local find, sub, byte, gmatch = string.find, string.sub, string.byte, string.gmatch
+local find, sub, byte = string.find, string.sub, string.byte
 local excluded = {}
 for i = 8, #ARGV do excluded[ARGV[i]] = true end
 
@@ -200,13 +199,33 @@ if redis.call('ZCOUNT', partners, '-inf', high) > 0 then
   end
 end
 
+-- The arrival's interests, and each as it appears in an entry ("\t" before it).
 local mine = {}
-local wanted = {}
+local needles = {}
 for interest in interests_of(my_profile) do
   mine[#mine + 1] = interest
-  wanted[interest] = true
+  needles[#needles + 1] = '\t' .. interest
 end
 local most_possible = #mine
+
+-- How many of the arrival's interests an entry has: a needle found where the
+-- entry's interest ends with it (a tab or the end follows) is one.
+local function shared_with(entry)
+  local shared = 0
+  for i = 1, most_possible do
+    local needle = needles[i]
+    local _, last = find(entry, needle, 1, true)
+    while last do
+      local after = byte(entry, last + 1)
+      if after == nil or after == 9 then
+        shared = shared + 1
+        break
+      end
+      _, last = find(entry, needle, last + 1, true)
+    end
+  end
+  return shared
+end
 
 -- Each person is judged once (they appear in several buckets): true when
 -- they may meet the arrival.  `entry` is "<seq> <person> <excludes> <profile>".
@@ -272,10 +291,7 @@ local function best_partner()
             skips_left = skips_left - 1
             if skips_left == 0 then return best or oldest_eligible() end
           else
-            local shared = 0
-            for interest in gmatch(entry, '\t([^\t]*)') do
-              if wanted[interest] then shared = shared + 1 end
-            end
+            local shared = shared_with(entry)
             if best == nil or shared >= best_shared then
               local seq = tonumber(sub(entry, 1, first - 1))
               if best == nil or shared > best_shared or seq < best_seq then
