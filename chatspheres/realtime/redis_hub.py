@@ -723,7 +723,7 @@ class RedisHub:
                 envelope, frame=with_event_id(envelope.frame, number), id=number
             )
         deliveries = self._deliveries
-        for inbox in record.inboxes:
+        for inbox in tuple(record.inboxes):
             if not deliveries:
                 try:
                     if inbox.deliver_now(envelope):

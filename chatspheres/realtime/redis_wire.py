@@ -393,11 +393,13 @@ class _CommandProtocol(asyncio.Protocol):
         follow it in the same iteration are gathered and written together
         when the iteration ends.
         """
+        if self.lost:
+            return False
         if self._gathering:
             self._out.append(data)
         else:
             transport = self._transport
-            if self.lost or transport is None:
+            if transport is None:
                 return False
             now = self._loop.time()
             idle = now - self._active_at > PROBE_IDLE_SECONDS and not self._waiters
@@ -465,6 +467,7 @@ class _CommandProtocol(asyncio.Protocol):
         if self.lost:
             return
         self._error = error
+        self.lost = True  # nothing more is written; connection_lost fails what waits
         self._owner._lost(self)
         if self._transport is not None:
             self._transport.abort()
