@@ -400,8 +400,13 @@ def _unescape(text: str) -> str:
 
 def _profile(seeker: Seeker) -> str:
     # Interests sorted, so that every process reads the buckets in one order.
-    interests = "".join(f"\t{_escape(interest)}" for interest in sorted(seeker.interests))
-    return _escape(seeker.tab) + interests
+    interests = sorted(seeker.interests)
+    if not interests:
+        return _escape(seeker.tab)
+    joined = "\t".join(interests)
+    if "%" in joined or joined.count("\t") >= len(interests):  # something to escape
+        joined = "\t".join(_escape(interest) for interest in interests)
+    return _escape(seeker.tab) + "\t" + joined
 
 
 def _seeker_args(seeker: Seeker) -> list[str]:
@@ -414,12 +419,15 @@ def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
     pool, entry, excluded = reply
     place, person, _excludes, profile = _text(entry).split(" ", 3)
     tab, *interests = profile.split("\t")
+    if "%" in profile:
+        tab = _unescape(tab)
+        interests = [_unescape(interest) for interest in interests]
     seeker = Seeker(
         person=int(person),
-        tab=_unescape(tab),
-        pool=int(_text(pool)),
-        interests=frozenset(_unescape(interest) for interest in interests),
-        excluded=frozenset(int(_text(each)) for each in excluded),
+        tab=tab,
+        pool=int(pool),
+        interests=frozenset(interests),
+        excluded=frozenset([int(each) for each in excluded]) if excluded else frozenset(),
     )
     return seeker, int(place)
 
