@@ -30,8 +30,7 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
 
     def active_for_tab(self, tab: str) -> Conversation | None:
         """The active conversation a browser tab is in, if any."""
-        active = self.active()
-        return active.filter(a_tab=tab).first() or active.filter(b_tab=tab).first()
+        return self.active().filter(participants__tab=tab).first()
 
     def between(self, first_id: int, second_id: int) -> ConversationQuerySet:
         return self.filter(
@@ -40,7 +39,15 @@ class ConversationQuerySet(models.QuerySet["Conversation"]):
 
 
 class Conversation(BaseModel):
-    """A call between ``user_a`` (who was waiting) and ``user_b`` (who arrived)."""
+    """A call between ``user_a`` and ``user_b``; each one's own side is a :class:`Participant`.
+
+    In a matched conversation A is who was waiting and B who arrived; in a
+    direct one (a connection's "Call now") A is the caller. A makes the offer.
+    """
+
+    class Kind(models.TextChoices):
+        MATCHED = "matched", "Matched in a sphere"
+        DIRECT = "direct", "Called directly"
 
     class State(models.TextChoices):
         ACTIVE = "active", "Active"
@@ -69,10 +76,7 @@ class Conversation(BaseModel):
     )
     user_a = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     user_b = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    # The browser tabs in the call: events reach exactly these tabs, and a tab
-    # that is gone (closed, or lost and not back in time) ends the conversation.
-    a_tab = models.CharField(max_length=32)
-    b_tab = models.CharField(max_length=32)
+    kind = models.CharField(max_length=8, choices=Kind.choices, default=Kind.MATCHED)
     state = models.CharField(max_length=10, choices=State.choices, default=State.ACTIVE)
     started_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -84,8 +88,6 @@ class Conversation(BaseModel):
         blank=True,
         related_name="+",
     )
-    a_rating = models.CharField(max_length=10, choices=Rating.choices, blank=True)
-    b_rating = models.CharField(max_length=10, choices=Rating.choices, blank=True)
 
     objects = ConversationQuerySet.as_manager()
 
@@ -97,9 +99,8 @@ class Conversation(BaseModel):
             ),
         ]
         indexes = [
-            models.Index(fields=["state", "a_tab"], name="conversation_active_a_tab"),
-            models.Index(fields=["state", "b_tab"], name="conversation_active_b_tab"),
             models.Index(fields=["user_a", "user_b"], name="conversation_pair"),
+            models.Index(fields=["state"], name="conversation_state"),
         ]
 
     def __str__(self) -> str:
@@ -107,7 +108,11 @@ class Conversation(BaseModel):
 
     def realtime_targets(self) -> list[ToTab]:
         """The two tabs in the call: events about it reach exactly these."""
-        return [ToTab(self.user_a_id, self.a_tab), ToTab(self.user_b_id, self.b_tab)]
+        return [ToTab(side.user_id, side.tab) for side in self.participants.all()]
+
+    def partner_of(self, user_id: int) -> int:
+        """The other person in the conversation."""
+        return self.user_b_id if user_id == self.user_a_id else self.user_a_id
 
     def can_become(self, state: str) -> bool:
         return state in self.TRANSITIONS[self.state]
@@ -117,3 +122,52 @@ class Conversation(BaseModel):
         if self.ended_at is None:
             return None
         return (self.ended_at - self.started_at).total_seconds()
+
+
+class ParticipantQuerySet(models.QuerySet["Participant"]):
+    def of(self, user_id: int) -> ParticipantQuerySet:
+        """The member's own sides: one per conversation they took part in."""
+        return self.filter(user_id=user_id)
+
+    def with_partner(self, user_id: int, partner_id: int) -> ParticipantQuerySet:
+        """The member's sides of the conversations they had with one person."""
+        return self.filter(user_id=user_id, partner_id=partner_id)
+
+
+class Participant(BaseModel):
+    """One person's side of a conversation: the tab they took part from, and how it was for them.
+
+    Everything that belongs to one of the two people (and not to the pair)
+    lives here, one row each, rather than in ``a_*``/``b_*`` columns.
+    ``partner`` repeats the other person so that a member's history ("people
+    you've talked with") is read from this one table.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="participants"
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="conversation_sides"
+    )
+    partner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    # The browser tab in the call: events reach exactly this tab, and a tab
+    # that is gone (closed, or lost and not back in time) ends the conversation.
+    tab = models.CharField(max_length=32)
+    rating = models.CharField(max_length=10, choices=Conversation.Rating.choices, blank=True)
+
+    objects = ParticipantQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["conversation", "user"], name="one_side_per_person"),
+        ]
+        indexes = [
+            models.Index(fields=["tab"], name="participant_tab"),
+            models.Index(fields=["user", "-created"], name="participant_history"),
+            models.Index(fields=["user", "partner", "-created"], name="participant_pair_history"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.conversation_id}"

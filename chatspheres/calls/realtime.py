@@ -30,7 +30,7 @@ from chatspheres.calls.events import (
     PartnerBack,
 )
 from chatspheres.calls.models import Conversation
-from chatspheres.calls.selectors import access_conversation, active_conversation_for_tab
+from chatspheres.calls.selectors import access_conversation, active_call_for_tab
 from chatspheres.calls.services import (
     conversation_end,
     conversation_end_for_tab,
@@ -269,14 +269,14 @@ async def tab_ended(runtime: Runtime, tab: str, _user: int, why: str) -> None:
 @registry.on_tab_resumed
 async def tab_resumed(tab: Tab) -> None:
     """A tab that came back picks up its call where it was, and its partner hears it is back."""
-    conversation = await run_in_db(active_conversation_for_tab, tab=tab.id)
-    if conversation is None:
+    found = await run_in_db(active_call_for_tab, tab=tab.id)
+    if found is None:
         return
-    mine = conversation.a_tab == tab.id
-    partner_user = conversation.user_b_id if mine else conversation.user_a_id
-    partner_tab = conversation.b_tab if mine else conversation.a_tab
-    # The one who waited (A) makes the offer: see conversation_start.
-    tab.state(CallTab).enter(conversation.public_id, partner_tab, partner_user, offerer=mine)
+    conversation, partner = found
+    partner_user, partner_tab = partner.user_id, partner.tab
+    # A (who waited, or called) makes the offer: see conversation_start.
+    offerer = conversation.user_a_id == tab.user_id
+    tab.state(CallTab).enter(conversation.public_id, partner_tab, partner_user, offerer=offerer)
     await send_event(
         PartnerBack(conversation=conversation.public_id),
         to=ToTab(partner_user, partner_tab),
@@ -294,14 +294,11 @@ async def tab_resync(tab: Tab) -> None:
 async def tabs_lost(runtime: Runtime, tabs: list[tuple[str, int]]) -> None:
     """Tabs lost with a process that died: tell their partners to hold on."""
     for tab, _user in tabs:
-        conversation = await run_in_db(active_conversation_for_tab, tab=tab)
-        if conversation is None:
+        found = await run_in_db(active_call_for_tab, tab=tab)
+        if found is None:
             continue
-        partner = (
-            ToTab(conversation.user_b_id, conversation.b_tab)
-            if conversation.a_tab == tab
-            else ToTab(conversation.user_a_id, conversation.a_tab)
-        )
+        conversation, partner_side = found
+        partner = ToTab(partner_side.user_id, partner_side.tab)
         await send_event(
             PartnerAway(
                 conversation=conversation.public_id,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chatspheres.calls.models import Conversation
+from chatspheres.calls.models import Conversation, Participant
 from chatspheres.common.errors import NOT_IN_CONVERSATION, NotFound
 
 
@@ -24,6 +24,12 @@ def user_in_active_conversation(*, user_id: int) -> bool:
     return Conversation.objects.active().involving(user_id).exists()
 
 
-def active_conversation_for_tab(*, tab: str) -> Conversation | None:
-    """The conversation a browser tab is in now, if any."""
-    return Conversation.objects.active_for_tab(tab)
+def active_call_for_tab(*, tab: str) -> tuple[Conversation, Participant] | None:
+    """The conversation a browser tab is in now and the partner's side of it (their tab), if any."""
+    conversation = Conversation.objects.active_for_tab(tab)
+    if conversation is None:
+        return None
+    partner = conversation.participants.exclude(tab=tab).first()
+    if partner is None:
+        return None
+    return conversation, partner

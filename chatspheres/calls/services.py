@@ -11,7 +11,7 @@ from chatspheres.accounts.selectors import public_card
 from chatspheres.accounts.services import profiles_ensure
 from chatspheres.calls.events import CallEnded, MatchFound
 from chatspheres.calls.ice import ice_servers_for
-from chatspheres.calls.models import Conversation
+from chatspheres.calls.models import Conversation, Participant
 from chatspheres.common.errors import (
     ALREADY_IN_CALL,
     BAD_RATING,
@@ -31,8 +31,9 @@ def conversation_start(
     b_user_id: int,
     b_tab: str,
     shared_interests: Iterable[str],
+    kind: str = Conversation.Kind.MATCHED,
 ) -> Conversation:
-    """Open a call between the waiting member A and the arriving member B, and tell both tabs."""
+    """Open a call between A (who waited, or called) and B, and tell both tabs."""
     busy: set[int] = set()
     for pair in (
         Conversation.objects.active()
@@ -51,15 +52,24 @@ def conversation_start(
     conversation = Conversation.objects.create(
         sphere_id=sphere_id,
         user_a_id=a_user_id,
-        a_tab=a_tab,
         user_b_id=b_user_id,
-        b_tab=b_tab,
+        kind=kind,
         started_at=timezone.now(),
+    )
+    Participant.objects.bulk_create(
+        [
+            Participant(
+                conversation=conversation, user_id=a_user_id, partner_id=b_user_id, tab=a_tab
+            ),
+            Participant(
+                conversation=conversation, user_id=b_user_id, partner_id=a_user_id, tab=b_tab
+            ),
+        ]
     )
     profiles = profiles_ensure(user_ids=(a_user_id, b_user_id))
     shared = sorted(shared_interests)
-    # A waited longer, so A's camera is surely ready: A makes the offer
-    # (impolite), B answers (polite). Perfect negotiation covers any glare.
+    # A waited longer (or called), so A's camera is surely ready: A makes the
+    # offer (impolite), B answers (polite). Perfect negotiation covers any glare.
     for me, my_tab, partner, partner_tab, polite in (
         (a_user_id, a_tab, b_user_id, b_tab, False),
         (b_user_id, b_tab, a_user_id, a_tab, True),
@@ -113,10 +123,14 @@ def conversation_end(*, conversation: Conversation, by_user_id: int, reason: str
 
 def conversation_end_for_tab(*, tab: str, reason: str) -> Conversation | None:
     """End the conversation a tab that is gone was in, if any; return it when this ended it."""
-    conversation = Conversation.objects.active_for_tab(tab)
-    if conversation is None:
+    side = (
+        Participant.objects.filter(tab=tab, conversation__state=Conversation.State.ACTIVE)
+        .select_related("conversation")
+        .first()
+    )
+    if side is None:
         return None
-    by_user_id = conversation.user_a_id if conversation.a_tab == tab else conversation.user_b_id
+    conversation, by_user_id = side.conversation, side.user_id
     if not conversation_end(conversation=conversation, by_user_id=by_user_id, reason=reason):
         return None
     return conversation
@@ -139,7 +153,7 @@ def conversation_reflect(*, conversation: Conversation, user_id: int, rating: st
         raise ApplicationError(code=BAD_RATING)
     if conversation.state != Conversation.State.ENDED:
         raise ApplicationError(code=NOT_ENDED)
-    field = "a_rating" if user_id == conversation.user_a_id else "b_rating"
-    setattr(conversation, field, rating)
-    conversation.save(update_fields=[field, "updated"])
+    Participant.objects.filter(conversation=conversation, user_id=user_id).update(
+        rating=rating, updated=timezone.now()
+    )
     return conversation
