@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "chatspheres.spheres",
     "chatspheres.matching",
     "chatspheres.calls",
+    "chatspheres.connections",
     "chatspheres.realtime",
 ]
 
