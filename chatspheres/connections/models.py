@@ -97,8 +97,17 @@ class Bond(BaseModel):
 
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     other = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # All recomputed together from the pair's conversations by bond_recount.
+    conversations = models.PositiveIntegerField(default=0)
+    last_conversation = models.ForeignKey(
+        "calls.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    last_talked_at = models.DateTimeField(null=True, blank=True)
     positive_conversations = models.PositiveIntegerField(default=0)
     stage = models.CharField(max_length=16, choices=Stage.choices, default=Stage.NEW)
+    # Some conversation of theirs was rated okay or not for me, by either side.
+    lukewarm = models.BooleanField(default=False)
+    # Both wished to talk again (set and cleared with the wishes).
     connected_at = models.DateTimeField(null=True, blank=True)
 
     objects = BondQuerySet.as_manager()
@@ -112,6 +121,7 @@ class Bond(BaseModel):
         ]
         indexes = [
             models.Index(fields=["user", "-connected_at"], name="bond_connections"),
+            models.Index(fields=["user", "-last_talked_at"], name="bond_recent"),
         ]
 
     def __str__(self) -> str:
