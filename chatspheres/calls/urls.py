@@ -7,4 +7,5 @@ app_name = "calls"
 urlpatterns = [
     path("spheres/<slug:slug>/call/", views.call_page, name="call"),
     path("conversations/<slug:public_id>/reflection/", views.reflection, name="reflection"),
+    path("call/<slug:handle>/", views.call_now, name="call_now"),
 ]

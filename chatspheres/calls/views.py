@@ -46,6 +46,13 @@ def call_page(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
+def call_now(request: HttpRequest, handle: str) -> HttpResponse:
+    """Call a connection now ("Call now"): not available yet, said plainly."""
+    messages.info(request, "Calling someone directly isn't available yet.")
+    return redirect("spheres:list")
+
+
+@login_required
 @require_POST
 def reflection(request: HttpRequest, public_id: str) -> HttpResponse:
     """Save the member's answer to "How was it?" for a conversation they were in."""
