@@ -7,7 +7,15 @@ from typing import Any
 from django import forms
 from django.http import HttpRequest
 
-from chatspheres.accounts.models import BIO_MAX_LENGTH, MAX_INTERESTS, Profile, User
+from chatspheres.accounts.handles import handle_normalize
+from chatspheres.accounts.models import (
+    BIO_MAX_LENGTH,
+    HANDLE_MAX_LENGTH,
+    MAX_INTERESTS,
+    PresenceAudience,
+    Profile,
+    User,
+)
 from chatspheres.accounts.services import interests_normalize, profile_create
 
 
@@ -83,3 +91,36 @@ class ProfileForm(forms.Form):
             )
         cleaned["all_interests"] = names
         return cleaned
+
+
+class HandleForm(forms.Form):
+    """The member's public handle, the last part of their page's address."""
+
+    handle = forms.CharField(
+        label="Handle",
+        max_length=HANDLE_MAX_LENGTH + 1,
+        help_text=(
+            "Your page's address: /people/your-handle/. Lower-case letters, digits and "
+            "hyphens, 3 to 30 characters. You can change it once a month."
+        ),
+        widget=forms.TextInput(
+            attrs={"autocapitalize": "none", "autocomplete": "off", "spellcheck": "false"}
+        ),
+    )
+
+    def clean_handle(self) -> str:
+        return handle_normalize(self.cleaned_data["handle"])
+
+
+class PrivacyForm(forms.Form):
+    """Who sees the member online, and whether follows are announced."""
+
+    presence_visible_to = forms.ChoiceField(
+        label="Who can see when I'm online",
+        choices=PresenceAudience.choices,
+        widget=forms.RadioSelect,
+        help_text="Only people who can already see your page ever see where you are.",
+    )
+    announce_follows = forms.BooleanField(
+        label="Let people know when I follow them", required=False
+    )

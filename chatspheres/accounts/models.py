@@ -13,6 +13,10 @@ from chatspheres.common.models import BaseModel
 
 MAX_INTERESTS = 10
 BIO_MAX_LENGTH = 500
+HANDLE_MIN_LENGTH = 3
+HANDLE_MAX_LENGTH = 30
+# Lower-case letters, digits and single hyphens inside: safe in any address.
+HANDLE_PATTERN = r"^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9]))*$"
 
 
 class UserManager(DjangoUserManager["User"]):
@@ -92,8 +96,16 @@ def _time_zone_choices() -> list[tuple[str, str]]:
     return [(zone, zone.replace("_", " ")) for zone in sorted(zoneinfo.available_timezones())]
 
 
+class PresenceAudience(models.TextChoices):
+    """Who may see whether a member is online, and where."""
+
+    CONNECTIONS = "connections", "My connections"
+    FOLLOWING = "following", "People I follow"
+    NOBODY = "nobody", "Nobody"
+
+
 class Profile(BaseModel):
-    """What other members see: name, bio, interests. Never the email address."""
+    """What other members see: name, handle, bio, interests. Never the email address."""
 
     user = models.OneToOneField(User, on_delete=models.CASCADE, related_name="profile")
     display_name = models.CharField(max_length=50)
@@ -103,6 +115,17 @@ class Profile(BaseModel):
     # When the member confirmed being 18 or older (required at sign-up); empty
     # for an account made outside sign-up (createsuperuser, the admin).
     adult_confirmed_at = models.DateTimeField(null=True, blank=True)
+    # The public name in addresses (/people/<handle>/), made from the display
+    # name at sign-up; its owner may change it once a month.
+    handle = models.CharField(max_length=HANDLE_MAX_LENGTH, unique=True)
+    handle_changed_at = models.DateTimeField(null=True, blank=True)
+    presence_visible_to = models.CharField(
+        "Who can see when I'm online",
+        max_length=12,
+        choices=PresenceAudience.choices,
+        default=PresenceAudience.CONNECTIONS,
+    )
+    announce_follows = models.BooleanField("Let people know when I follow them", default=True)
 
     def __str__(self) -> str:
         return self.display_name

@@ -17,6 +17,9 @@ class PublicCard(TypedDict):
     """What a member shows a stranger: never the email address."""
 
     name: str
+    # The address of their page (/people/<handle>/), which opens only for
+    # someone who has talked with them or follows them.
+    handle: str
     bio: str
     interests: list[str]
 
@@ -44,7 +47,12 @@ def interest_names(profile: Profile) -> list[str]:
 
 def public_card(profile: Profile) -> PublicCard:
     """The card shown to a partner."""
-    return {"name": profile.display_name, "bio": profile.bio, "interests": interest_names(profile)}
+    return {
+        "name": profile.display_name,
+        "handle": profile.handle,
+        "bio": profile.bio,
+        "interests": interest_names(profile),
+    }
 
 
 def interest_suggestions(limit: int = 24) -> list[str]:

@@ -7,13 +7,18 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from chatspheres.accounts.forms import ProfileForm
+from chatspheres.accounts.forms import HandleForm, PrivacyForm, ProfileForm
 from chatspheres.accounts.selectors import (
     interest_names,
     interest_suggestions,
     profile_with_interests,
 )
-from chatspheres.accounts.services import profile_update, profiles_ensure
+from chatspheres.accounts.services import (
+    profile_handle_change,
+    profile_privacy_update,
+    profile_update,
+    profiles_ensure,
+)
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError
 
@@ -30,8 +35,24 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         "interests": interest_names(profile),
         "time_zone": profile.time_zone,
     }
-    form = ProfileForm(request.POST or None, initial=initial, suggestions=interest_suggestions())
-    if request.method == "POST" and form.is_valid():
+    # Three forms, each with its own button; a hidden "form" field says which was sent.
+    sent = request.POST.get("form", "profile") if request.method == "POST" else None
+    form = ProfileForm(
+        request.POST if sent == "profile" else None,
+        initial=initial,
+        suggestions=interest_suggestions(),
+    )
+    handle_form = HandleForm(
+        request.POST if sent == "handle" else None, initial={"handle": profile.handle}
+    )
+    privacy_form = PrivacyForm(
+        request.POST if sent == "privacy" else None,
+        initial={
+            "presence_visible_to": profile.presence_visible_to,
+            "announce_follows": profile.announce_follows,
+        },
+    )
+    if sent == "profile" and form.is_valid():
         try:
             profile_update(
                 profile=profile,
@@ -45,4 +66,29 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your profile is saved.")
             return redirect("accounts:profile")
-    return render(request, "accounts/profile_form.html", {"form": form, "profile": profile})
+    if sent == "handle" and handle_form.is_valid():
+        try:
+            profile_handle_change(profile=profile, handle=handle_form.cleaned_data["handle"])
+        except ApplicationError as refusal:
+            handle_form.add_error("handle", refusal.message)
+        else:
+            messages.success(request, f"Your handle is now {profile.handle}.")
+            return redirect("accounts:profile")
+    if sent == "privacy" and privacy_form.is_valid():
+        profile_privacy_update(
+            profile=profile,
+            presence_visible_to=privacy_form.cleaned_data["presence_visible_to"],
+            announce_follows=privacy_form.cleaned_data["announce_follows"],
+        )
+        messages.success(request, "Your privacy choices are saved.")
+        return redirect("accounts:profile")
+    return render(
+        request,
+        "accounts/profile_form.html",
+        {
+            "form": form,
+            "handle_form": handle_form,
+            "privacy_form": privacy_form,
+            "profile": profile,
+        },
+    )

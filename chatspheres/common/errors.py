@@ -71,6 +71,17 @@ NOT_ENDED = error_code("not_ended", "You can say how it was once the conversatio
 # Accounts ----------------------------------------------------------------
 NOT_ADULT = error_code("not_adult", "ChatSpheres is for people 18 or older.")
 TOO_MANY_INTERESTS = error_code("too_many_interests", "Pick fewer interests.")
+BAD_HANDLE = error_code(
+    "bad_handle", "A handle is 3 to 30 lower-case letters, digits and hyphens, and not reserved."
+)
+HANDLE_TAKEN = error_code("handle_taken", "That handle is taken.")
+HANDLE_TOO_SOON = error_code("handle_too_soon", "You can change your handle once a month.")
+
+# Connections -------------------------------------------------------------
+NO_SUCH_PERSON = error_code("no_such_person", "There is no such person.")
+NOT_YOURSELF = error_code("not_yourself", "That is you.")
+BAD_NOTE = error_code("bad_note", "A note is 1 to 2,000 characters.")
+NO_SUCH_NOTE = error_code("no_such_note", "There is no such note.")
 
 
 class ApplicationError(Exception):

@@ -13,12 +13,12 @@ def bonds_from_history(apps, schema_editor):
     """Every pair that has talked gets its two bonds, counted from their conversations."""
     Participant = apps.get_model("calls", "Participant")
     Bond = apps.get_model("connections", "Bond")
-    ratings = {}
+    ratings: dict[int, dict[int, tuple]] = {}
     for conversation_id, user_id, partner_id, rating, created in Participant.objects.values_list(
         "conversation_id", "user_id", "partner_id", "rating", "created"
     ).iterator():
         ratings.setdefault(conversation_id, {})[user_id] = (partner_id, rating, created)
-    bonds = {}
+    bonds: dict[tuple[int, int], dict] = {}
     for conversation_id, sides in ratings.items():
         for user_id, (partner_id, rating, created) in sides.items():
             partner_rating = sides.get(partner_id, (None, "", None))[1]
