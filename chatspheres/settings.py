@@ -66,6 +66,8 @@ INSTALLED_APPS = [
     "chatspheres.matching",
     "chatspheres.calls",
     "chatspheres.connections",
+    "chatspheres.presence",
+    "chatspheres.notifications",
     "chatspheres.realtime",
 ]
 

@@ -1,0 +1,91 @@
+"""Notifications: what a member is told happened, and which kinds they want to hear about."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from chatspheres.common.models import BaseModel
+
+
+class NotificationQuerySet(models.QuerySet["Notification"]):
+    def for_member(self, user_id: int) -> NotificationQuerySet:
+        return self.filter(recipient_id=user_id)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(BaseModel):
+    """One thing a member is told: who did what, where; read once they have seen it.
+
+    The words are not stored: each kind renders them from ``actor``, ``sphere``
+    and the small ``data`` it carries (``chatspheres.notifications.kinds``), so
+    they follow a renamed person or sphere.
+    """
+
+    class Kind(models.TextChoices):
+        NEW_FOLLOWER = "new_follower", "Someone follows you"
+        CONNECTION_MADE = "connection_made", "You and someone both want to talk again"
+        MISSED_RING = "missed_ring", "You missed a call"
+        STAGE_REACHED = "stage_reached", "A friendship reached a new stage"
+        SOMEONE_WAITING = "someone_waiting", "Someone is waiting in a sphere you watch"
+
+    recipient = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
+    )
+    kind = models.CharField(max_length=24, choices=Kind.choices)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    sphere = models.ForeignKey(
+        "spheres.Sphere", on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    # A few short strings a kind needs beyond actor and sphere (a stage's name).
+    data = models.JSONField(default=dict, blank=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering: ClassVar[list[str]] = ["-created", "-id"]
+        indexes: ClassVar[list[models.Index]] = [
+            models.Index(fields=["recipient", "-created"], name="notification_list"),
+            models.Index(
+                fields=["recipient"], condition=Q(read_at__isnull=True), name="notification_unread"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} for {self.recipient_id}"
+
+
+class Channel(models.TextChoices):
+    """Where a member may hear about something. Email arrives in a later issue."""
+
+    SITE = "site", "On ChatSpheres"
+    EMAIL = "email", "By email"
+
+
+class NotificationPreference(BaseModel):
+    """A member's choice for one kind on one channel; no row means the default (on for the site)."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notification_preferences"
+    )
+    kind = models.CharField(max_length=24, choices=Notification.Kind.choices)
+    channel = models.CharField(max_length=8, choices=Channel.choices, default=Channel.SITE)
+    enabled = models.BooleanField(default=True)
+
+    class Meta:
+        constraints: ClassVar[list[models.BaseConstraint]] = [
+            models.UniqueConstraint(
+                fields=["user", "kind", "channel"], name="one_preference_per_kind_and_channel"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.kind} {self.channel}: {'on' if self.enabled else 'off'}"

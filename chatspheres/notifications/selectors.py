@@ -1,0 +1,149 @@
+"""Reads of a member's notifications and their preferences."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from chatspheres.common.errors import NotFound
+from chatspheres.notifications.events import NotificationCard
+from chatspheres.notifications.kinds import link_for, words_for
+from chatspheres.notifications.models import (
+    Channel,
+    Notification,
+    NotificationPreference,
+)
+
+PER_PAGE = 20
+# How many the header's panel shows; the page has them all.
+PANEL_SIZE = 8
+# A kind with no saved preference is on for the site and off by email.
+CHANNEL_DEFAULTS: dict[str, bool] = {Channel.SITE: True, Channel.EMAIL: False}
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationView:
+    """One notification as a page shows it."""
+
+    id: int
+    kind: str
+    text: str
+    url: str
+    created: datetime
+    read: bool
+
+
+@dataclass(frozen=True, slots=True)
+class PreferenceView:
+    """Whether the member hears about one kind (on the site)."""
+
+    kind: str
+    label: str
+    enabled: bool
+
+
+def view_of(notification: Notification) -> NotificationView:
+    """The words and link of a notification, for a page."""
+    return NotificationView(
+        id=notification.pk,
+        kind=notification.kind,
+        text=words_for(notification),
+        url=link_for(notification),
+        created=notification.created,
+        read=notification.read_at is not None,
+    )
+
+
+def card_of(notification: Notification) -> NotificationCard:
+    """The words and link of a notification, for a tab."""
+    view = view_of(notification)
+    return NotificationCard(
+        id=view.id,
+        kind=view.kind,
+        text=view.text,
+        url=view.url,
+        created=view.created,
+        read=view.read,
+    )
+
+
+def notification_with_names(*, notification_id: int) -> Notification:
+    """A notification with what its words need (actor's profile, sphere), in one query."""
+    return Notification.objects.select_related("actor__profile", "sphere").get(pk=notification_id)
+
+
+@dataclass(frozen=True, slots=True)
+class NotificationPage:
+    """One page of a member's notifications, newest first."""
+
+    items: list[NotificationView]
+    number: int
+    has_previous: bool
+    has_next: bool
+
+
+def page_number(value: str | None) -> int:
+    """A page number from a query string; anything odd is the first page."""
+    return int(value) if value and value.isdigit() and 0 < len(value) <= 6 and int(value) else 1
+
+
+def notifications_page(*, user_id: int, number: int = 1) -> NotificationPage:
+    """One page of the member's notifications (one query: a page and one more row)."""
+    start = (max(1, number) - 1) * PER_PAGE
+    rows = list(
+        Notification.objects.for_member(user_id)
+        .select_related("actor__profile", "sphere")
+        .order_by("-created", "-id")[start : start + PER_PAGE + 1]
+    )
+    return NotificationPage(
+        items=[view_of(each) for each in rows[:PER_PAGE]],
+        number=max(1, number),
+        has_previous=number > 1,
+        has_next=len(rows) > PER_PAGE,
+    )
+
+
+def latest_notifications(*, user_id: int, limit: int = PANEL_SIZE) -> list[NotificationView]:
+    """The member's newest notifications, for the header's panel (one query)."""
+    rows = (
+        Notification.objects.for_member(user_id)
+        .select_related("actor__profile", "sphere")
+        .order_by("-created", "-id")[:limit]
+    )
+    return [view_of(each) for each in rows]
+
+
+def unread_count(*, user_id: int) -> int:
+    """How many of the member's notifications are unread."""
+    return Notification.objects.for_member(user_id).unread().count()
+
+
+def access_notification(*, user_id: int, notification_id: int) -> Notification:
+    """One of the member's own notifications; anyone else's does not exist for them."""
+    found = Notification.objects.for_member(user_id).filter(pk=notification_id).first()
+    if found is None:
+        raise NotFound("There is no such notification.")
+    return found
+
+
+def kind_enabled(*, user_id: int, kind: str, channel: str = Channel.SITE) -> bool:
+    """Whether the member wants to hear about this kind on this channel."""
+    saved = (
+        NotificationPreference.objects.filter(user_id=user_id, kind=kind, channel=channel)
+        .values_list("enabled", flat=True)
+        .first()
+    )
+    return CHANNEL_DEFAULTS[channel] if saved is None else saved
+
+
+def preferences_for(*, user_id: int, channel: str = Channel.SITE) -> list[PreferenceView]:
+    """Every kind with the member's choice for it on a channel (one query)."""
+    saved = dict(
+        NotificationPreference.objects.filter(user_id=user_id, channel=channel).values_list(
+            "kind", "enabled"
+        )
+    )
+    return [
+        PreferenceView(kind=kind, label=label, enabled=saved.get(kind, CHANNEL_DEFAULTS[channel]))
+        for kind, label in Notification.Kind.choices
+    ]
