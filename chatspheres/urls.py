@@ -8,6 +8,7 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("profile/", include("chatspheres.accounts.urls")),
     path("spheres/", include("chatspheres.spheres.urls")),
+    path("people/", include("chatspheres.connections.urls")),
     path("", include("chatspheres.calls.urls")),
     path("admin/", admin.site.urls),
 ]

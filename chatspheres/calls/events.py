@@ -5,8 +5,29 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
+import msgspec
+
 from chatspheres.accounts.selectors import PublicCard
 from chatspheres.realtime.protocol import Event
+
+
+class RecapNote(msgspec.Struct, frozen=True):
+    """One of the viewer's own private notes about the partner."""
+
+    text: str
+    created: str  # ISO 8601, in the viewer's time zone
+
+
+class Recap(msgspec.Struct, frozen=True):
+    """What the viewer and the partner have shared before, for the viewer's eyes only.
+
+    ``times`` is 0 (and the rest empty) for a first meeting.
+    """
+
+    times: int = 0
+    last_at: str = ""  # ISO date of their last conversation, in the viewer's time zone
+    last_sphere: str = ""
+    notes: list[RecapNote] = msgspec.field(default_factory=list)  # newest first
 
 
 class MatchFound(Event, tag="match.found"):
@@ -19,6 +40,7 @@ class MatchFound(Event, tag="match.found"):
     shared_interests: list[str]
     talked_before: int
     ice_servers: list[dict[str, Any]]
+    recap: Recap = msgspec.field(default_factory=Recap)
 
 
 class CallEnded(Event, tag="call.ended"):

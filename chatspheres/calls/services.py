@@ -9,7 +9,8 @@ from django.utils import timezone
 
 from chatspheres.accounts.selectors import public_card
 from chatspheres.accounts.services import profiles_ensure
-from chatspheres.calls.events import CallEnded, MatchFound
+from chatspheres.calls.events import CallEnded, MatchFound, Recap
+from chatspheres.calls.hooks import conversation_rated, conversation_started, recap_between
 from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation, Participant
 from chatspheres.common.errors import (
@@ -20,6 +21,7 @@ from chatspheres.common.errors import (
     PairingRefused,
 )
 from chatspheres.common.events import ToTab, send_event_on_commit
+from chatspheres.spheres.services import sphere_activity_record
 
 
 @transaction.atomic
@@ -66,7 +68,11 @@ def conversation_start(
             ),
         ]
     )
+    if kind == Conversation.Kind.MATCHED:
+        # How busy a sphere is counts the conversations people were matched in there.
+        sphere_activity_record(sphere_id=sphere_id, started_at=conversation.started_at)
     profiles = profiles_ensure(user_ids=(a_user_id, b_user_id))
+    conversation_started.send(sender=Conversation, conversation=conversation)
     shared = sorted(shared_interests)
     # A waited longer (or called), so A's camera is surely ready: A makes the
     # offer (impolite), B answers (polite). Perfect negotiation covers any glare.
@@ -83,6 +89,8 @@ def conversation_start(
                 shared_interests=shared,
                 talked_before=talked_before,
                 ice_servers=ice_servers_for(me),
+                # A first meeting has nothing to recall.
+                recap=recap_between(viewer_id=me, partner_id=partner) if talked_before else Recap(),
             ),
             to=ToTab(me, my_tab),
             # The receiving tab relays to the partner's tab from now on.
@@ -156,4 +164,5 @@ def conversation_reflect(*, conversation: Conversation, user_id: int, rating: st
     Participant.objects.filter(conversation=conversation, user_id=user_id).update(
         rating=rating, updated=timezone.now()
     )
+    conversation_rated.send(sender=Conversation, conversation=conversation, user_id=user_id)
     return conversation

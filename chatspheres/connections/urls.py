@@ -1,0 +1,26 @@
+from django.urls import path
+
+from chatspheres.connections import views
+
+app_name = "connections"
+
+urlpatterns = [
+    path("", views.people, name="people"),
+    path("<slug:handle>/", views.person, name="person"),
+    path("<slug:handle>/follow/", views.follow, name="follow"),
+    path("<slug:handle>/unfollow/", views.unfollow, name="unfollow"),
+    path("<slug:handle>/talk-again/", views.talk_again, name="talk_again"),
+    path(
+        "<slug:handle>/talk-again/withdraw/",
+        views.talk_again_withdraw,
+        name="talk_again_withdraw",
+    ),
+    path("<slug:handle>/notes/", views.note_add, name="note_add"),
+    path("<slug:handle>/notes/<int:note_id>/", views.note_edit, name="note_edit"),
+    path("<slug:handle>/notes/<int:note_id>/delete/", views.note_remove, name="note_delete"),
+    path(
+        "<slug:handle>/after/<slug:public_id>/",
+        views.after_conversation,
+        name="after_conversation",
+    ),
+]
