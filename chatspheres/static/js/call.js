@@ -2,6 +2,7 @@
 // Protocol: docs/protocol.md. WebRTC negotiation: the "perfect negotiation"
 // pattern, with the server telling each side whether it is polite.
 import { connect } from "./realtime.js";
+import { showRecap, startReflection } from "./reflection.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const sphereId = Number(config.sphere);
@@ -791,6 +792,7 @@ function startCall(msg) {
   }, NO_MEDIA_TIMEOUT_MS);
 
   renderPartner(call, msg);
+  showRecap(msg.recap);
   els.chatLog.replaceChildren();
   els.chatEmpty.hidden = false;
   els.chatInput.value = "";
@@ -1092,6 +1094,7 @@ function finishCall(reason, byMe) {
     sending: false,
   };
   resetReflection();
+  startReflection({ conversation: call.id, partner: call.partner });
   if (goNext) {
     state.queued = true;
     state.joinRetries = 0;
@@ -1132,7 +1135,8 @@ function resetReflection() {
 
 function renderReflection() {
   const r = state.reflection;
-  const show = Boolean(r) && (state.phase === "ended" || (state.phase === "waiting" && !r.done));
+  // While waiting for the next person it stays, so a note can be finished.
+  const show = Boolean(r) && (state.phase === "ended" || state.phase === "waiting");
   els.reflection.hidden = !show;
   root.dataset.reflection = show ? "on" : "off";
 }
