@@ -153,7 +153,8 @@ ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optio
 ACCOUNT_SIGNUP_FORM_CLASS = "chatspheres.accounts.forms.SignupDetailsForm"
 ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_REDIRECT_URL = "/spheres/"
-ACCOUNT_SIGNUP_REDIRECT_URL = "/profile/"
+# A new member goes through the short welcome (profile, spheres, a first call).
+ACCOUNT_SIGNUP_REDIRECT_URL = "/welcome/"
 LOGIN_URL = "/accounts/login/"
 
 # Email: printed to the console unless an SMTP server is configured.

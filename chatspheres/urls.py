@@ -7,6 +7,7 @@ urlpatterns = [
     path("", common_views.home, name="home"),
     path("accounts/", include("allauth.urls")),
     path("profile/", include("chatspheres.accounts.urls")),
+    path("welcome/", include("chatspheres.accounts.onboarding.urls")),
     path("spheres/", include("chatspheres.spheres.urls")),
     path("people/", include("chatspheres.connections.urls")),
     path("", include("chatspheres.calls.urls")),

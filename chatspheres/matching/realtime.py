@@ -31,6 +31,7 @@ from chatspheres.realtime.registry import TabClosed, registry
 from chatspheres.realtime.runtime import Runtime
 from chatspheres.realtime.tab import Tab
 from chatspheres.spheres.realtime import SphereId, announce_presence, sphere_counts
+from chatspheres.spheres.services import sphere_watchers_notify
 
 logger = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ async def _now_waiting(tab: Tab, seeker: Seeker) -> None:
     WAITING.labels(str(seeker.pool)).inc()
     online, waiting = await sphere_counts(tab, seeker.pool)
     await tab.send(QueueWaiting(sphere=seeker.pool, online=online, waiting=waiting))
+    await run_in_db(sphere_watchers_notify, sphere_id=seeker.pool, waiter_id=seeker.person)
 
 
 async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 DEMO_SPHERES: list[dict[str, str]] = [
     {
         "slug": "first-conversations",
@@ -124,3 +126,37 @@ DEMO_INTERESTS: list[str] = [
     "writing",
     "yoga",
 ]
+
+# A plausible past for each demo sphere, so a fresh site already says when a
+# sphere is usually busy: the hour of the day (UTC) its conversations peak,
+# and how many it has had. One has too few to say anything yet.
+DEMO_HISTORY: dict[str, tuple[int, int]] = {
+    "first-conversations": (19, 64),
+    "language-exchange": (17, 90),
+    "book-club": (20, 45),
+    "makers-and-builders": (18, 40),
+    "career-changers": (12, 26),
+    "night-owls": (3, 35),
+    "music-lovers": (21, 30),
+    "big-questions": (22, 20),
+    "wellbeing": (7, 15),
+    "travel-stories": (16, 6),
+}
+# The demo history is spread over this many weeks, for its recent weight.
+DEMO_HISTORY_WEEKS = 4
+
+
+def demo_week_hours(peak_hour_utc: int, conversations: int) -> list[int]:
+    """``conversations`` spread over the hours of a week, around the peak, busier at weekends."""
+    weights = []
+    for day in range(7):
+        for hour in range(24):
+            distance = min(abs(hour - peak_hour_utc), 24 - abs(hour - peak_hour_utc))
+            weights.append(math.exp(-((distance / 2.5) ** 2)) * (1.3 if day >= 5 else 1.0))
+    shares = [conversations * weight / sum(weights) for weight in weights]
+    counts = [math.floor(share) for share in shares]
+    # Largest remainders first, so the counts add up to exactly ``conversations``.
+    by_remainder = sorted(range(len(shares)), key=lambda i: counts[i] - shares[i])
+    for index in by_remainder[: conversations - sum(counts)]:
+        counts[index] += 1
+    return counts

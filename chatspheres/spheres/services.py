@@ -11,6 +11,8 @@ from django.utils import timezone
 
 from chatspheres.accounts.models import User
 from chatspheres.common.errors import NOT_A_MEMBER, NotFound
+from chatspheres.notifications.models import Notification
+from chatspheres.notifications.services import notification_send
 from chatspheres.spheres.activity import busiest_hour, hour_of_week, recent_rank_after
 from chatspheres.spheres.models import (
     HOURS_IN_WEEK,
@@ -117,12 +119,11 @@ def sphere_watchers_notify(
 ) -> list[int]:
     """Tell the sphere's watchers (never the one waiting) that someone waits; who was told.
 
-    Two queries whatever the number of watchers pick and stamp those not told
-    within the quiet period; locked rows are skipped, so two people starting
-    to wait at once never tell a watcher twice.
+    Two queries, whatever the number of watchers, pick and stamp those not
+    told within the quiet period (then one ``notification_send`` each); rows
+    another waiter's transaction holds are skipped, so two people starting to
+    wait at once never tell a watcher twice.
     """
-    from chatspheres.notifications.services import notification_send
-
     now = now or timezone.now()
     due = list(
         SphereWatch.objects.select_for_update(skip_locked=True)
@@ -136,5 +137,7 @@ def sphere_watchers_notify(
     SphereWatch.objects.filter(pk__in=[pk for pk, _user in due]).update(notified_at=now)
     watchers = [user_id for _pk, user_id in due]
     for user_id in watchers:
-        notification_send(recipient_id=user_id, kind="someone_waiting", sphere_id=sphere_id)
+        notification_send(
+            recipient_id=user_id, kind=Notification.Kind.SOMEONE_WAITING, sphere_id=sphere_id
+        )
     return watchers

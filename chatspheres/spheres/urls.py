@@ -9,4 +9,5 @@ urlpatterns = [
     path("<slug:slug>/", views.sphere_detail, name="detail"),
     path("<slug:slug>/join/", views.join, name="join"),
     path("<slug:slug>/leave/", views.leave, name="leave"),
+    path("<slug:slug>/watch/", views.watch, name="watch"),
 ]

@@ -31,7 +31,7 @@ def test_signing_up_creates_a_profile_with_the_browser_time_zone_and_logs_in(
 ) -> None:
     response = sign_up(client)
     assert response.status_code == 302  # type: ignore[attr-defined]
-    assert response["Location"] == "/profile/"  # type: ignore[index]
+    assert response["Location"] == "/welcome/"  # type: ignore[index]
     profile = Profile.objects.get(user__email="ana@example.com")
     assert profile.display_name == "Ana"
     assert profile.time_zone == "America/Sao_Paulo"
