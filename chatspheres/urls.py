@@ -10,6 +10,7 @@ urlpatterns = [
     path("welcome/", include("chatspheres.accounts.onboarding.urls")),
     path("spheres/", include("chatspheres.spheres.urls")),
     path("people/", include("chatspheres.connections.urls")),
+    path("notifications/", include("chatspheres.notifications.urls")),
     path("", include("chatspheres.calls.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -83,6 +83,14 @@ NOT_YOURSELF = error_code("not_yourself", "That is you.")
 BAD_NOTE = error_code("bad_note", "A note is 1 to 2,000 characters.")
 NO_SUCH_NOTE = error_code("no_such_note", "There is no such note.")
 
+# Calling a connection ("Call now") ---------------------------------------
+NOT_CONNECTED = error_code(
+    "not_connected", "You can call only your connections: people you both want to talk with again."
+)
+CALLEE_OFFLINE = error_code("callee_offline", "They aren't online right now.")
+CALLEE_BUSY = error_code("callee_busy", "They are in a call right now.")
+RING_OVER = error_code("ring_over", "This call has ended.")
+
 
 class ApplicationError(Exception):
     """A rule refused the action; nothing was changed."""

@@ -8,6 +8,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from chatspheres.calls.models import new_public_id
 from chatspheres.common.models import BaseModel
 
 # Positive conversations (both said "Good") a pair needs to reach each stage.
@@ -143,3 +144,62 @@ class Note(BaseModel):
 
     def __str__(self) -> str:
         return f"note {self.pk} by {self.author_id}"
+
+
+class Ring(BaseModel):
+    """A "Call now": ``caller`` rings every open tab of ``callee``, a connection, for a while.
+
+    The caller's tab waits on the call page; the callee accepts (a direct
+    conversation starts between the caller's tab and the callee's answering
+    tab), declines, or lets it ring out at ``expires_at`` (missed). The caller
+    may cancel. A ring leaves ``pending`` exactly once, whichever process or
+    tab gets there first (see ``connections/rings.py``).
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Ringing"
+        ACCEPTED = "accepted", "Accepted"
+        DECLINED = "declined", "Declined"
+        MISSED = "missed", "Not answered in time"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        State.PENDING: frozenset({State.ACCEPTED, State.DECLINED, State.MISSED, State.CANCELLED}),
+        State.ACCEPTED: frozenset(),
+        State.DECLINED: frozenset(),
+        State.MISSED: frozenset(),
+        State.CANCELLED: frozenset(),
+    }
+
+    # 192 random bits, like a conversation's: the answering page's address holds it.
+    public_id = models.CharField(max_length=43, unique=True, default=new_public_id, editable=False)
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    callee = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    # The caller's tab, waiting on the call page: the conversation joins it.
+    caller_tab = models.CharField(max_length=32)
+    # Where the two last met: the direct conversation takes place there.
+    sphere = models.ForeignKey("spheres.Sphere", on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    expires_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(
+        "calls.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(caller=F("callee")), name="ring_not_self"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["expires_at"], condition=Q(state="pending"), name="ring_pending_expiry"
+            ),
+            models.Index(fields=["callee", "state"], name="ring_callee"),
+            models.Index(fields=["caller", "state"], name="ring_caller"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ring {self.public_id} ({self.state})"
+
+    def can_become(self, state: str) -> bool:
+        return state in self.TRANSITIONS[self.state]

@@ -31,7 +31,7 @@ class Notification(BaseModel):
         NEW_FOLLOWER = "new_follower", "Someone follows you"
         CONNECTION_MADE = "connection_made", "You and someone both want to talk again"
         MISSED_RING = "missed_ring", "You missed a call"
-        STAGE_REACHED = "stage_reached", "A friendship reached a new stage"
+        STAGE_REACHED = "stage_reached", "A friendship reaches a new stage"
         SOMEONE_WAITING = "someone_waiting", "Someone is waiting in a sphere you watch"
 
     recipient = models.ForeignKey(

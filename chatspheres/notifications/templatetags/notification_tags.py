@@ -1,0 +1,38 @@
+"""The header's Notifications button and the profile page's preferences, as inclusion tags."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import template
+
+from chatspheres.notifications.selectors import preferences_for, unread_count
+
+register = template.Library()
+
+
+def _member_id(context: template.Context) -> int | None:
+    request = context.get("request")
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return None
+    return int(user.pk)
+
+
+@register.inclusion_tag("notifications/_button.html", takes_context=True)
+def notifications_button(context: template.Context) -> dict[str, Any]:
+    """The header's "Notifications" link (a button with JavaScript) and the unread count."""
+    user_id = _member_id(context)
+    return {"unread": unread_count(user_id=user_id) if user_id is not None else 0}
+
+
+@register.inclusion_tag("notifications/_preferences.html", takes_context=True)
+def notification_preferences(context: template.Context) -> dict[str, Any]:
+    """The profile page's section: which kinds the member hears about."""
+    user_id = _member_id(context)
+    request = context.get("request")
+    return {
+        "preferences": preferences_for(user_id=user_id) if user_id is not None else [],
+        "csrf_token": context.get("csrf_token"),
+        "request": request,
+    }

@@ -1,0 +1,111 @@
+"""The notifications list, the header's panel, marking read, and per-kind preferences."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_GET, require_POST
+
+from chatspheres.common.auth import member_id
+from chatspheres.common.errors import NotFound
+from chatspheres.notifications.models import Notification
+from chatspheres.notifications.selectors import (
+    access_notification,
+    latest_notifications,
+    notifications_page,
+    page_number,
+    unread_count,
+)
+from chatspheres.notifications.services import (
+    notification_mark_read,
+    notification_preferences_set,
+    notifications_mark_all_read,
+)
+
+
+def _wants_json(request: HttpRequest) -> bool:
+    return "application/json" in request.headers.get("Accept", "")
+
+
+def _back(request: HttpRequest, fallback: str) -> HttpResponse:
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect(fallback)
+
+
+@login_required
+@require_GET
+def notification_list(request: HttpRequest) -> HttpResponse:
+    """Every notification of the member, newest first, a page at a time."""
+    user_id = member_id(request)
+    page = notifications_page(user_id=user_id, number=page_number(request.GET.get("page")))
+    return render(
+        request,
+        "notifications/list.html",
+        {"page": page, "unread": unread_count(user_id=user_id)},
+    )
+
+
+@login_required
+@require_GET
+def notification_panel(request: HttpRequest) -> HttpResponse:
+    """The newest few, as the header's panel shows them (an HTML fragment)."""
+    user_id = member_id(request)
+    return render(
+        request,
+        "notifications/_panel.html",
+        {
+            "notifications": latest_notifications(user_id=user_id),
+            "unread": unread_count(user_id=user_id),
+        },
+    )
+
+
+@login_required
+@require_GET
+def notification_unread(request: HttpRequest) -> JsonResponse:
+    """The member's unread count, for a tab that reconnected as a new tab."""
+    return JsonResponse({"unread": unread_count(user_id=member_id(request))})
+
+
+@login_required
+@require_POST
+def notification_read(request: HttpRequest, notification_id: int) -> HttpResponse:
+    """Mark one notification read."""
+    user_id = member_id(request)
+    try:
+        notification = access_notification(user_id=user_id, notification_id=notification_id)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    unread = notification_mark_read(user_id=user_id, notification=notification)
+    if _wants_json(request):
+        return JsonResponse({"unread": unread})
+    return _back(request, "notifications:list")
+
+
+@login_required
+@require_POST
+def notification_read_all(request: HttpRequest) -> HttpResponse:
+    """Mark every notification read."""
+    notifications_mark_all_read(user_id=member_id(request))
+    if _wants_json(request):
+        return JsonResponse({"unread": 0})
+    messages.success(request, "All your notifications are marked read.")
+    return _back(request, "notifications:list")
+
+
+@login_required
+@require_POST
+def notification_preferences(request: HttpRequest) -> HttpResponse:
+    """Save which kinds the member hears about (the profile page's section)."""
+    known = set(Notification.Kind.values)
+    wanted = [kind for kind in request.POST.getlist("kinds") if kind in known]
+    notification_preferences_set(user_id=member_id(request), enabled_kinds=wanted)
+    messages.success(request, "Your notification choices are saved.")
+    return redirect("accounts:profile")
