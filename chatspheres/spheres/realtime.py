@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -43,6 +44,22 @@ class SphereTab:
     sphere: int | None = None
 
 
+# Told (synchronously, on the event loop) when a tab enters a sphere or leaves it (None).
+SphereWatcher = Callable[[Tab, int | None], None]
+_watchers: list[SphereWatcher] = []
+
+
+def watch_spheres(watcher: SphereWatcher) -> SphereWatcher:
+    """Have ``watcher`` told whenever a tab starts or stops looking at a sphere."""
+    _watchers.append(watcher)
+    return watcher
+
+
+def _tell_watchers(tab: Tab, sphere_id: int | None) -> None:
+    for watcher in _watchers:
+        watcher(tab, sphere_id)
+
+
 async def sphere_counts(tab: Tab, sphere_id: int) -> tuple[int, int]:
     """How many members are online in the sphere, and how many wait there now."""
     channel = sphere_channel(sphere_id)
@@ -72,6 +89,7 @@ async def sphere_enter(tab: Tab, message: SphereEnter, _text: str) -> None:
     await run_in_db(access_sphere, sphere_id=message.sphere)
     await _leave_current(tab)
     state.sphere = message.sphere
+    _tell_watchers(tab, message.sphere)
     channel = sphere_channel(message.sphere)
     await tab.hub.subscribe(channel, tab)
     if await tab.hub.presence_add(channel, tab.user_id):
@@ -98,6 +116,7 @@ async def _leave_current(tab: Tab) -> None:
     if sphere_id is None:
         return
     state.sphere = None
+    _tell_watchers(tab, None)
     channel = sphere_channel(sphere_id)
     await tab.hub.unsubscribe(channel, tab)
     if await tab.hub.presence_remove(channel, tab.user_id):
