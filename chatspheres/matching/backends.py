@@ -32,6 +32,12 @@ class Matcher(Protocol):
     only if its flag is true and it is not already waiting again, and the two
     are no longer recent partners.  It pairs nobody.  See
     ``chatspheres.matching.engine`` for why forgetting the pair is right.
+
+    ``recent_partners_waiting(person, pool)`` tells which of the waiting are
+    people the person may not meet for having been together within the
+    recent-partner window (the waiting screen's "Only people you've talked
+    with in the last 10 minutes are here right now"); exclusions play no part
+    in it, so it never reveals one.
     """
 
     async def join(self, seeker: Seeker) -> Pairing | None:
@@ -58,6 +64,10 @@ class Matcher(Protocol):
 
     async def is_waiting(self, person: int) -> bool:
         """Return whether the person waits in any pool."""
+        ...
+
+    async def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]:
+        """Return the person's recent partners who wait in the pool now, with the tab of each."""
         ...
 
 
@@ -98,3 +108,7 @@ class MemoryMatcher:
     async def is_waiting(self, person: int) -> bool:
         """Return whether the person waits in any pool."""
         return self._engine.is_waiting(person)
+
+    async def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]:
+        """Return the person's recent partners who wait in the pool now, with the tab of each."""
+        return self._engine.recent_partners_waiting(person, pool)

@@ -13,6 +13,38 @@ An arrival is paired at once with the best waiting candidate, or starts waiting:
   person is chosen, because a conversation without a shared interest beats
   waiting.
 
+Familiar faces.  Matching blends familiar and new on purpose: at most one
+familiar pairing in every four matches of a person, and never a neutral or
+negative repeat.
+
+* A pairing is *familiar* when either side lists the other among its
+  ``familiar`` faces (connections with no neutral or negative conversation
+  between them; either side, because the waiting side's list may be older
+  than the arrival's).  It is allowed only when both sides'
+  ``familiar_allowed`` is true; otherwise that candidate is ineligible, like
+  an excluded one.  Familiar faces are otherwise ordinary candidates: they
+  are not preferred, so the queue keeps introducing people, and a connection
+  who wants to talk now has "Call now".
+* Never a neutral or negative repeat: people with a conversation rated okay
+  or not for me, by either side, come in ``excluded``.
+* The 10-minute recent-partner rule applies to familiar faces too.
+
+Where "matches since the last familiar one" lives: nowhere in the queue.
+``chatspheres.matching.selectors.queue_request_for`` recomputes
+``familiar_allowed`` from the conversation history when the person asks to
+wait (none of their last three matched conversations was a repeat).  The
+history is in the database, which every process shares and which outlives
+restarts, whereas a count kept here would be lost with the process or with
+Redis, differ between the memory and Redis backends, and need undoing when a
+pairing is restored.  The fact cannot go stale while the person waits: they
+are matched by nobody else meanwhile.  Counting every repeat, not only
+pairings with someone familiar now, is deliberate: a connection always
+follows an earlier conversation, so every familiar pairing is a repeat, and
+a history that later ratings or a removed connection rewrite can only make
+the count stricter, never looser.  The engine therefore needs one flag per
+seeker, and its cost per arrival is one attribute read per candidate
+(bench/matching measures it).
+
 This module is pure Python with no Django import so that it can be tested and
 benchmarked on its own; ``redis_matcher.py`` applies the same rules in Redis
 scripts, for a queue shared by several processes (see ``backends.py``).
@@ -78,13 +110,21 @@ __all__ = ["MatchingEngine", "Pairing", "Seeker"]
 
 @dataclass(frozen=True, slots=True)
 class Seeker:
-    """A person waiting, from one browser tab, to be matched in one sphere."""
+    """A person waiting, from one browser tab, to be matched in one sphere.
+
+    ``familiar`` are the person's familiar faces (connections with no neutral
+    or negative conversation between them); ``familiar_allowed`` says whether
+    their next match may be one of them (none of their last three matches
+    was).  See the module docstring.
+    """
 
     person: int
     tab: str
     pool: int
     interests: frozenset[str]
     excluded: frozenset[int] = frozenset()
+    familiar: frozenset[int] = frozenset()
+    familiar_allowed: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,6 +248,16 @@ class MatchingEngine:
         """Return whether the person waits in any pool."""
         return person in self._waiting
 
+    def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]:
+        """Return the person's recent partners who wait in the pool now, with the tab of each."""
+        self._forget_expired(self._clock())
+        found: dict[int, str] = {}
+        for partner in self._recent_partners.get(person, _NOBODY):
+            waiting = self._waiting.get(partner)
+            if waiting is not None and waiting.seeker.pool == pool:
+                found[partner] = waiting.seeker.tab
+        return found
+
     def _enqueue(self, seeker: Seeker) -> None:
         waiting = _Waiting(seeker=seeker, sequence=self._next_sequence)
         self._next_sequence += 1
@@ -260,6 +310,8 @@ class MatchingEngine:
         # The hot loop of the engine: everything it touches is a local name,
         # and eligibility is spelled out rather than called.
         excluded = arrival.excluded
+        familiar = arrival.familiar
+        familiar_allowed = arrival.familiar_allowed
         recent = self._recent_partners.get(arrival.person, _NOBODY)
         me = arrival.person  # never waiting here: join removed them first
         mine = arrival.interests
@@ -290,7 +342,15 @@ class MatchingEngine:
                     continue
                 candidate = waiting.seeker
                 eligible = judged[person] = not (
-                    person in excluded or person in recent or me in candidate.excluded
+                    person in excluded
+                    or person in recent
+                    or me in candidate.excluded
+                    # A familiar pairing needs both sides' allowance; the sets
+                    # are looked at only when one side has none left.
+                    or (
+                        (not familiar_allowed or not candidate.familiar_allowed)
+                        and (person in familiar or me in candidate.familiar)
+                    )
                 )
                 if not eligible:
                     skips_left -= 1
@@ -337,6 +397,10 @@ class MatchingEngine:
             candidate.person in arrival.excluded
             or arrival.person in candidate.excluded
             or candidate.person in self._recent_partners.get(arrival.person, _NOBODY)
+            or (
+                not (arrival.familiar_allowed and candidate.familiar_allowed)
+                and (candidate.person in arrival.familiar or arrival.person in candidate.familiar)
+            )
         )
 
     def _remember_together(self, a: int, b: int, now: float) -> None:

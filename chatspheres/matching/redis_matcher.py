@@ -2,7 +2,8 @@
 
 The rules are those of ``chatspheres.matching.engine`` (read its docstring):
 same pool, never oneself, exclusions both ways, no recent partner within
-``recent_partner_window`` seconds, most shared interests first and the
+``recent_partner_window`` seconds, the familiar-faces rule (a familiar
+pairing only when both sides allow one), most shared interests first and the
 longest-waiting among equals, the bounded scan (``scan_limit`` eligible people
 compared, ``4 * scan_limit`` ineligible ones skipped, the arrival's interest
 buckets read side by side, oldest first, then the oldest eligible among the
@@ -19,21 +20,27 @@ Key layout, every key under ``key_prefix`` (``P``):
   ``P b:<pool>:<interest>`` the same for each interest of the pool.  Their
   members are *entries* that carry what judging a candidate needs, so that
   the scan reads no other key for most candidates:
-  ``"<seq> <person> <1 if they exclude anyone, else 0> <profile>"``, where the
-  profile is the tab followed by each interest, each after a tab, with
-  ``%`` and tab escaped as ``%25`` and ``%09`` (interests appear escaped so in
-  bucket names too);
+  ``"<seq> <person> <flags> <profile>"``, where flags is one digit, the sum
+  of 1 if they exclude anyone, 2 if they have familiar faces and 4 if a
+  familiar pairing is not allowed for them now, and the profile is the tab
+  followed by each interest, each after a tab, with ``%`` and tab escaped as
+  ``%25`` and ``%09`` (interests appear escaped so in bucket names too);
 * ``P w:<person>``: the person's one wait, ``"<pool> <entry>"`` (a string);
 * ``P x:<person>``: the set of people a waiting person excluded, only when
-  there are any (the ``1`` in the entry), so that "does this candidate exclude
-  me" is one SISMEMBER, and only for those who exclude someone;
+  there are any (flag 1), so that "does this candidate exclude me" is one
+  SISMEMBER, and only for those who exclude someone;
+* ``P f:<person>``: a waiting person's familiar faces, only when there are
+  any (flag 2); read only when a familiar pairing would not be allowed, so
+  most candidates cost nothing more (flags 0 or 2, and an arrival allowed
+  one);
 * ``P r:<person>``: the person's recent partners, a sorted set scored by the
   time they were last together.
 
 Deciding an arrival reads a bounded number of entries from the arrival's
 buckets (by rank, O(log N) each), so its cost does not grow with the queue.
 Nothing is left behind: Redis deletes a sorted set when its last member goes;
-a wait's string and exclusion set are deleted when the wait ends; expired
+a wait's string, exclusion set and familiar set are deleted when the wait
+ends; expired
 recent partners are removed from a person's set when that person next joins,
 and each such set expires ``recent_partner_window`` seconds after the last
 pairing or parting it records.  Only ``P seq`` stays.
@@ -77,6 +84,7 @@ local prefix = ARGV[1]
 
 local function wait_key(person) return prefix .. 'w:' .. person end
 local function exclusion_key(person) return prefix .. 'x:' .. person end
+local function familiar_key(person) return prefix .. 'f:' .. person end
 local function pool_key(pool) return prefix .. 'q:' .. pool end
 local function bucket_key(pool, interest) return prefix .. 'b:' .. pool .. ':' .. interest end
 local function partners_key(person) return prefix .. 'r:' .. person end
@@ -90,8 +98,10 @@ local function clock(given)
   return tonumber(time[1]) + tonumber(time[2]) / 1000000
 end
 
--- A queue entry: "<seq> <person> <excludes anyone: 1 or 0> <profile>"; the
--- profile is "<tab>\t<interest>\t<interest>..." (escaped, see the module).
+-- A queue entry: "<seq> <person> <flags> <profile>"; flags is one digit: 1
+-- excludes anyone, + 2 has familiar faces, + 4 no familiar pairing allowed
+-- now.  The profile is "<tab>\t<interest>\t<interest>..." (escaped, see the
+-- module).
 local function parse(entry)
   return string.match(entry, '^(%S+) (%S+) (%d) (.*)$')
 end
@@ -101,19 +111,23 @@ local function interests_of(profile)
 end
 
 -- End a wait, given its entry; returns the reply that describes it.
-local function remove_entry(person, pool, entry, excludes, profile)
+local function remove_entry(person, pool, entry, flags, profile)
   redis.call('ZREM', pool_key(pool), entry)
   for interest in interests_of(profile) do
     redis.call('ZREM', bucket_key(pool, interest), entry)
   end
-  local excluded = {}
-  if excludes == '1' then
+  flags = tonumber(flags)
+  local excluded, familiar = {}, {}
+  if flags % 2 == 1 then
     excluded = redis.call('SMEMBERS', exclusion_key(person))
-    redis.call('DEL', wait_key(person), exclusion_key(person))
-  else
-    redis.call('DEL', wait_key(person))
+    redis.call('DEL', exclusion_key(person))
   end
-  return {pool, entry, excluded}
+  if flags % 4 >= 2 then
+    familiar = redis.call('SMEMBERS', familiar_key(person))
+    redis.call('DEL', familiar_key(person))
+  end
+  redis.call('DEL', wait_key(person))
+  return {pool, entry, excluded, familiar}
 end
 
 -- Stop a person waiting (only if the wait is from `tab`, when given).
@@ -121,26 +135,63 @@ local function remove_wait(person, tab)
   local wait = redis.call('GET', wait_key(person))
   if not wait then return nil end
   local pool, entry = string.match(wait, '^(%S+) (.*)$')
-  local _, _, excludes, profile = parse(entry)
+  local _, _, flags, profile = parse(entry)
   if tab and string.match(profile, '^[^\t]*') ~= tab then return nil end
-  return remove_entry(person, pool, entry, excludes, profile)
+  return remove_entry(person, pool, entry, flags, profile)
 end
 
-local function enqueue(person, pool, profile, excluded, seq)
+local function add_all(key, members)
+  -- In slices: unpack() of a very long list would overflow Lua's C stack.
+  for first = 1, #members, 1000 do
+    redis.call('SADD', key, unpack(members, first, math.min(first + 999, #members)))
+  end
+end
+
+-- `familiar_allowed` is '1' or '0'.
+local function enqueue(person, pool, profile, excluded, familiar, familiar_allowed, seq)
   seq = seq or as_text(redis.call('INCR', KEYS[1]))
-  local excludes = '0'
-  if #excluded > 0 then excludes = '1' end
-  local entry = seq .. ' ' .. person .. ' ' .. excludes .. ' ' .. profile
+  local flags = 0
+  if #excluded > 0 then flags = flags + 1 end
+  if #familiar > 0 then flags = flags + 2 end
+  if familiar_allowed ~= '1' then flags = flags + 4 end
+  local entry = seq .. ' ' .. person .. ' ' .. flags .. ' ' .. profile
   redis.call('SET', wait_key(person), pool .. ' ' .. entry)
   redis.call('ZADD', pool_key(pool), seq, entry)
   for interest in interests_of(profile) do
     redis.call('ZADD', bucket_key(pool, interest), seq, entry)
   end
-  -- In slices: unpack() of a very long list would overflow Lua's C stack.
-  for first = 1, #excluded, 1000 do
-    redis.call('SADD', exclusion_key(person),
-      unpack(excluded, first, math.min(first + 999, #excluded)))
+  add_all(exclusion_key(person), excluded)
+  add_all(familiar_key(person), familiar)
+end
+
+-- The person's recent partners as a table (partner -> true): together at
+-- `at` with now - at < window, decided as the engine decides it.  Reading
+-- the scores is what costs, so the set is read by score range: times clearly
+-- on one side of the cutoff are told apart by Redis, and only those within a
+-- hair of it (`margin`, far more than the rounding of `now - window`) are
+-- read with their time and judged exactly.  Expired ones are dropped on the
+-- way.
+local function recent_partners(person, now, window)
+  local recent = {}
+  local partners = partners_key(person)
+  local cutoff = now - window
+  local margin = (math.abs(now) + math.abs(window)) * 1e-14
+  local high, low = '(' .. as_text(cutoff + margin), '(' .. as_text(cutoff - margin)
+  for _, partner in ipairs(redis.call('ZRANGE', partners, high, '+inf', 'BYSCORE')) do
+    recent[partner] = true
   end
+  redis.call('ZREMRANGEBYSCORE', partners, '-inf', low)
+  if redis.call('ZCOUNT', partners, '-inf', high) > 0 then
+    local near = redis.call('ZRANGE', partners, '-inf', high, 'BYSCORE', 'WITHSCORES')
+    for i = 1, #near, 2 do
+      if now - tonumber(near[i + 1]) < window then
+        recent[near[i]] = true
+      else
+        redis.call('ZREM', partners, near[i])
+      end
+    end
+  end
+  return recent
 end
 
 local function remember_together(a, b, now, window)
@@ -157,8 +208,9 @@ end
 """
 
 # ARGV: prefix, person, pool, profile, scan_limit, window, now ('' for the
-# server's clock), then the people the arrival excludes.  Replies nil (now
-# waiting) or the partner's {pool, entry, excluded}.
+# server's clock), '1'/'0' a familiar pairing allowed, how many familiar
+# faces, the familiar faces, then the people the arrival excludes.  Replies
+# nil (now waiting) or the partner's {pool, entry, excluded, familiar}.
 _JOIN = (
     _LIBRARY
     + r"""
@@ -166,38 +218,22 @@ local me, pool, my_profile = ARGV[2], ARGV[3], ARGV[4]
 local scan_limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip_limit = 4 * scan_limit
 local find, sub, byte = string.find, string.sub, string.byte
+local familiar_allowed = ARGV[8]
+local my_allowed = familiar_allowed == '1'
+local familiar_count = tonumber(ARGV[9])
+local familiar, familiar_list = {}, {}
+for i = 10, 9 + familiar_count do
+  familiar[ARGV[i]] = true
+  familiar_list[#familiar_list + 1] = ARGV[i]
+end
+local first_excluded = 10 + familiar_count
 local excluded = {}
-for i = 8, #ARGV do excluded[ARGV[i]] = true end
+for i = first_excluded, #ARGV do excluded[ARGV[i]] = true end
 
 -- One wait per person: a new join replaces the old one, wherever it was.
 remove_wait(me, nil)
 local now = clock(ARGV[7])
-
--- The arrival's recent partners: together at `at` with now - at < window,
--- decided as the engine decides it.  Reading the scores is what costs, so
--- the set is read by score range: times clearly on one side of the cutoff
--- are told apart by Redis, and only those within a hair of it (`margin`,
--- far more than the rounding of `now - window`) are read with their time
--- and judged exactly.  Expired ones are dropped on the way.
-local recent = {}
-local partners = partners_key(me)
-local cutoff = now - window
-local margin = (math.abs(now) + math.abs(window)) * 1e-14
-local high, low = '(' .. as_text(cutoff + margin), '(' .. as_text(cutoff - margin)
-for _, partner in ipairs(redis.call('ZRANGE', partners, high, '+inf', 'BYSCORE')) do
-  recent[partner] = true
-end
-redis.call('ZREMRANGEBYSCORE', partners, '-inf', low)
-if redis.call('ZCOUNT', partners, '-inf', high) > 0 then
-  local near = redis.call('ZRANGE', partners, '-inf', high, 'BYSCORE', 'WITHSCORES')
-  for i = 1, #near, 2 do
-    if now - tonumber(near[i + 1]) < window then
-      recent[near[i]] = true
-    else
-      redis.call('ZREM', partners, near[i])
-    end
-  end
-end
+local recent = recent_partners(me, now, window)
 
 -- The arrival's interests, and each as it appears in an entry ("\t" before it).
 local mine = {}
@@ -228,7 +264,7 @@ local function shared_with(entry)
 end
 
 -- Each person is judged once (they appear in several buckets): true when
--- they may meet the arrival.  `entry` is "<seq> <person> <excludes> <profile>".
+-- they may meet the arrival.  `entry` is "<seq> <person> <flags> <profile>".
 local judged = {}
 local function judge(entry)
   local first = find(entry, ' ', 1, true)
@@ -237,8 +273,20 @@ local function judge(entry)
   local eligible = judged[candidate]
   if eligible == nil then
     eligible = not (excluded[candidate] or recent[candidate])
-      and (byte(entry, second + 1) == 48 -- '0': they exclude nobody
-        or redis.call('SISMEMBER', exclusion_key(candidate), me) == 0)
+    local flags = byte(entry, second + 1) - 48
+    if eligible and flags ~= 0 then
+      if flags % 2 == 1 and redis.call('SISMEMBER', exclusion_key(candidate), me) == 1 then
+        eligible = false
+      end
+    end
+    -- A familiar pairing needs both sides' allowance; the sets are looked
+    -- at only when one side has none left.
+    if eligible and (flags >= 4 or not my_allowed) then
+      if familiar[candidate]
+        or (flags % 4 >= 2 and redis.call('SISMEMBER', familiar_key(candidate), me) == 1) then
+        eligible = false
+      end
+    end
     judged[candidate] = eligible
     return eligible, true, first
   end
@@ -315,12 +363,12 @@ end
 local chosen = best_partner()
 if chosen == nil then
   local excluded_list = {}
-  for i = 8, #ARGV do excluded_list[#excluded_list + 1] = ARGV[i] end
-  enqueue(me, pool, my_profile, excluded_list, nil)
+  for i = first_excluded, #ARGV do excluded_list[#excluded_list + 1] = ARGV[i] end
+  enqueue(me, pool, my_profile, excluded_list, familiar_list, familiar_allowed, nil)
   return false
 end
-local _, partner, excludes, profile = parse(chosen)
-local reply = remove_entry(partner, pool, chosen, excludes, profile)
+local _, partner, flags, profile = parse(chosen)
+local reply = remove_entry(partner, pool, chosen, flags, profile)
 remember_together(me, partner, now, window)
 return reply
 """
@@ -337,6 +385,29 @@ return remove_wait(ARGV[2], tab) or false
 """
 )
 
+# ARGV: prefix, person, pool, window, now ('' for the server's clock).
+# Replies {partner, tab, partner, tab, ...}: the person's recent partners who
+# wait in the pool, each with the (escaped) tab they wait from.
+_RECENT_PARTNERS_WAITING = (
+    _LIBRARY
+    + r"""
+local reply = {}
+local recent = recent_partners(ARGV[2], clock(ARGV[5]), tonumber(ARGV[4]))
+for partner in pairs(recent) do
+  local wait = redis.call('GET', wait_key(partner))
+  if wait then
+    local pool, entry = string.match(wait, '^(%S+) (.*)$')
+    if pool == ARGV[3] then
+      local _, _, _, profile = parse(entry)
+      reply[#reply + 1] = partner
+      reply[#reply + 1] = string.match(profile, '^[^\t]*')
+    end
+  end
+end
+return reply
+"""
+)
+
 # ARGV: prefix, a, b, window, now ('' for the server's clock).
 _NOTE_PARTED = (
     _LIBRARY
@@ -348,16 +419,22 @@ return false
 
 # ARGV: prefix, '1'/'0' restore the arrival, '1'/'0' restore the partner, the
 # partner's place ('' for the back), then each of arrival and partner as:
-# person, pool, profile, how many excluded, the excluded.
+# person, pool, profile, '1'/'0' a familiar pairing allowed, how many
+# excluded, the excluded, how many familiar faces, the familiar faces.
 _RESTORE = (
     _LIBRARY
     + r"""
 local function seeker_at(i)
-  local count = tonumber(ARGV[i + 3])
+  local count = tonumber(ARGV[i + 4])
   local excluded = {}
-  for j = 1, count do excluded[j] = ARGV[i + 3 + j] end
-  return {person = ARGV[i], pool = ARGV[i + 1], profile = ARGV[i + 2], excluded = excluded},
-    i + 4 + count
+  for j = 1, count do excluded[j] = ARGV[i + 4 + j] end
+  local at = i + 5 + count
+  local familiar_count = tonumber(ARGV[at])
+  local familiar = {}
+  for j = 1, familiar_count do familiar[j] = ARGV[at + j] end
+  return {person = ARGV[i], pool = ARGV[i + 1], profile = ARGV[i + 2],
+          familiar_allowed = ARGV[i + 3], excluded = excluded, familiar = familiar},
+    at + 1 + familiar_count
 end
 local arrival, after = seeker_at(5)
 local partner = seeker_at(after)
@@ -371,7 +448,8 @@ if place == '' then place = nil end
 for _, each in ipairs({{partner, ARGV[3], place}, {arrival, ARGV[2], nil}}) do
   local seeker = each[1]
   if each[2] == '1' and redis.call('EXISTS', wait_key(seeker.person)) == 0 then
-    enqueue(seeker.person, seeker.pool, seeker.profile, seeker.excluded, each[3])
+    enqueue(seeker.person, seeker.pool, seeker.profile, seeker.excluded, seeker.familiar,
+      seeker.familiar_allowed, each[3])
   end
 end
 return false
@@ -411,13 +489,23 @@ def _profile(seeker: Seeker) -> str:
 
 def _seeker_args(seeker: Seeker) -> list[str]:
     excluded = [str(person) for person in seeker.excluded]
-    return [str(seeker.person), str(seeker.pool), _profile(seeker), str(len(excluded)), *excluded]
+    familiar = [str(person) for person in seeker.familiar]
+    return [
+        str(seeker.person),
+        str(seeker.pool),
+        _profile(seeker),
+        "1" if seeker.familiar_allowed else "0",
+        str(len(excluded)),
+        *excluded,
+        str(len(familiar)),
+        *familiar,
+    ]
 
 
 def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
-    """The seeker and their place in the queue, from a script's {pool, entry, excluded}."""
-    pool, entry, excluded = reply
-    place, person, _excludes, profile = _text(entry).split(" ", 3)
+    """The seeker and their place in the queue, from {pool, entry, excluded, familiar}."""
+    pool, entry, excluded, familiar = reply
+    place, person, flags, profile = _text(entry).split(" ", 3)
     tab, *interests = profile.split("\t")
     if "%" in profile:
         tab = _unescape(tab)
@@ -428,6 +516,8 @@ def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
         pool=int(pool),
         interests=frozenset(interests),
         excluded=frozenset([int(each) for each in excluded]) if excluded else frozenset(),
+        familiar=frozenset([int(each) for each in familiar]) if familiar else frozenset(),
+        familiar_allowed=int(flags) < 4,
     )
     return seeker, int(place)
 
@@ -460,6 +550,7 @@ class RedisMatcher:
         self._join = client.script(_JOIN)
         self._leave = client.script(_LEAVE)
         self._note_parted = client.script(_NOTE_PARTED)
+        self._recent_partners_waiting = client.script(_RECENT_PARTNERS_WAITING)
         self._restore = client.script(_RESTORE)
         self._eval = client.evalsha
 
@@ -471,6 +562,7 @@ class RedisMatcher:
             "leave": self._leave,
             "note_parted": self._note_parted,
             "restore": self._restore,
+            "recent_partners_waiting": self._recent_partners_waiting,
         }
         return {name: script.sha_text for name, script in scripts.items()}
 
@@ -491,6 +583,9 @@ class RedisMatcher:
                 self._scan_limit,
                 self._window,
                 self._now(),
+                "1" if seeker.familiar_allowed else "0",
+                len(seeker.familiar),
+                *seeker.familiar,
                 *seeker.excluded,
             ),
         )
@@ -547,3 +642,15 @@ class RedisMatcher:
     async def is_waiting(self, person: int) -> bool:
         """Return whether the person waits in any pool."""
         return bool(await self._wire.call(b"EXISTS", f"{self._prefix}w:{person}"))
+
+    async def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]:
+        """Return the person's recent partners who wait in the pool now, with the tab of each."""
+        reply = await self._eval(
+            self._recent_partners_waiting,
+            (self._sequence_key,),
+            (self._prefix, person, pool, self._window, self._now()),
+        )
+        found: dict[int, str] = {}
+        for index in range(0, len(reply or ()), 2):
+            found[int(_text(reply[index]))] = _unescape(_text(reply[index + 1]))
+        return found

@@ -5,18 +5,29 @@ Used twice: on the engine itself (test_engine_properties.py) and on every
 ``reference.py``.  On pools no larger than the scan limit the queue must
 choose exactly as the reference; with a tiny scan limit (so the bounded scan
 cuts in) it may choose differently but must still never break a rule.
+
+``FamiliarFacesOverTime`` adds what the database knows (conversations, their
+ratings, connections) and builds each arrival as ``queue_request_for`` does:
+never-again people excluded, familiar faces listed, and a familiar pairing
+allowed only when none of the person's last three matches was a repeat.  It
+checks the familiar-faces rule over whole histories: nobody has two familiar
+pairings within four consecutive matches, a pair with a conversation that
+was not good is never paired again, and nobody is paired whom the rules from
+before familiar faces would keep apart.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
+    initialize,
     invariant,
     precondition,
     rule,
@@ -38,6 +49,7 @@ people = st.sampled_from(PEOPLE)
 pools = st.sampled_from(POOLS)
 interest_sets = st.frozensets(st.sampled_from("abcdef"), max_size=4)
 exclusion_sets = st.frozensets(people, max_size=3)
+familiar_sets = st.frozensets(people, max_size=3)
 tabs = st.sampled_from(["tab-1", "tab-2"])
 pauses = st.sampled_from([0.0, 1.0, 60.0, WINDOW - 1, WINDOW, WINDOW + 1, 2 * WINDOW])
 seekers = st.builds(
@@ -47,6 +59,8 @@ seekers = st.builds(
     pool=pools,
     interests=interest_sets,
     excluded=exclusion_sets,
+    familiar=familiar_sets,
+    familiar_allowed=st.booleans(),
 )
 
 # Several candidates for one arrival: a crowd waits first (they exclude one
@@ -59,6 +73,8 @@ crowd_members = st.builds(
     pool=st.just(POOLS[0]),
     interests=interest_sets,
     excluded=st.frozensets(newcomers, max_size=2),
+    familiar=st.frozensets(newcomers, max_size=2),
+    familiar_allowed=st.booleans(),
 )
 newcomer_seekers = st.builds(
     Seeker,
@@ -67,6 +83,8 @@ newcomer_seekers = st.builds(
     pool=st.sampled_from(POOLS[:2]),
     interests=interest_sets,
     excluded=st.frozensets(people, max_size=3),
+    familiar=st.frozensets(people, max_size=4),
+    familiar_allowed=st.booleans(),
 )
 crowds = st.lists(crowd_members, min_size=3, max_size=15, unique_by=lambda each: each.person)
 partings = st.lists(st.tuples(people, newcomers), max_size=6)
@@ -82,6 +100,7 @@ class Queue(Protocol):
     def restore(self, pairing: Pairing, *, arrival: bool = True, partner: bool = True) -> None: ...
     def waiting_count(self, pool: int) -> int: ...
     def is_waiting(self, person: int) -> bool: ...
+    def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]: ...
 
 
 # Makes a fresh, empty queue on the given clock with the given scan limit.
@@ -111,7 +130,7 @@ class SideBySide:
     def waiting_in(self, pool: int) -> frozenset[int]:
         return frozenset(each.person for each in self.reference.waiting if each.pool == pool)
 
-    def arrive(self, arrival: Seeker) -> None:
+    def arrive(self, arrival: Seeker) -> Pairing | None:
         person = arrival.person
         now = self.clock.now
         self.reference.remove(person)
@@ -124,12 +143,13 @@ class SideBySide:
             if self.exact:
                 assert expected is None, f"{person} was kept waiting; {expected} was free"
             self.reference.enqueue(arrival)
-            return
+            return None
         partner = pairing.partner
         assert pairing.arrival == arrival
         assert partner.person != person
         assert self.reference.find(partner.person) == partner, "partner was not waiting"
         assert partner.person not in self.in_conversation
+        assert self.reference.may_meet_by_the_old_rules(arrival, partner, now)
         assert self.reference.may_meet(arrival, partner, now)
         assert pairing.shared == arrival.interests & partner.interests
         if self.exact:
@@ -146,6 +166,7 @@ class SideBySide:
             if not {each.pairing.arrival.person, each.pairing.partner.person} & paired
         ]
         self.unstarted.append(Unstarted(pairing, place))
+        return pairing
 
     def leave(self, person: int, tab: str | None) -> None:
         waiting = self.reference.find(person)
@@ -175,6 +196,10 @@ class SideBySide:
         )
         # That conversation never started: neither of them is in it.
         self.in_conversation -= {pairing.arrival.person, pairing.partner.person}
+
+    def check_recent_partners_waiting(self, person: int, pool: int) -> None:
+        expected = self.reference.recent_partners_waiting(person, pool, self.clock.now)
+        assert self.queue.recent_partners_waiting(person, pool) == expected
 
     def check_waiting_counts(self) -> None:
         for pool in POOLS:
@@ -224,6 +249,10 @@ class QueueAgainstReference(RuleBasedStateMachine):
     @rule(seconds=pauses)
     def time_passes(self, seconds: float) -> None:
         self.both.clock.advance(seconds)
+
+    @rule(person=people, pool=pools)
+    def who_of_my_recent_partners_waits(self, person: int, pool: int) -> None:
+        self.both.check_recent_partners_waiting(person, pool)
 
     @invariant()
     def waiting_counts_agree(self) -> None:
@@ -278,3 +307,184 @@ def arrivals_facing_a_crowd(
         both.arrive(arrival)
         both.check_waiting_counts()
         both.check_the_same_people_wait()
+
+
+# The familiar-faces rule over whole histories.
+
+# Few people, mostly in one pool, so that the same people meet again and again.
+REGULARS = range(5)
+regulars = st.sampled_from(REGULARS)
+regular_seekers = st.builds(
+    Seeker,
+    person=regulars,
+    tab=tabs,
+    pool=st.sampled_from([POOLS[0], POOLS[0], POOLS[0], POOLS[1]]),
+    interests=st.frozensets(st.sampled_from("abc"), max_size=2),
+    # Now and then a block, which the rule must leave as it is.
+    excluded=st.just(frozenset()) | st.frozensets(regulars, max_size=1),
+)
+# Every repeat needs the window to have passed; some pauses let it.
+long_pauses = st.sampled_from([1.0, WINDOW / 2, WINDOW, 2 * WINDOW])
+# At most one familiar pairing in every this many matches of a person.
+FAMILIAR_EVERY = 4
+
+
+@dataclass(frozen=True)
+class Match:
+    """One match of a person, as their history records it."""
+
+    partner: int
+    familiar: bool  # the partner was a familiar face of theirs when they were paired
+    repeat: bool  # they had talked before
+
+
+@dataclass
+class History:
+    """What the database knows: who talked, how it went, who is connected, and who matched whom."""
+
+    talked: set[frozenset[int]] = field(default_factory=set)
+    not_good: set[frozenset[int]] = field(default_factory=set)
+    connected: set[frozenset[int]] = field(default_factory=set)
+    conversations: list[frozenset[int]] = field(default_factory=list)
+    matches: dict[int, list[Match]] = field(default_factory=lambda: defaultdict(list))
+
+    def familiar_faces(self, person: int) -> frozenset[int]:
+        """Connections with no neutral or negative conversation between them."""
+        return frozenset(
+            other
+            for pair in self.connected - self.not_good
+            if person in pair
+            for other in pair - {person}
+        )
+
+    def never_again(self, person: int) -> frozenset[int]:
+        return frozenset(
+            other for pair in self.not_good if person in pair for other in pair - {person}
+        )
+
+    def familiar_allowed(self, person: int) -> bool:
+        """As ``queue_request_for`` decides it: no repeat among the last three matches."""
+        return not any(match.repeat for match in self.matches[person][-(FAMILIAR_EVERY - 1) :])
+
+    def request(self, base: Seeker) -> Seeker:
+        """The seeker ``queue_request_for`` would build for ``base`` now."""
+        person = base.person
+        return replace(
+            base,
+            excluded=base.excluded | self.never_again(person),
+            familiar=self.familiar_faces(person),
+            familiar_allowed=self.familiar_allowed(person),
+        )
+
+    def record_match(self, a: int, b: int) -> None:
+        pair = frozenset({a, b})
+        assert pair not in self.not_good, f"{a} and {b} had a conversation that was not good"
+        repeat = pair in self.talked
+        for person, partner in ((a, b), (b, a)):
+            familiar = partner in self.familiar_faces(person)
+            self.matches[person].append(Match(partner, familiar, repeat))
+            recent = self.matches[person][-FAMILIAR_EVERY:]
+            assert sum(match.familiar for match in recent) <= 1, (
+                f"{person} had two familiar pairings within {FAMILIAR_EVERY} matches: {recent}"
+            )
+        self.talked.add(pair)
+        self.conversations.append(pair)
+
+
+class FamiliarFacesOverTime(RuleBasedStateMachine):
+    """Joins, leaves, ratings, connections and time, with arrivals built from the history."""
+
+    def __init__(self, make_queue: QueueFactory, *, scan_limit: int, exact: bool) -> None:
+        super().__init__()
+        self.both = SideBySide(make_queue, scan_limit=scan_limit, exact=exact)
+        self.history = History()
+        # Who is in a conversation with whom, until one of them joins again.
+        self.partner_of: dict[int, int] = {}
+
+    def arrive(self, base: Seeker, *, excluding_everyone_waiting: bool = False) -> None:
+        person = base.person
+        partner = self.partner_of.pop(person, None)
+        if partner is not None:
+            # Joining again means that conversation ended: the site notes the parting.
+            self.partner_of.pop(partner, None)
+            self.both.note_parted(person, partner)
+        arrival = self.history.request(base)
+        if excluding_everyone_waiting:
+            arrival = replace(
+                arrival, excluded=arrival.excluded | self.both.waiting_in(arrival.pool)
+            )
+        pairing = self.both.arrive(arrival)
+        if pairing is None:
+            return
+        # Both are matched: neither carries on a conversation they had.
+        for each in (person, pairing.partner.person):
+            other = self.partner_of.pop(each, None)
+            if other is not None:
+                self.partner_of.pop(other, None)
+        self.partner_of[person] = pairing.partner.person
+        self.partner_of[pairing.partner.person] = person
+        self.history.record_match(person, pairing.partner.person)
+
+    @initialize(pairs=st.sets(st.tuples(regulars, regulars), max_size=8))
+    def connections_from_before(self, pairs: set[tuple[int, int]]) -> None:
+        # Pairs who talked (in some other sphere, long ago) and connected.
+        for a, b in pairs:
+            if a != b:
+                self.history.talked.add(frozenset({a, b}))
+                self.history.connected.add(frozenset({a, b}))
+
+    @rule(base=regular_seekers)
+    def join(self, base: Seeker) -> None:
+        self.arrive(base)
+
+    @rule(base=regular_seekers)
+    def join_excluding_everyone_waiting(self, base: Seeker) -> None:
+        self.arrive(base, excluding_everyone_waiting=True)
+
+    @rule(person=regulars)
+    def leave(self, person: int) -> None:
+        self.both.leave(person, None)
+
+    @precondition(lambda self: bool(self.history.conversations))
+    @rule(
+        index=st.integers(min_value=0, max_value=20),
+        rating=st.sampled_from(["good", "good", "okay", "not_for_me"]),
+    )
+    def rated(self, index: int, rating: str) -> None:
+        conversations = self.history.conversations
+        if rating != "good":
+            self.history.not_good.add(conversations[-1 - index % len(conversations)])
+
+    @precondition(lambda self: bool(self.history.conversations))
+    @rule(index=st.integers(min_value=0, max_value=20))
+    def both_want_to_talk_again(self, index: int) -> None:
+        conversations = self.history.conversations
+        self.history.connected.add(conversations[-1 - index % len(conversations)])
+
+    @rule(seconds=long_pauses)
+    def time_passes(self, seconds: float) -> None:
+        self.both.clock.advance(seconds)
+
+    @invariant()
+    def the_same_people_wait(self) -> None:
+        self.both.check_the_same_people_wait()
+
+
+def run_familiar_faces(
+    make_queue: QueueFactory, *, scan_limit: int, exact: bool, examples: int, steps: int
+) -> None:
+    """Run ``FamiliarFacesOverTime`` on a fresh queue from ``make_queue`` for each example."""
+
+    class Machine(FamiliarFacesOverTime):
+        def __init__(self) -> None:
+            super().__init__(make_queue, scan_limit=scan_limit, exact=exact)
+
+    run_state_machine_as_test(
+        Machine,
+        settings=settings(
+            max_examples=examples,
+            stateful_step_count=steps,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

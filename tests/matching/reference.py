@@ -3,7 +3,10 @@
 The reference keeps everyone waiting in one list, in queue order, and for
 each arrival looks at all of them: the eligible person sharing most interests
 wins, the one standing first among equals; when nobody shares an interest,
-the first eligible person.  It has no scan limit, so a backend must agree
+the first eligible person.  Eligible: same pool, not oneself, excluded by
+neither side, not together within the window, and not a familiar pairing
+unless both sides allow one (familiar: either lists the other among its
+familiar faces).  It has no scan limit, so a backend must agree
 with it exactly on pools no larger than its ``scan_limit``.
 """
 
@@ -12,6 +15,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from chatspheres.matching.engine import Seeker
+
+
+def is_familiar_pairing(one: Seeker, other: Seeker) -> bool:
+    """Either lists the other among its familiar faces."""
+    return other.person in one.familiar or one.person in other.familiar
 
 
 class FakeClock:
@@ -61,7 +69,8 @@ class ReferenceQueue:
         at = self.last_together.get(frozenset({a, b}))
         return at is not None and now - at < self.window
 
-    def may_meet(self, arrival: Seeker, candidate: Seeker, now: float) -> bool:
+    def may_meet_by_the_old_rules(self, arrival: Seeker, candidate: Seeker, now: float) -> bool:
+        """The rules from before familiar faces: pool, oneself, exclusions, the window."""
         return (
             candidate.pool == arrival.pool
             and candidate.person != arrival.person
@@ -69,6 +78,22 @@ class ReferenceQueue:
             and arrival.person not in candidate.excluded
             and not self.were_together_recently(arrival.person, candidate.person, now)
         )
+
+    def may_meet(self, arrival: Seeker, candidate: Seeker, now: float) -> bool:
+        return self.may_meet_by_the_old_rules(arrival, candidate, now) and (
+            not is_familiar_pairing(arrival, candidate)
+            or (arrival.familiar_allowed and candidate.familiar_allowed)
+        )
+
+    def recent_partners_waiting(self, person: int, pool: int, now: float) -> dict[int, str]:
+        """Who of those waiting in the pool was together with the person within the window."""
+        return {
+            each.person: each.tab
+            for each in self.waiting
+            if each.pool == pool
+            and each.person != person
+            and self.were_together_recently(person, each.person, now)
+        }
 
     def best_partner(self, arrival: Seeker, now: float) -> Seeker | None:
         best: Seeker | None = None

@@ -20,6 +20,7 @@ from tests.matching.machines import (
     crowds,
     partings,
     run_against_reference,
+    run_familiar_faces,
 )
 from tests.matching.reference import FakeClock
 
@@ -38,6 +39,14 @@ def test_engine_chooses_exactly_as_the_reference_on_small_pools() -> None:
 
 def test_engine_keeps_every_rule_when_the_scan_is_cut_short() -> None:
     run_against_reference(engine, scan_limit=1, exact=False, examples=100, steps=STEPS)
+
+
+def test_familiar_faces_at_most_one_in_four_matches_and_never_a_bad_repeat() -> None:
+    run_familiar_faces(engine, scan_limit=EXACT_SCAN_LIMIT, exact=True, examples=300, steps=STEPS)
+
+
+def test_familiar_faces_rule_holds_when_the_scan_is_cut_short() -> None:
+    run_familiar_faces(engine, scan_limit=1, exact=False, examples=100, steps=STEPS)
 
 
 @settings(max_examples=300, deadline=None)

@@ -65,6 +65,9 @@ class Blocking:
     def is_waiting(self, person: int) -> bool:
         return self._run(self.matcher.is_waiting(person))
 
+    def recent_partners_waiting(self, person: int, pool: int) -> dict[int, str]:
+        return self._run(self.matcher.recent_partners_waiting(person, pool))
+
 
 class Backend:
     """Makes matchers of one kind for one test, all on the test's own event loop."""
@@ -167,6 +170,8 @@ def seeker(
     pool: int = SPHERE,
     excluded: Iterable[int] = (),
     tab: str | None = None,
+    familiar: Iterable[int] = (),
+    familiar_allowed: bool = True,
 ) -> Seeker:
     return Seeker(
         person=person,
@@ -174,6 +179,8 @@ def seeker(
         pool=pool,
         interests=frozenset(interests),
         excluded=frozenset(excluded),
+        familiar=frozenset(familiar),
+        familiar_allowed=familiar_allowed,
     )
 
 
@@ -409,6 +416,133 @@ def test_a_parting_with_oneself_changes_nothing(queue: Blocking) -> None:
 
     assert queue.join(seeker(1, ["chess"])) is None
     assert partner_of(queue.join(seeker(2, ["chess"]))) == 1
+
+
+# Familiar faces: a familiar pairing only when both sides allow one.
+
+
+def test_familiar_faces_are_paired_when_both_allow_it(queue: Blocking) -> None:
+    queue.join(seeker(1, ["chess"], familiar=[2]))
+
+    assert partner_of(queue.join(seeker(2, ["chess"], familiar=[1]))) == 1
+
+
+@pytest.mark.parametrize(
+    ("waiting_allows", "arrival_allows"), [(False, True), (True, False), (False, False)]
+)
+def test_familiar_faces_are_not_paired_unless_both_allow_it(
+    queue: Blocking, waiting_allows: bool, arrival_allows: bool
+) -> None:
+    queue.join(seeker(1, ["chess"], familiar=[2], familiar_allowed=waiting_allows))
+
+    assert queue.join(seeker(2, ["chess"], familiar=[1], familiar_allowed=arrival_allows)) is None
+    assert queue.waiting_count(SPHERE) == 2
+
+
+@pytest.mark.parametrize("listed_by", ["waiting", "arrival"])
+def test_a_pairing_is_familiar_when_either_side_lists_the_other(
+    queue: Blocking, listed_by: str
+) -> None:
+    queue.join(seeker(1, familiar=[2] if listed_by == "waiting" else [], familiar_allowed=False))
+
+    arrival = seeker(2, familiar=[1] if listed_by == "arrival" else [])
+    assert queue.join(arrival) is None
+
+
+def test_a_familiar_face_out_of_allowance_is_passed_over_for_someone_new(
+    queue: Blocking,
+) -> None:
+    queue_up(queue, seeker(1, ["chess", "jazz"], familiar=[3]), seeker(2, ["tea"]))
+
+    pairing = queue.join(seeker(3, ["chess", "jazz"], familiar=[1], familiar_allowed=False))
+
+    assert partner_of(pairing) == 2
+
+
+def test_without_an_allowance_strangers_are_paired_as_ever(queue: Blocking) -> None:
+    queue.join(seeker(1, ["chess"], familiar=[7, 8], familiar_allowed=False))
+
+    assert partner_of(queue.join(seeker(2, ["chess"], familiar=[9], familiar_allowed=False))) == 1
+
+
+def test_familiar_faces_are_chosen_by_the_usual_order_not_first(queue: Blocking) -> None:
+    queue_up(queue, seeker(1, ["chess", "jazz"]), seeker(2, ["chess"], familiar=[3]))
+
+    # Person 2 is familiar but shares less than person 1.
+    assert partner_of(queue.join(seeker(3, ["chess", "jazz"], familiar=[2]))) == 1
+
+
+def test_the_recent_partner_window_applies_to_familiar_faces_too(
+    queue: Blocking, clock: FakeClock
+) -> None:
+    queue.join(seeker(1, ["chess"], familiar=[2]))
+    queue.join(seeker(2, ["chess"], familiar=[1]))
+
+    clock.advance(WINDOW - 1)
+    queue.join(seeker(1, ["chess"], familiar=[2]))
+    assert queue.join(seeker(2, ["chess"], familiar=[1])) is None
+
+
+def test_a_waiting_persons_familiar_faces_and_allowance_come_back_with_them(
+    queue: Blocking,
+) -> None:
+    waiting = seeker(1, ["chess"], excluded=[5], familiar=[7, 8], familiar_allowed=False)
+    queue.join(waiting)
+    assert queue.leave(1) == waiting
+
+    queue.join(waiting)
+    pairing = queue.join(seeker(2, ["chess"]))
+    assert pairing is not None and pairing.partner == waiting
+
+    queue.restore(pairing, arrival=False)
+    assert queue.leave(1, "tab-1") == waiting
+
+
+# Which of those waiting are an arrival's recent partners (the waiting screen's hint).
+
+
+def test_recent_partners_waiting_are_those_together_within_the_window_who_wait_there(
+    queue: Blocking, clock: FakeClock
+) -> None:
+    for partner in (2, 3, 4, 5):
+        queue.note_parted(1, partner)
+    clock.advance(WINDOW - 1)
+    queue.note_parted(1, 6)
+    queue_up(
+        queue,
+        seeker(2, tab="tab-two"),
+        seeker(3, pool=OTHER_SPHERE),
+        seeker(6),
+        seeker(7),
+    )
+    # Person 4 does not wait; person 7 waits but was never with person 1.
+
+    assert queue.recent_partners_waiting(1, SPHERE) == {2: "tab-two", 6: "tab-6"}
+    assert queue.recent_partners_waiting(1, OTHER_SPHERE) == {3: "tab-3"}
+
+    clock.advance(1)
+    assert queue.recent_partners_waiting(1, SPHERE) == {6: "tab-6"}
+
+
+def test_recent_partners_waiting_ignores_exclusions_either_way(queue: Blocking) -> None:
+    queue.note_parted(1, 2)
+    queue.note_parted(1, 3)
+    queue_up(queue, seeker(2, excluded=[1]), seeker(3))
+
+    assert queue.recent_partners_waiting(1, SPHERE) == {2: "tab-2", 3: "tab-3"}
+
+
+def test_a_pairing_makes_the_two_recent_partners_of_each_other(queue: Blocking) -> None:
+    queue.join(seeker(1, ["chess"]))
+    queue.join(seeker(2, ["chess"]))
+    queue.join(seeker(1, ["chess"], tab="tab-again"))
+
+    assert queue.recent_partners_waiting(2, SPHERE) == {1: "tab-again"}
+    assert queue.recent_partners_waiting(1, SPHERE) == {}
+
+
+def test_nobody_waiting_means_no_recent_partners_waiting(queue: Blocking) -> None:
+    assert queue.recent_partners_waiting(1, SPHERE) == {}
 
 
 # Leaving and one wait per person.
@@ -781,6 +915,18 @@ def test_the_matcher_keeps_every_rule_when_the_scan_is_cut_short(backend: Backen
         scan_limit=1,
         exact=False,
         examples=backend.examples(memory=20, redis=25),
+        steps=MACHINE_STEPS,
+    )
+
+
+def test_familiar_faces_at_most_one_in_four_matches_and_never_a_bad_repeat(
+    backend: Backend,
+) -> None:
+    machines.run_familiar_faces(
+        backend.machine_queue,
+        scan_limit=machines.EXACT_SCAN_LIMIT,
+        exact=True,
+        examples=backend.examples(memory=30, redis=40),
         steps=MACHINE_STEPS,
     )
 

@@ -106,6 +106,29 @@ def test_only_the_counter_and_recent_partners_stay_once_nobody_waits(
     assert keys == {"seq", "r:1", "r:2"}
 
 
+def test_a_familiar_set_is_kept_only_while_its_owner_waits(
+    server: tuple[str, str], clock: FakeClock
+) -> None:
+    url, prefix = server
+    familiar = Seeker(
+        person=1, tab="tab-1", pool=SPHERE, interests=frozenset({"chess"}), familiar=frozenset({7})
+    )
+
+    async def scenario(matcher: RedisMatcher, client: redis.asyncio.Redis) -> list[set[str]]:
+        await matcher.join(familiar)
+        while_waiting = await keys_under(client, prefix)
+        await matcher.join(seeker(2, "chess"))
+        after_pairing = await keys_under(client, prefix)
+        await matcher.join(familiar)
+        await matcher.leave(1)
+        return [while_waiting, after_pairing, await keys_under(client, prefix)]
+
+    while_waiting, after_pairing, after_leaving = run(url, prefix, scenario, clock=clock)
+
+    assert "f:1" in while_waiting
+    assert "f:1" not in after_pairing and "f:1" not in after_leaving
+
+
 def test_every_key_is_under_the_prefix(own_redis: OwnRedis) -> None:  # noqa: F811
     prefix = "mine:"
 
@@ -236,6 +259,7 @@ def test_a_server_that_is_down_raises_redis_errors(own_redis: OwnRedis) -> None:
             matcher.restore(Pairing(arrival=seeker(1), partner=seeker(2), shared=frozenset())),
             matcher.waiting_count(SPHERE),
             matcher.is_waiting(1),
+            matcher.recent_partners_waiting(1, SPHERE),
         ]
         failures = []
         for call in calls:
@@ -244,7 +268,7 @@ def test_a_server_that_is_down_raises_redis_errors(own_redis: OwnRedis) -> None:
             failures.append(type(raised.value).__name__)
         return failures
 
-    assert len(run(own_redis.url, "p:", scenario)) == 6
+    assert len(run(own_redis.url, "p:", scenario)) == 7
 
 
 def test_scripts_are_loaded_again_after_the_server_restarts(
