@@ -7,6 +7,13 @@ const sphereId = main ? Number.parseInt(main.dataset.sphereId, 10) : Number.NaN;
 const online = document.getElementById("online-count");
 const waiting = document.getElementById("waiting-count");
 
+// Counts shown to a member leave them out; this page never waits itself, so
+// everyone the sphere counts as waiting is someone else.
+function waitingWords(others) {
+  if (others === 0) return "No one else is waiting yet";
+  return others === 1 ? "1 other person waiting" : `${others} other people waiting`;
+}
+
 function start() {
   const rt = connect();
   rt.onState((state) => {
@@ -15,7 +22,7 @@ function start() {
   rt.on("sphere.presence", (msg) => {
     if (msg.sphere !== sphereId) return;
     if (online && Number.isInteger(msg.online)) online.textContent = String(msg.online);
-    if (waiting && Number.isInteger(msg.waiting)) waiting.textContent = String(msg.waiting);
+    if (waiting && Number.isInteger(msg.waiting)) waiting.textContent = waitingWords(Math.max(0, msg.waiting));
   });
   return rt;
 }
