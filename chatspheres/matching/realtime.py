@@ -5,6 +5,11 @@ the site runs on several processes; this module hands it to the runtime and
 turns frames into matcher calls. When a pairing's conversation cannot be
 saved, both people go back to where they waited, and the one it failed for
 is told why.
+
+A waiting tab is told how many of the others waiting are people it talked
+with in the last 10 minutes (``queue.waiting``, then ``queue.hint`` whenever
+one of those arrives or stops waiting), so that the page can say why nobody
+is matched, and offer "Call now" for a connection among them.
 """
 
 from __future__ import annotations
@@ -12,8 +17,9 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
-from typing import Literal
+from typing import ClassVar, Literal
 
+import msgspec
 from prometheus_client import Gauge, Histogram
 
 from chatspheres.calls.realtime import CallTab, MatchFound
@@ -23,7 +29,7 @@ from chatspheres.common.events import ToTab, send_event
 from chatspheres.matching.backends import Matcher
 from chatspheres.matching.engine import Pairing, Seeker
 from chatspheres.matching.provider import matcher_of
-from chatspheres.matching.selectors import queue_request_for
+from chatspheres.matching.selectors import WaitingHint, queue_request_for, waiting_hint_for
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.hub import Envelope
 from chatspheres.realtime.protocol import Event, Incoming
@@ -58,12 +64,38 @@ class QueueLeave(Incoming, tag="queue.leave"):
     """Stop waiting (Cancel)."""
 
 
+class CallNowOffer(msgspec.Struct, frozen=True):
+    """A connection waiting in the sphere: their name and the address that calls them."""
+
+    name: str
+    url: str
+
+
 class QueueWaiting(Event, tag="queue.waiting"):
-    """The tab waits in the sphere; the counts are those of the sphere now."""
+    """The tab waits in the sphere; the counts are those of the sphere now.
+
+    ``recent_partners``: how many of the others waiting this member talked with
+    in the last 10 minutes; ``call_now``: the connections among them.
+    """
 
     sphere: int
     online: int
     waiting: int
+    recent_partners: int = 0
+    call_now: list[CallNowOffer] = []
+
+
+class QueueHint(Event, tag="queue.hint"):
+    """A waiting tab's new ``recent_partners`` and ``call_now``, for the ``waiting`` count."""
+
+    # A tab that comes back waits again and is told afresh in queue.waiting;
+    # an old hint replayed to it could only mislead.
+    logged: ClassVar[bool] = False
+
+    sphere: int
+    waiting: int
+    recent_partners: int
+    call_now: list[CallNowOffer]
 
 
 class QueueLeft(Event, tag="queue.left"):
@@ -106,14 +138,22 @@ async def queue_join(tab: Tab, message: QueueJoin, _text: str) -> None:
         pool=request.sphere_id,
         interests=request.interests,
         excluded=request.excluded,
+        familiar=request.familiar,
+        familiar_allowed=request.familiar_allowed,
     )
     _stop_waiting(tab)
     pairing = await matcher.join(seeker)
     if pairing is None:
         await _now_waiting(tab, seeker)
+        await _tell_recent_partners(tab, seeker.person, seeker.pool, but_not=seeker.excluded)
     else:
         await _start_conversation(tab, matcher, pairing)
+        await _tell_recent_partners(tab, pairing.partner.person, seeker.pool)
     await announce_presence(tab, request.sphere_id)
+
+
+def _offers(hint: WaitingHint) -> list[CallNowOffer]:
+    return [CallNowOffer(name=each.name, url=each.url) for each in hint.call_now]
 
 
 async def _now_waiting(tab: Tab, seeker: Seeker) -> None:
@@ -121,8 +161,27 @@ async def _now_waiting(tab: Tab, seeker: Seeker) -> None:
     state.seeker = seeker
     state.since = time.monotonic()
     WAITING.labels(str(seeker.pool)).inc()
+    matcher = matcher_of(tab.runtime)
+    partners = await matcher.recent_partners_waiting(seeker.person, seeker.pool)
+    hint = WaitingHint()
+    if partners:
+        hint = await run_in_db(
+            waiting_hint_for,
+            user_id=seeker.person,
+            partner_ids=partners,
+            excluded=seeker.excluded,
+            familiar=seeker.familiar,
+        )
     online, waiting = await sphere_counts(tab, seeker.pool)
-    await tab.send(QueueWaiting(sphere=seeker.pool, online=online, waiting=waiting))
+    await tab.send(
+        QueueWaiting(
+            sphere=seeker.pool,
+            online=online,
+            waiting=waiting,
+            recent_partners=hint.recent_partners,
+            call_now=_offers(hint),
+        )
+    )
     await run_in_db(sphere_watchers_notify, sphere_id=seeker.pool, waiter_id=seeker.person)
 
 
@@ -159,6 +218,42 @@ async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> N
     WAIT_SECONDS.observe(0.0)
 
 
+async def _tell_recent_partners(
+    tab: Tab, person: int, pool: int, *, but_not: frozenset[int] = frozenset()
+) -> None:
+    """Those waiting in the pool who were with ``person`` lately: their hint may have changed.
+
+    ``person`` just started or stopped waiting there.  Each of their recent
+    partners still waiting gets a fresh ``queue.hint``; ``but_not`` (people
+    ``person`` may never meet) are left alone, their hint cannot count ``person``.
+    """
+    matcher = matcher_of(tab.runtime)
+    waiting_partners = {
+        partner: partner_tab
+        for partner, partner_tab in (await matcher.recent_partners_waiting(person, pool)).items()
+        if partner not in but_not
+    }
+    if not waiting_partners:
+        return
+    waiting = await matcher.waiting_count(pool)
+    for partner, partner_tab in waiting_partners.items():
+        try:
+            theirs = await matcher.recent_partners_waiting(partner, pool)
+            hint = await run_in_db(waiting_hint_for, user_id=partner, partner_ids=theirs)
+            await send_event(
+                QueueHint(
+                    sphere=pool,
+                    waiting=waiting,
+                    recent_partners=hint.recent_partners,
+                    call_now=_offers(hint),
+                ),
+                to=ToTab(partner, partner_tab),
+            )
+        except Exception:
+            # A hint is a courtesy: its failure must not fail the arrival's join.
+            logger.exception("could not update the waiting hint of member %s", partner)
+
+
 @registry.message(QueueLeave)
 async def queue_leave(tab: Tab, _message: QueueLeave, _text: str) -> None:
     """Stop waiting (Cancel)."""
@@ -166,6 +261,7 @@ async def queue_leave(tab: Tab, _message: QueueLeave, _text: str) -> None:
     removed = await matcher_of(tab.runtime).leave(tab.user_id, tab.id)
     await tab.send(QueueLeft(reason="cancelled"))
     if removed is not None:
+        await _tell_recent_partners(tab, removed.person, removed.pool)
         await announce_presence(tab, removed.pool)
 
 
@@ -198,6 +294,7 @@ async def tab_closed(tab: Tab, how: TabClosed) -> None:
         return  # its newer socket carries on, with the same wait
     removed = await matcher_of(tab.runtime).leave(tab.user_id, tab.id)
     if removed is not None:
+        await _tell_recent_partners(tab, removed.person, removed.pool)
         await announce_presence(tab, removed.pool)
 
 

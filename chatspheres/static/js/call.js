@@ -49,6 +49,8 @@ const els = {
   cancelButton: byId("cancel-button"),
   waitTime: byId("wait-time"),
   presence: document.querySelectorAll("[data-presence]"),
+  waitingHint: byId("waiting-hint"),
+  callNowList: byId("call-now-list"),
   audioButtons: document.querySelectorAll("[data-toggle='audio']"),
   videoButtons: document.querySelectorAll("[data-toggle='video']"),
   nextButton: byId("next-button"),
@@ -86,6 +88,11 @@ const state = {
   waitStartedAt: 0,
   waitTimer: null,
   presence: null,
+  // The server counts this tab among those waiting (queue.waiting came).
+  inQueue: false,
+  // { waiting, recent, callNow }: how many of the others waiting this member
+  // just talked with, true while the sphere's waiting count is `waiting`.
+  hint: null,
   call: null,
   endedText: "",
   joinPending: false, // queue.join sent, not answered yet
@@ -197,6 +204,10 @@ function setPhase(phase, { focus = true } = {}) {
   els.lobby.hidden = phase !== "waiting" && phase !== "ended";
   if (phase === "waiting") startWaitTimer();
   else stopWaitTimer();
+  if (phase !== "waiting") {
+    state.inQueue = false;
+    state.hint = null;
+  }
   renderReflection();
   renderPresence();
   renderStatus();
@@ -222,21 +233,75 @@ function stopWaitTimer() {
   state.waitTimer = null;
 }
 
+/** Those waiting in the sphere but this tab, which counts itself once the server says it waits. */
+function othersWaiting() {
+  const selfCounted = state.inQueue && state.queued && state.phase === "waiting";
+  return Math.max(0, state.presence.waiting - (selfCounted ? 1 : 0));
+}
+
+function waitingWords(others) {
+  if (others === 0) return "No one else is waiting yet";
+  return others === 1 ? "1 other person waiting" : `${others} other people waiting`;
+}
+
 function renderPresence() {
   const p = state.presence;
   let text = "";
-  if (p) {
-    text = `${plural(p.online, "person", "people")} online in this sphere`;
-    if (p.waiting > 0) text += ` · ${p.waiting} waiting`;
-  }
+  if (p) text = `${plural(p.online, "person", "people")} online in this sphere · ${waitingWords(othersWaiting())}`;
   for (const el of els.presence) setText(el, text);
+  renderHint();
 }
 
 function updatePresence(msg) {
   if (msg.sphere !== sphereId) return;
   if (!Number.isInteger(msg.online) || !Number.isInteger(msg.waiting)) return;
   state.presence = { online: msg.online, waiting: msg.waiting };
+  // A hint holds for the count it came with; once the count moves on, only a
+  // new hint can say who the others are.
+  if (state.hint && state.hint.waiting !== msg.waiting) state.hint = null;
   renderPresence();
+}
+
+function hintFrom(msg) {
+  if (!Number.isInteger(msg.waiting)) return null;
+  const offers = Array.isArray(msg.call_now) ? msg.call_now : [];
+  return {
+    waiting: msg.waiting,
+    recent: Number.isInteger(msg.recent_partners) ? msg.recent_partners : 0,
+    callNow: offers.filter(
+      (offer) => typeof offer?.name === "string" && typeof offer?.url === "string" && offer.url.startsWith("/call/"),
+    ),
+  };
+}
+
+/** "Only people you've talked with…": every other person waiting is someone this member just talked with. */
+function renderHint() {
+  const hint = state.hint;
+  const others = state.presence ? othersWaiting() : 0;
+  const show =
+    Boolean(hint) && state.inQueue && state.phase === "waiting" && state.presence?.waiting === hint.waiting &&
+    others > 0 && hint.recent >= others;
+  els.waitingHint.hidden = !show;
+  const offers = show ? hint.callNow : [];
+  const key = JSON.stringify(offers);
+  if (els.callNowList.dataset.offers === key) return;
+  els.callNowList.dataset.offers = key;
+  els.callNowList.replaceChildren(
+    ...offers.map((offer, index) => {
+      const item = document.createElement("li");
+      const name = document.createElement("span");
+      name.id = `call-now-name-${index}`;
+      name.textContent = `${offer.name} is here.`;
+      const link = document.createElement("a");
+      link.className = "button primary";
+      link.href = offer.url;
+      link.textContent = "Call now";
+      link.setAttribute("aria-describedby", name.id);
+      item.append(name, link);
+      return item;
+    }),
+  );
+  els.callNowList.hidden = offers.length === 0;
 }
 
 // ---------------------------------------------------------------- local media
@@ -532,12 +597,24 @@ rt.on("queue.waiting", (msg) => {
     state.joinRetries = 0;
     clearAlert();
   }
+  if (msg.sphere === sphereId && state.phase === "waiting" && state.queued) {
+    state.inQueue = true;
+    state.hint = hintFrom(msg);
+  }
   updatePresence(msg);
+});
+
+rt.on("queue.hint", (msg) => {
+  if (msg.sphere !== sphereId || !state.inQueue) return;
+  state.hint = hintFrom(msg);
+  renderPresence();
 });
 
 rt.on("queue.left", (msg) => {
   state.cancelPending = false;
   state.joinPending = false;
+  state.inQueue = false;
+  state.hint = null;
   if (msg.reason === "elsewhere" && state.phase === "waiting") {
     state.queued = false;
     setPhase("preview");
@@ -680,6 +757,9 @@ function joinQueue() {
 /** Ask to wait; if the socket is down, socketOpened() asks again once it is back. */
 function sendJoin() {
   stopJoinRetry();
+  // Not counted among those waiting until the server says so again.
+  state.inQueue = false;
+  state.hint = null;
   state.joinPending = rt.send({ type: "queue.join", sphere: sphereId });
 }
 
