@@ -1,4 +1,4 @@
-"""The waiting screen in a real browser: counts without yourself, and why two people who just talked wait."""
+"""The waiting screen in a real browser: counts leave you out, and two who just talked learn why."""
 
 from __future__ import annotations
 
