@@ -79,8 +79,8 @@ def person_action(view: Callable[..., tuple[dict[str, Any], str]]) -> View:
     @require_POST
     @wraps(view)
     def wrapper(request: HttpRequest, handle: str, **kwargs: Any) -> HttpResponse:
-        profile = _person_or_404(request, handle)
         try:
+            profile = access_person(viewer_id=member_id(request), handle=handle)
             state, words = view(request, profile, **kwargs)
         except NotFound as missing:
             if _wants_json(request):
