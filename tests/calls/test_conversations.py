@@ -176,7 +176,12 @@ def test_starting_a_conversation_tells_each_tab_its_partner_and_role(
     assert len(to_ana) == len(to_ben) == 1
     assert isinstance(to_ana[0], MatchFound) and isinstance(to_ben[0], MatchFound)
     assert (to_ana[0].polite, to_ben[0].polite) == (False, True)  # the one who waited offers
-    assert to_ana[0].partner == {"name": "Ben", "bio": "", "interests": ["books", "chess"]}
+    assert to_ana[0].partner == {
+        "name": "Ben",
+        "handle": "ben",
+        "bio": "",
+        "interests": ["books", "chess"],
+    }
     assert to_ana[0].conversation == conversation.public_id
     # The server alone learns where to relay: the partner's tab, never shown to the browser.
     meta = {sent.targets[0]: sent.meta for sent in sent_events.of_type(MatchFound)}
