@@ -10,13 +10,35 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
+from chatspheres.calls.direct import direct_calls
 from chatspheres.calls.selectors import access_conversation
 from chatspheres.calls.services import conversation_reflect
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError, NotFound
+from chatspheres.spheres.models import Sphere
 from chatspheres.spheres.selectors import sphere_by_slug
 
 REFLECTION_PLACEHOLDER = "__conversation__"
+
+
+def _render_call_page(
+    request: HttpRequest, sphere: Sphere, direct: dict[str, str] | None
+) -> HttpResponse:
+    call_config = {
+        "sphere": sphere.pk,
+        "sphereName": sphere.name,
+        "sphereUrl": sphere.get_absolute_url(),
+        "wsPath": "/ws/",
+        "reflectionUrl": reverse("calls:reflection", kwargs={"public_id": REFLECTION_PLACEHOLDER}),
+        "csrfToken": get_token(request),
+        # A direct call ("Call now"): this page rings someone, or answers their ring.
+        "direct": direct,
+    }
+    return render(
+        request,
+        "calls/call.html",
+        {"sphere": sphere, "call_config": call_config, "direct": direct},
+    )
 
 
 @login_required
@@ -30,26 +52,42 @@ def call_page(request: HttpRequest, slug: str) -> HttpResponse:
     if not listing.is_member:
         messages.info(request, f"Join {sphere.name} to start a conversation here.")
         return redirect(sphere)
-    call_config = {
-        "sphere": sphere.pk,
-        "sphereName": sphere.name,
-        "sphereUrl": sphere.get_absolute_url(),
-        "wsPath": "/ws/",
-        "reflectionUrl": reverse("calls:reflection", kwargs={"public_id": REFLECTION_PLACEHOLDER}),
-        "csrfToken": get_token(request),
-    }
-    return render(
-        request,
-        "calls/call.html",
-        {"sphere": sphere, "listing": listing, "call_config": call_config},
-    )
+    return _render_call_page(request, sphere, None)
 
 
 @login_required
 def call_now(request: HttpRequest, handle: str) -> HttpResponse:
-    """Call a connection now ("Call now"): not available yet, said plainly."""
-    messages.info(request, "Calling someone directly isn't available yet.")
-    return redirect("spheres:list")
+    """Call now: the call page, ringing a connection, in the sphere where the two last met."""
+    try:
+        callee = direct_calls().to_call(caller_id=member_id(request), handle=handle)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    except ApplicationError as refusal:
+        messages.info(request, refusal.message)
+        return redirect("connections:person", handle=handle)
+    sphere = Sphere.objects.get(pk=callee.sphere_id)
+    direct = {"mode": "call", "handle": callee.handle, "name": callee.name}
+    return _render_call_page(request, sphere, direct)
+
+
+@login_required
+def call_answer(request: HttpRequest, ring: str) -> HttpResponse:
+    """Accept a ring: the call page, which answers it as soon as its socket is open."""
+    try:
+        answering = direct_calls().to_answer(callee_id=member_id(request), ring=ring)
+    except NotFound as missing:
+        raise Http404(missing.message) from missing
+    except ApplicationError as refusal:
+        messages.info(request, refusal.message)
+        return redirect("notifications:list")
+    sphere = Sphere.objects.get(pk=answering.sphere_id)
+    direct = {
+        "mode": "answer",
+        "ring": answering.ring,
+        "handle": answering.handle,
+        "name": answering.name,
+    }
+    return _render_call_page(request, sphere, direct)
 
 
 @login_required

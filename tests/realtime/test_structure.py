@@ -74,6 +74,10 @@ def test_every_app_message_type_is_served() -> None:
         "media.state",
         "chat.send",
         "call.end",
+        "ring.start",
+        "ring.accept",
+        "ring.decline",
+        "ring.cancel",
     }
     assert set(registry.handlers) == set(registry.schemas.values())
 

@@ -1,7 +1,7 @@
 // The call page: preview → waiting → call → ended, all in one page.
 // Protocol: docs/protocol.md. WebRTC negotiation: the "perfect negotiation"
 // pattern, with the server telling each side whether it is polite.
-import { connect } from "./realtime.js";
+import { tabConnection } from "./realtime.js";
 import { showRecap, startReflection } from "./reflection.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
@@ -29,13 +29,20 @@ const els = {
     waiting: byId("phase-waiting"),
     call: byId("phase-call"),
     ended: byId("phase-ended"),
+    // Only on a direct call's page ("Call now", or answering one).
+    ...(byId("phase-direct") ? { direct: byId("phase-direct") } : {}),
   },
   headings: {
     preview: byId("preview-title"),
     waiting: byId("waiting-title"),
     call: byId("call-title"),
     ended: byId("ended-title"),
+    direct: byId("direct-title"),
   },
+  directDetail: byId("direct-detail"),
+  directCancel: byId("direct-cancel"),
+  directAgain: byId("direct-again"),
+  directVideo: byId("direct-video"),
   lobby: byId("call-lobby"),
   previewVideo: byId("preview-video"),
   waitingVideo: byId("waiting-video"),
@@ -104,11 +111,78 @@ const state = {
   // a call the server had already put this tab in.
   staleJoins: 0,
   reflection: null, // { conversation, partnerName, done, sending }
+  // The first camera and microphone request (settles either way), and whether it has.
+  mediaReady: Promise.resolve(),
+  mediaSettled: false,
 };
 
 // For tests and debugging: the current peer connection (or null), the
 // conversation's id, this side's role, and how many ICE restarts it made.
 window.chatspheres = { pc: null, conversation: null, polite: null, iceRestarts: 0 };
+
+// ---------------------------------------------------------------- direct calls
+// A "Call now" page rings a connection from this tab (config.direct.mode
+// "call"); an answering page accepts their ring here ("answer"). Either way,
+// once the server says match.found it is the same call as a matched one.
+// step: idle (not sent yet) → sent (ring.start / ring.accept on its way) →
+// ringing (the callee's tabs ring) → talking; or over, with words saying why.
+const direct = config.direct
+  ? { ...config.direct, ring: config.direct.ring || null, step: "idle", outcome: "", cancelWanted: false }
+  : null;
+
+function directStart() {
+  if (!direct) return;
+  clearAlert();
+  direct.outcome = "";
+  direct.cancelWanted = false;
+  if (direct.mode === "call") direct.ring = null;
+  const frame =
+    direct.mode === "call" ? { type: "ring.start", callee: direct.handle } : { type: "ring.accept", ring: direct.ring };
+  // Not sent while the socket is down: socketOpened() starts again.
+  direct.step = rt.send(frame) ? "sent" : "idle";
+  renderDirect();
+}
+
+function directOver(words) {
+  if (!direct) return;
+  direct.step = "over";
+  direct.outcome = words;
+  renderDirect({ focus: true });
+}
+
+function directCancel() {
+  if (!direct || !["sent", "ringing"].includes(direct.step)) return;
+  if (direct.ring) rt.send({ type: "ring.cancel", ring: direct.ring });
+  else direct.cancelWanted = true; // cancelled as soon as the server names the ring
+  directOver("Call cancelled.");
+}
+
+function directStatusText() {
+  if (!direct) return "";
+  if (direct.step === "over") return direct.outcome;
+  if (direct.step === "ringing") return "Ringing…";
+  return "Connecting…";
+}
+
+function renderDirect({ focus = false } = {}) {
+  if (!direct || !els.headings.direct) return;
+  const name = direct.name || "them";
+  let title = direct.mode === "call" ? `Calling ${name}…` : `Connecting you with ${name}…`;
+  let detail = direct.mode === "call" ? "Starting the call…" : "Your camera starts, then the call.";
+  if (direct.step === "ringing") {
+    detail = `${name}'s open tabs are ringing now. If ${name} doesn't answer within 30 seconds, we'll say so here.`;
+  } else if (direct.step === "over") {
+    title = direct.outcome;
+    detail = direct.mode === "call" ? `You can call ${name} again, or come back later.` : "";
+  }
+  setText(els.headings.direct, title);
+  setText(els.directDetail, detail);
+  els.directDetail.hidden = !detail;
+  if (els.directCancel) els.directCancel.hidden = direct.mode !== "call" || !["sent", "ringing"].includes(direct.step);
+  if (els.directAgain) els.directAgain.hidden = direct.mode !== "call" || direct.step !== "over";
+  renderStatus();
+  if (focus && state.phase === "direct") els.headings.direct.focus({ preventScroll: true });
+}
 
 // ---------------------------------------------------------------- helpers
 
@@ -169,6 +243,8 @@ function statusText() {
       return CALL_STATUS[state.call?.connState ?? "connecting"];
     case "ended":
       return state.endedText;
+    case "direct":
+      return directStatusText();
     default:
       return "";
   }
@@ -307,7 +383,8 @@ function renderHint() {
 // ---------------------------------------------------------------- local media
 
 function attachLocal() {
-  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo]) {
+  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo, els.directVideo]) {
+    if (!video) continue;
     if (video.srcObject !== state.stream) video.srcObject = state.stream;
     if (state.stream) video.play().catch(() => {});
   }
@@ -496,7 +573,9 @@ async function switchDevice(kind, deviceId) {
   state.stream.addTrack(track);
   applyTrackStates();
   // Re-attach: some browsers don't pick up a track added to a playing stream.
-  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo]) video.srcObject = null;
+  for (const video of [els.previewVideo, els.waitingVideo, els.selfVideo, els.directVideo]) {
+    if (video) video.srcObject = null;
+  }
   attachLocal();
   const call = state.call;
   if (call) {
@@ -509,7 +588,8 @@ async function switchDevice(kind, deviceId) {
 
 // ---------------------------------------------------------------- socket
 
-const rt = connect({ path: config.wsPath || "/ws/" });
+// The page's one connection (site.js opened it; it closes cleanly with the page).
+const rt = tabConnection({ path: config.wsPath || "/ws/" });
 
 rt.onState((socketState, detail = {}) => {
   state.socket = socketState;
@@ -540,6 +620,10 @@ function socketOpened({ reconnected = false, resumed = false }) {
   rt.send({ type: "sphere.enter", sphere: sphereId });
   // A dropped socket took this tab out of the queue: wait again.
   if (state.phase === "waiting" && state.queued) sendJoin();
+  // A ring started from (or answered in) a tab the server no longer knows: again.
+  if (!resumed && direct && state.phase === "direct" && ["idle", "sent", "ringing"].includes(direct.step)) {
+    directStart();
+  }
   if (state.call) {
     // Resumed: carry on. What the partner sent while we were away is
     // replayed right after `ready` (chat, call.ended); signaling is not, so
@@ -552,6 +636,7 @@ function socketOpened({ reconnected = false, resumed = false }) {
 function firstOpen() {
   rt.send({ type: "sphere.enter", sphere: sphereId });
   if (state.phase === "waiting" && state.queued) sendJoin();
+  if (direct && state.phase === "direct" && direct.step === "idle") directStart();
 }
 
 function socketClosed(detail) {
@@ -632,6 +717,12 @@ rt.on("queue.left", (msg) => {
 
 rt.on("match.found", (msg) => {
   state.joinPending = false;
+  if (direct && state.phase === "direct" && !state.call && ["sent", "ringing"].includes(direct.step)) {
+    // The ring was answered: the same call as a matched one from here on.
+    direct.step = "talking";
+    startCall(msg);
+    return;
+  }
   if (state.phase !== "waiting" || !state.queued || state.call) {
     // We cancelled, but the match was made before the server saw it: let the
     // partner go at once rather than leave them waiting for us.
@@ -642,6 +733,29 @@ rt.on("match.found", (msg) => {
   }
   stopJoinRetry();
   startCall(msg);
+});
+
+rt.on("ring.ringing", (msg) => {
+  if (!direct || direct.mode !== "call" || state.phase !== "direct" || direct.step !== "sent") return;
+  direct.ring = msg.ring;
+  if (direct.cancelWanted) {
+    rt.send({ type: "ring.cancel", ring: msg.ring });
+    return;
+  }
+  direct.step = "ringing";
+  renderDirect();
+});
+
+rt.on("ring.stopped", (msg) => {
+  if (!direct || msg.ring !== direct.ring || state.phase !== "direct") return;
+  if (msg.reason === "accepted" || direct.step === "over") return; // the call follows (match.found)
+  const name = direct.name || "They";
+  const fallback = {
+    missed: `${name} didn't answer.`,
+    declined: `${name} can't talk right now.`,
+    cancelled: direct.mode === "call" ? "Call cancelled." : `${name} stopped calling.`,
+  }[msg.reason];
+  directOver(typeof msg.message === "string" && msg.message ? msg.message : fallback || "The call has ended.");
 });
 
 rt.on("signal", (msg) => {
@@ -709,6 +823,11 @@ rt.on("call.state", (msg) => {
 
 rt.on("error", (msg) => {
   const words = typeof msg.message === "string" && msg.message ? msg.message : "Something went wrong.";
+  if (direct && state.phase === "direct" && direct.step === "sent") {
+    // The ring could not start (not online, in a call…) or be answered: say why.
+    directOver(words);
+    return;
+  }
   const answersJoin = state.joinPending;
   state.joinPending = false;
   switch (msg.code) {
@@ -883,8 +1002,17 @@ function startCall(msg) {
 
   // The impolite side offers at once; the polite side adds its tracks when
   // the offer arrives, so they ride on the offered transceivers (no glare,
-  // no second round trip).
-  if (!call.polite) addLocalMedia(call);
+  // no second round trip). A page that answered a ring at once may still be
+  // asking for the camera: its tracks follow as soon as it has them.
+  if (!call.polite) {
+    if (state.mediaSettled) addLocalMedia(call);
+    else
+      state.mediaReady.then(() => {
+        if (state.call !== call) return;
+        addLocalMedia(call);
+        sendMediaState();
+      });
+  }
   sendMediaState();
 }
 
@@ -915,6 +1043,8 @@ async function handleSignal(call, { description, candidate }) {
       call.settingAnswer = false;
     }
     if (description.type === "offer") {
+      if (!state.mediaSettled) await state.mediaReady;
+      if (state.call !== call) return;
       addLocalMedia(call);
       await pc.setLocalDescription();
       sendSignal(call, { description: pc.localDescription.toJSON() });
@@ -1264,6 +1394,8 @@ function csrfFromCookie() {
 // ---------------------------------------------------------------- wiring
 
 els.joinButton.addEventListener("click", joinQueue);
+els.directCancel?.addEventListener("click", directCancel);
+els.directAgain?.addEventListener("click", directStart);
 els.cancelButton.addEventListener("click", cancelQueue);
 els.againButton.addEventListener("click", joinQueue);
 els.nextButton.addEventListener("click", () => endCall("next"));
@@ -1296,11 +1428,16 @@ window.addEventListener("pagehide", (event) => {
     // Going into the back/forward cache: leave cleanly, reload on return.
     window.addEventListener("pageshow", () => window.location.reload(), { once: true });
   }
-  // A clean close is enough: the server ends the call as "left" and tells the
-  // partner at once, and takes this tab out of the queue.
-  rt.close(1000, "page closed");
+  // The connection closes cleanly with the page (tabConnection): the server
+  // ends the call as "left" and tells the partner at once, and takes this
+  // tab out of the queue.
 });
 
-setPhase("preview", { focus: false });
+setPhase(direct ? "direct" : "preview", { focus: false });
+renderDirect();
 renderMediaControls();
-startMedia();
+state.mediaReady = startMedia()
+  .catch((error) => console.warn("call: media could not start", error))
+  .finally(() => {
+    state.mediaSettled = true;
+  });

@@ -1,10 +1,17 @@
 // One WebSocket per tab to the ChatSpheres gateway (see docs/protocol.md).
 //
-//   const rt = connect();                 // opens ws(s)://<host>/ws/
+//   const rt = tabConnection();           // the page's one connection, shared by its modules
+//   const rt = connect();                 // a connection of its own (tests, tools): ws(s)://<host>/ws/
 //   rt.on("sphere.presence", (msg) => …); // handlers by frame type ("*" gets every frame)
 //   rt.onState((state, detail) => …);     // "connecting" | "open" | "reconnecting" | "closed"
 //   rt.send({ type: "sphere.enter", sphere: 3 });  // false (nothing sent) unless "open"
 //   rt.close();                           // for good: no reconnect
+//
+// Every signed-in page opens one connection (site.js, loaded by base.html)
+// and every module of the page uses it through tabConnection(): the header's
+// notifications, the ringing card, the sphere's counts and the call. It closes
+// cleanly (1000) when the page goes away, so the server ends the tab at once,
+// and opens again as a new tab if the page comes back from the back/forward cache.
 //
 // States, and what `detail` holds:
 //   connecting    the first socket is on its way
@@ -151,6 +158,15 @@ export class RealtimeConnection {
     if (socket && socket.readyState <= WebSocket.OPEN) socket.close(code, reason);
     window.removeEventListener("online", this.onOnline);
     this.setState("closed", { reason: "client" });
+  }
+
+  /** Open again, as a new tab, after close() (the page came back from the back/forward cache). */
+  restart() {
+    if (!this.stopped) return this;
+    Object.assign(this, { tab: null, lastEventId: 0, resumed: false, everReady: false, attempt: 0, refusals: 0 });
+    this.state = "idle";
+    window.addEventListener("online", this.onOnline);
+    return this.open();
   }
 
   /** Try again now instead of waiting for the next scheduled try. */
@@ -304,7 +320,26 @@ export class RealtimeConnection {
   }
 }
 
-/** Open the tab's connection to the gateway. */
+/** Open a connection to the gateway of its own. Pages use tabConnection() instead. */
 export function connect(options = {}) {
   return new RealtimeConnection(options).open();
+}
+
+let pageConnection = null;
+
+/**
+ * The page's one connection, opened by the first module that asks (with its
+ * options) and shared by all of them afterwards.
+ */
+export function tabConnection(options = {}) {
+  if (pageConnection === null) {
+    const rt = connect(options);
+    pageConnection = rt;
+    // Leave cleanly: the server ends the tab (and a call it was in) at once.
+    window.addEventListener("pagehide", () => rt.close(1000, "page closed"));
+    window.addEventListener("pageshow", (event) => {
+      if (event.persisted) rt.restart();
+    });
+  }
+  return pageConnection;
 }

@@ -1,6 +1,7 @@
 // Sphere page: count this tab as online in the sphere and keep the
-// "online" / "waiting" numbers fresh from sphere.presence frames.
-import { connect } from "./realtime.js";
+// "online" / "waiting" numbers fresh from sphere.presence frames. The
+// connection is the page's one (opened by site.js).
+import { tabConnection } from "./realtime.js";
 
 const main = document.querySelector("main[data-sphere-id]");
 const sphereId = main ? Number.parseInt(main.dataset.sphereId, 10) : Number.NaN;
@@ -14,8 +15,10 @@ function waitingWords(others) {
   return others === 1 ? "1 other person waiting" : `${others} other people waiting`;
 }
 
-function start() {
-  const rt = connect();
+if (Number.isInteger(sphereId)) {
+  const rt = tabConnection();
+  // Every time the connection opens (again), say where it looks: a socket
+  // that dropped stopped counting there, even if its tab resumes.
   rt.onState((state) => {
     if (state === "open") rt.send({ type: "sphere.enter", sphere: sphereId });
   });
@@ -23,16 +26,5 @@ function start() {
     if (msg.sphere !== sphereId) return;
     if (online && Number.isInteger(msg.online)) online.textContent = String(msg.online);
     if (waiting && Number.isInteger(msg.waiting)) waiting.textContent = waitingWords(Math.max(0, msg.waiting));
-  });
-  return rt;
-}
-
-if (Number.isInteger(sphereId)) {
-  let rt = start();
-  // Leave cleanly so the counts drop at once; come back if the page is
-  // restored from the back/forward cache.
-  window.addEventListener("pagehide", () => rt.close(1000, "page hidden"));
-  window.addEventListener("pageshow", (event) => {
-    if (event.persisted) rt = start();
   });
 }
