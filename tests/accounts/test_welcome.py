@@ -184,3 +184,28 @@ def test_the_welcome_is_for_signed_in_members(client: Client) -> None:
         response = client.get(url)
         assert response.status_code == 302
         assert response["Location"].startswith("/accounts/login/")
+
+
+def test_picking_spheres_takes_a_fixed_number_of_queries_whatever_their_number(
+    client: Client,
+) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chatspheres.spheres.services import sphere_upsert
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get("/welcome/spheres/").status_code == 200
+        return len(captured)
+
+    client.force_login(make_member("ana@example.com"))
+    sphere_upsert(slug="first", name="First", tagline="", description="x")
+    few = queries()
+    for index in range(25):
+        sphere = sphere_upsert(
+            slug=f"extra-{index}", name=f"Extra {index}", tagline="", description="x"
+        )
+        if index % 5 == 0:
+            online_now(sphere, f"extra-{index}@example.com")
+    assert queries() == few
