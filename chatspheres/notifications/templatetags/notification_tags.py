@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import template
+from django.utils import timezone
+from django.utils.timesince import timesince
 
 from chatspheres.notifications.selectors import preferences_for, unread_count
 
@@ -36,3 +39,11 @@ def notification_preferences(context: template.Context) -> dict[str, Any]:
         "csrf_token": context.get("csrf_token"),
         "request": request,
     }
+
+
+@register.filter
+def ago(moment: datetime) -> str:
+    """How long ago, in words: "just now" under a minute, else "3 hours ago"."""
+    if timezone.now() - moment < timedelta(minutes=1):
+        return "just now"
+    return f"{timesince(moment, depth=1)} ago"

@@ -84,7 +84,8 @@ const els = {
 };
 
 const state = {
-  phase: "preview",
+  // A direct call's page starts ringing (or answering) rather than in the preview.
+  phase: config.direct ? "direct" : "preview",
   socket: "connecting", // realtime.js's state: connecting | open | reconnecting | closed
   socketAttempt: 0,
   stream: null, // the local camera/mic stream, kept across calls

@@ -78,8 +78,17 @@ export function startNotifications(rt) {
     if (focus || hadFocus) panel.querySelector("h2")?.focus({ preventScroll: true });
   }
 
+  // On a phone the panel spans the screen just below the button.
+  function placePanel() {
+    panel.style.setProperty("--panel-top", `${Math.round(button.getBoundingClientRect().bottom + 8)}px`);
+  }
+  window.addEventListener("resize", () => {
+    if (open) placePanel();
+  });
+
   function openPanel() {
     open = true;
+    placePanel();
     button.setAttribute("aria-expanded", "true");
     panel.hidden = false;
     if (!panel.firstElementChild) panel.innerHTML = '<p class="notifications-empty">Loading…</p>';
