@@ -32,7 +32,10 @@ class Follow(BaseModel):
             models.UniqueConstraint(fields=["follower", "followee"], name="follow_once"),
             models.CheckConstraint(condition=~Q(follower=F("followee")), name="follow_not_self"),
         ]
-        indexes = [models.Index(fields=["followee", "-created"], name="follow_followers")]
+        indexes = [
+            models.Index(fields=["followee", "-created"], name="follow_followers"),
+            models.Index(fields=["follower", "-created"], name="follow_following"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.follower_id} follows {self.followee_id}"

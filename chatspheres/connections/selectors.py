@@ -7,9 +7,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from django.core.paginator import Page, Paginator
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, Subquery
+from django.urls import reverse
 from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
 
 from chatspheres.accounts.models import PresenceAudience, Profile
 from chatspheres.calls.events import Recap, RecapNote
@@ -30,8 +32,8 @@ from chatspheres.presence.selectors import MemberPresence, presence_of
 # A connection with no conversation for this long gets a nudge on People.
 STALLED_AFTER = timedelta(days=14)
 NUDGES_SHOWN = 3
-PEOPLE_PER_PAGE = 12
-HISTORY_PER_PAGE = 20
+PEOPLE_PER_PAGE = 8
+HISTORY_PER_PAGE = 10
 RECAP_NOTES = 5
 
 
@@ -110,6 +112,81 @@ def never_again_for(*, user_id: int) -> frozenset[int]:
 # ---------------------------------------------------------------- presence
 
 
+def shows_presence(audience: str, *, connected: bool, follows_viewer: bool) -> bool:
+    """Whether a member's setting lets the viewer see their presence.
+
+    "connections": only if the two are connected; "following": only if the
+    member follows the viewer; "nobody": never.
+    """
+    if audience == PresenceAudience.CONNECTIONS:
+        return connected
+    if audience == PresenceAudience.FOLLOWING:
+        return follows_viewer
+    return False
+
+
+@dataclass(frozen=True, slots=True)
+class PersonFacts:
+    """What the viewer's lists need of one member: name, handle, stage count, presence rights."""
+
+    name: str
+    handle: str
+    positive: int
+    connected: bool
+    shows_presence: bool
+
+
+def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, PersonFacts]:
+    """Names, handles, the viewer's stage count with each, and who lets the viewer see presence.
+
+    One query whatever the number of members. A member shows presence to
+    the viewer when their setting is "connections" and they are connected,
+    or "following" and they follow the viewer; "nobody" never.
+    """
+    wanted = {int(user_id) for user_id in user_ids} - {viewer_id}
+    if not wanted:
+        return {}
+    bond = Bond.objects.filter(user_id=viewer_id, other_id=OuterRef("user_id"))
+    rows = (
+        Profile.objects.filter(user_id__in=wanted)
+        .annotate(
+            positive=Subquery(bond.values("positive_conversations")[:1]),
+            connected=Exists(bond.filter(connected_at__isnull=False)),
+            follows_viewer=Exists(
+                Follow.objects.filter(follower_id=OuterRef("user_id"), followee_id=viewer_id)
+            ),
+        )
+        .values_list(
+            "user_id",
+            "display_name",
+            "handle",
+            "presence_visible_to",
+            "positive",
+            "connected",
+            "follows_viewer",
+        )
+    )
+    return {
+        user_id: PersonFacts(
+            name=name,
+            handle=handle,
+            positive=positive or 0,
+            connected=connected,
+            shows_presence=shows_presence(
+                audience, connected=connected, follows_viewer=follows_viewer
+            ),
+        )
+        for user_id, name, handle, audience, positive, connected, follows_viewer in rows
+    }
+
+
+def presence_allowed(facts: Mapping[int, PersonFacts]) -> dict[int, MemberPresence | None]:
+    """The presence of the members whose facts let the viewer see it (None for the others)."""
+    allowed = {user_id for user_id, fact in facts.items() if fact.shows_presence}
+    seen = presence_of(user_ids=allowed) if allowed else {}
+    return {user_id: seen.get(user_id) for user_id in facts}
+
+
 def visible_presence(
     *, viewer_id: int, user_ids: Iterable[int]
 ) -> dict[int, MemberPresence | None]:
@@ -119,31 +196,7 @@ def visible_presence(
     each is connected to the viewer or follows the viewer, then the presence
     of those who let the viewer see it.
     """
-    wanted = {int(user_id) for user_id in user_ids} - {viewer_id}
-    if not wanted:
-        return {}
-    rows = (
-        Profile.objects.filter(user_id__in=wanted)
-        .annotate(
-            connected=Exists(
-                Bond.objects.filter(
-                    user_id=OuterRef("user_id"), other_id=viewer_id, connected_at__isnull=False
-                )
-            ),
-            follows_viewer=Exists(
-                Follow.objects.filter(follower_id=OuterRef("user_id"), followee_id=viewer_id)
-            ),
-        )
-        .values_list("user_id", "presence_visible_to", "connected", "follows_viewer")
-    )
-    allowed = {
-        user_id
-        for user_id, audience, connected, follows_viewer in rows
-        if (audience == PresenceAudience.CONNECTIONS and connected)
-        or (audience == PresenceAudience.FOLLOWING and follows_viewer)
-    }
-    seen = presence_of(user_ids=allowed) if allowed else {}
-    return {user_id: seen.get(user_id) for user_id in wanted}
+    return presence_allowed(people_facts(viewer_id=viewer_id, user_ids=user_ids))
 
 
 def presence_words(presence: MemberPresence | None, *, now: datetime | None = None) -> str:
@@ -213,6 +266,28 @@ class StageView:
         more = self.goal - self.positive
         return f"{good} · {more} more to {self.next_label}"
 
+    @property
+    def html(self) -> SafeString:
+        """The stage's name, a bar towards the next stage, and the count in words.
+
+        Built here rather than in a template: People shows it on every row.
+        The bar is labelled with the same words, so it never relies on colour.
+        """
+        return format_html(
+            '<span class="stage-meter"><span class="stage-name stage-{}">{}</span>'
+            ' <progress class="stage-bar" max="{}" value="{}" aria-label="{}: {}">{} of {}'
+            '</progress> <span class="stage-count">{}</span></span>',
+            self.stage.value,
+            self.label,
+            self.goal,
+            self.bar_value,
+            self.label,
+            self.words,
+            self.bar_value,
+            self.goal,
+            self.words,
+        )
+
 
 def stage_view(bond: Bond | None) -> StageView:
     positive = bond.positive_conversations if bond is not None else 0
@@ -256,9 +331,25 @@ def person_page(*, viewer_id: int, profile: Profile) -> PersonPage:
         .select_related("last_conversation__sphere")
         .first()
     )
-    following = Follow.objects.filter(follower_id=viewer_id, followee_id=other_id).exists()
-    # Only the viewer's own wish: never whether the other wished.
-    wished = TalkAgainWish.objects.filter(wisher_id=viewer_id, about_id=other_id).exists()
+    audience, following, wished, follows_viewer = (
+        Profile.objects.filter(user_id=other_id)
+        .annotate(
+            following=Exists(
+                Follow.objects.filter(follower_id=viewer_id, followee_id=OuterRef("user_id"))
+            ),
+            # Only the viewer's own wish: never whether the other wished.
+            wished=Exists(
+                TalkAgainWish.objects.filter(wisher_id=viewer_id, about_id=OuterRef("user_id"))
+            ),
+            follows_viewer=Exists(
+                Follow.objects.filter(follower_id=OuterRef("user_id"), followee_id=viewer_id)
+            ),
+        )
+        .values_list("presence_visible_to", "following", "wished", "follows_viewer")
+        .get()
+    )
+    connected = bond is not None and bond.connected_at is not None
+    shows = shows_presence(audience, connected=connected, follows_viewer=follows_viewer)
     notes = list(Note.objects.filter(author_id=viewer_id, about_id=other_id).order_by("-created"))
     last = bond.last_conversation if bond is not None else None
     return PersonPage(
@@ -270,8 +361,8 @@ def person_page(*, viewer_id: int, profile: Profile) -> PersonPage:
         last_sphere=last.sphere.name if last is not None else "",
         following=following,
         wished=wished,
-        connected=bond is not None and bond.connected_at is not None,
-        presence=visible_presence(viewer_id=viewer_id, user_ids=[other_id]).get(other_id),
+        connected=connected,
+        presence=presence_of(user_ids=[other_id])[other_id] if shows else None,
         notes=notes,
     )
 
@@ -289,10 +380,8 @@ class PersonRow:
     stage: StageView
     connected: bool
     presence: MemberPresence | None
-
-    @property
-    def presence_text(self) -> str:
-        return presence_words(self.presence)
+    presence_text: str
+    url: str
 
     @property
     def online(self) -> bool:
@@ -323,13 +412,44 @@ class HistoryRow:
 
 
 @dataclass(frozen=True, slots=True)
+class PageNumbers:
+    """Where one list's page sits: its number, and whether more follow."""
+
+    number: int
+    has_more: bool
+
+    def has_other_pages(self) -> bool:
+        return self.number > 1 or self.has_more
+
+    def has_previous(self) -> bool:
+        return self.number > 1
+
+    def has_next(self) -> bool:
+        return self.has_more
+
+    def previous_page_number(self) -> int:
+        return self.number - 1
+
+    def next_page_number(self) -> int:
+        return self.number + 1
+
+
+def page_number(asked: int | str | None) -> int:
+    """The page asked for (the first when unreadable or below 1)."""
+    try:
+        return max(1, int(asked or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+@dataclass(frozen=True, slots=True)
 class Section:
     """One list on People: a page of its rows, and how to reach the others."""
 
     key: str
     title: str
     rows: list[PersonRow] | list[HistoryRow]
-    page: Page
+    page: PageNumbers
     empty: str
 
 
@@ -339,20 +459,17 @@ class PeoplePage:
     sections: list[Section]
 
 
-def _profile_fields(prefix: str) -> tuple[str, str]:
-    return (f"{prefix}__profile__display_name", f"{prefix}__profile__handle")
-
-
 def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> PeoplePage:
     """The viewer's People: nudges, then connections, following, followers and history.
 
     A fixed number of queries whatever the numbers of people and
-    conversations: each list is one page (a count and a slice), and the
-    stages and presence of everyone shown are read in one go.
+    conversations, each cheap at any size: every list is sliced on its own
+    index without joins (one row more than a page says whether another
+    follows), then names, stages, presence rights, presence and the
+    history's spheres are read for just the people and conversations shown.
     """
     now = timezone.now()
     mine = Bond.objects.of(viewer_id)
-    name, handle = _profile_fields("other")
     stalled = list(
         mine.connected()
         .filter(
@@ -360,76 +477,87 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
             | Q(last_talked_at__isnull=True, connected_at__lt=now - STALLED_AFTER)
         )
         .order_by("last_talked_at")
-        .values_list("other_id", name, handle, "last_talked_at", "connected_at")[:NUDGES_SHOWN]
+        .values_list("other_id", "last_talked_at", "connected_at")[:NUDGES_SHOWN]
     )
-    connections = Paginator(
-        mine.connected()
-        .order_by("-last_talked_at", "-connected_at", "pk")
-        .values_list("other_id", name, handle),
-        PEOPLE_PER_PAGE,
-    ).get_page(pages.get("connections"))
-    name_f, handle_f = _profile_fields("followee")
-    following = Paginator(
-        Follow.objects.filter(follower_id=viewer_id)
-        .order_by("-created", "-pk")
-        .values_list("followee_id", name_f, handle_f),
-        PEOPLE_PER_PAGE,
-    ).get_page(pages.get("following"))
-    name_r, handle_r = _profile_fields("follower")
-    followers = Paginator(
-        Follow.objects.filter(followee_id=viewer_id)
-        .order_by("-created", "-pk")
-        .values_list("follower_id", name_r, handle_r),
-        PEOPLE_PER_PAGE,
-    ).get_page(pages.get("followers"))
-    name_p, handle_p = _profile_fields("partner")
-    history = Paginator(
-        Participant.objects.of(viewer_id)
-        .order_by("-created", "-pk")
-        .values_list(
-            "partner_id", name_p, handle_p, "created", "conversation__sphere__name", "rating"
+    lists = {
+        "connections": (
+            mine.connected().order_by("-last_talked_at", "pk"),
+            "other_id",
+            PEOPLE_PER_PAGE,
         ),
-        HISTORY_PER_PAGE,
-    ).get_page(pages.get("history"))
-
-    shown = {
-        row[0] for rows in (stalled, connections, following, followers, history) for row in rows
+        "following": (
+            Follow.objects.filter(follower_id=viewer_id).order_by("-created", "pk"),
+            "followee_id",
+            PEOPLE_PER_PAGE,
+        ),
+        "followers": (
+            Follow.objects.filter(followee_id=viewer_id).order_by("-created", "pk"),
+            "follower_id",
+            PEOPLE_PER_PAGE,
+        ),
+        "history": (
+            Participant.objects.of(viewer_id).order_by("-created", "pk"),
+            "pk",
+            HISTORY_PER_PAGE,
+        ),
     }
-    bonds = {
-        other_id: (positive, connected_at is not None)
-        for other_id, positive, connected_at in mine.filter(other_id__in=shown).values_list(
-            "other_id", "positive_conversations", "connected_at"
+    numbers: dict[str, PageNumbers] = {}
+    shown_ids: dict[str, list[int]] = {}
+    for key, (queryset, field, per_page) in lists.items():
+        # One more than a page tells whether there is a next one, without a count.
+        asked = page_number(pages.get(key))
+        offset = (asked - 1) * per_page
+        ids = list(queryset.values_list(field, flat=True)[offset : offset + per_page + 1])
+        numbers[key] = PageNumbers(number=asked, has_more=len(ids) > per_page)
+        shown_ids[key] = ids[:per_page]
+    sides = {
+        side["pk"]: side
+        for side in Participant.objects.filter(pk__in=shown_ids["history"]).values(
+            "pk", "partner_id", "created", "rating", "conversation__sphere__name"
         )
     }
-    presence = visible_presence(viewer_id=viewer_id, user_ids=shown)
-    rows: dict[int, PersonRow] = {}
+    history = [sides[pk] for pk in shown_ids["history"] if pk in sides]
 
-    def person(user_id: int, display_name: str | None, user_handle: str | None) -> PersonRow:
+    shown = {row[0] for row in stalled} | {side["partner_id"] for side in history}
+    for key in ("connections", "following", "followers"):
+        shown.update(shown_ids[key])
+    facts = people_facts(viewer_id=viewer_id, user_ids=shown)
+    presence = presence_allowed(facts)
+    # One reverse() for every row: the pattern with a placeholder handle.
+    person_url = reverse("connections:person", kwargs={"handle": "__handle__"})
+    rows: dict[int, PersonRow] = {}
+    unknown = PersonFacts(
+        name="Member", handle="", positive=0, connected=False, shows_presence=False
+    )
+
+    def person(user_id: int) -> PersonRow:
         if user_id not in rows:
-            positive, connected = bonds.get(user_id, (0, False))
+            fact = facts.get(user_id, unknown)
+            seen = presence.get(user_id)
             rows[user_id] = PersonRow(
                 user_id=user_id,
-                name=display_name or "Member",
-                handle=user_handle or "",
-                stage=StageView(stage=stage_for(positive), positive=positive),
-                connected=connected,
-                presence=presence.get(user_id),
+                name=fact.name or "Member",
+                handle=fact.handle,
+                stage=StageView(stage=stage_for(fact.positive), positive=fact.positive),
+                connected=fact.connected,
+                presence=seen,
+                presence_text=presence_words(seen, now=now),
+                url=person_url.replace("__handle__", fact.handle) if fact.handle else "",
             )
         return rows[user_id]
 
-    nudges = [
-        Nudge(person=person(user_id, n, h), since=last or connected_at)
-        for user_id, n, h, last, connected_at in stalled
-    ]
     labels = dict(Conversation.Rating.choices)
     return PeoplePage(
-        nudges=nudges,
+        nudges=[
+            Nudge(person=person(user_id), since=last or connected_at or now)
+            for user_id, last, connected_at in stalled
+        ],
         sections=[
             Section(
                 key="connections",
                 title="Connections",
-                rows=[person(*row) for row in connections],
-                page=connections,
+                rows=[person(user_id) for user_id in shown_ids["connections"]],
+                page=numbers["connections"],
                 empty=(
                     "No connections yet. When you and someone both tap "
                     "“I'd like to talk again”, you become connected."
@@ -438,15 +566,15 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
             Section(
                 key="following",
                 title="Following",
-                rows=[person(*row) for row in following],
-                page=following,
+                rows=[person(user_id) for user_id in shown_ids["following"]],
+                page=numbers["following"],
                 empty="You don't follow anyone yet. Follow people after a conversation.",
             ),
             Section(
                 key="followers",
                 title="Followers",
-                rows=[person(*row) for row in followers],
-                page=followers,
+                rows=[person(user_id) for user_id in shown_ids["followers"]],
+                page=numbers["followers"],
                 empty="Nobody follows you yet.",
             ),
             Section(
@@ -454,14 +582,14 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
                 title="People you've talked with",
                 rows=[
                     HistoryRow(
-                        person=person(user_id, n, h),
-                        when=created,
-                        sphere=sphere_name or "",
-                        rating=labels.get(rating, ""),
+                        person=person(side["partner_id"]),
+                        when=side["created"],
+                        sphere=side["conversation__sphere__name"] or "",
+                        rating=labels.get(side["rating"], ""),
                     )
-                    for user_id, n, h, created, sphere_name, rating in history
+                    for side in history
                 ],
-                page=history,
+                page=numbers["history"],
                 empty="Your conversations will be listed here.",
             ),
         ],

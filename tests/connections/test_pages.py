@@ -6,7 +6,11 @@ import pytest
 from django.test import Client
 
 from chatspheres.accounts.models import User
-from chatspheres.connections.selectors import PEOPLE_PER_PAGE, visible_presence
+from chatspheres.connections.selectors import (
+    HISTORY_PER_PAGE,
+    PEOPLE_PER_PAGE,
+    visible_presence,
+)
 from chatspheres.connections.services import follow_create, talk_again_wish
 from chatspheres.spheres.models import Sphere
 from chatspheres.spheres.services import sphere_upsert
@@ -109,15 +113,19 @@ def test_people_lists_connections_following_followers_and_history(
 
 
 def test_history_is_paginated(client: Client, sphere: Sphere, ana: User) -> None:
-    others = [make_member(f"m{n}@example.com", name=f"Member {n}") for n in range(22)]
+    others = [
+        make_member(f"m{n}@example.com", name=f"Member {n}") for n in range(HISTORY_PER_PAGE + 2)
+    ]
     for n, other in enumerate(others):
         talk(sphere, ana, other, days_ago=30 - n)
     client.force_login(ana)
-    first = text_of(client.get("/people/").content)
-    assert "Member 21" in first and "Member 0 " not in first
-    assert "Page 1 of 2" in first
-    second = text_of(client.get("/people/?history=2").content)
-    assert "Member 0" in second and "Member 21" not in second
+    first = client.get("/people/").content.decode()
+    newest, oldest = f">Member {HISTORY_PER_PAGE + 1}</a>", ">Member 0</a>"
+    assert newest in first and oldest not in first
+    assert "Page 1" in text_of(first.encode()) and 'href="?history=2#history">Older' in first
+    second = client.get("/people/?history=2").content.decode()
+    assert oldest in second and newest not in second
+    assert 'href="?history=1#history">Newer' in second and ">Older<" not in second
 
 
 def test_a_quiet_connection_gets_a_nudge_with_call_now_when_online(

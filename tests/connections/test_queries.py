@@ -21,8 +21,8 @@ pytestmark = pytest.mark.django_db
 # The pages' own reads: People's nudges, four counts and four slices, the
 # stages, the presence settings and presence; a person, their interests, the
 # bond, follow, wish, notes, presence settings and presence.
-PEOPLE_QUERIES = 12
-PERSON_QUERIES = 8
+PEOPLE_QUERIES = 8
+PERSON_QUERIES = 6
 
 
 def grow(sphere: Sphere, ana: User, others: list[User]) -> None:
