@@ -33,6 +33,7 @@ from bench.common import RESULTS, ROOT
 BENCHMARKS: dict[str, int] = {
     "matching": 300,
     "pages": 240,
+    "people": 240,
     "sockets": 420,
     "relay": 900,
     "reconnect": 300,

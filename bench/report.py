@@ -47,7 +47,7 @@ from bench.common import RESULTS, ROOT
 
 OUTPUT = ROOT / "docs" / "performance.md"
 RUN_RECORD = RESULTS / "_run.json"
-ORDER = ("relay", "reconnect", "matching", "connect", "sockets", "pages")
+ORDER = ("relay", "reconnect", "matching", "connect", "sockets", "pages", "people")
 TITLES = {
     "relay": "Relay: signaling messages, ours against PeerJS",
     "reconnect": "Reconnect: from a dropped socket to a resumed call",
@@ -55,6 +55,7 @@ TITLES = {
     "connect": "Connecting: time to first remote frame, ours against the floor",
     "sockets": "Idle sockets: memory and connect-to-ready time",
     "pages": "Pages: server time and SQL queries",
+    "people": "People and a person's page: server time and SQL queries",
 }
 # The issue's targets, in its words, per benchmark (shown when a benchmark did not run).
 ISSUE_TARGETS = {
@@ -75,6 +76,10 @@ ISSUE_TARGETS = {
         "server memory per idle socket no worse than 22 KiB (and at most 50 KiB)",
     ],
     "pages": ["p50 under 10 ms", "a fixed number of queries, whatever the data size (no N+1)"],
+    "people": [
+        "People and a person's page: p50 at most 10 ms with 1,000 connections and 10,000 past"
+        " conversations, with a fixed number of queries whatever the size",
+    ],
 }
 SOCKET_TARGET_KIB = 22.0
 RECONNECT_TARGET_MS = 1000.0
