@@ -24,12 +24,18 @@ def plot(rows: list[dict[str, Any]]) -> str:
         ("engine_scan_limit_8", "niche"): ("tab:cyan", "s", ":"),
         ("redis", "popular"): ("tab:green", "o", "-"),
         ("redis", "niche"): ("tab:green", "s", "--"),
+        ("engine_familiar", "popular"): ("tab:purple", "^", "-."),
+        ("engine_familiar", "niche"): ("tab:purple", "v", "-."),
+        ("redis_familiar", "popular"): ("tab:olive", "^", "-."),
+        ("redis_familiar", "niche"): ("tab:olive", "v", "-."),
     }
     names = {
         "engine": "interest-indexed engine",
         "naive": "naive linear scan",
         "engine_scan_limit_8": "engine, scan_limit=8 (diagnostic)",
         "redis": "Redis matcher (wall time, network call)",
+        "engine_familiar": "engine, familiar-faces rule at work",
+        "redis_familiar": "Redis matcher, familiar-faces rule at work",
     }
     for (kind, vocabulary), (colour, marker, line) in styles.items():
         points = sorted(
@@ -58,5 +64,5 @@ def plot(rows: list[dict[str, Any]]) -> str:
     axes.set_ylabel("µs per arrival: CPU; wall for Redis (median of 3 means)")
     axes.set_title("Matching: cost of deciding one arrival")
     axes.grid(True, which="both", alpha=0.3)
-    axes.legend(fontsize=7.5, loc="lower right", bbox_to_anchor=(1.0, 0.13))
+    axes.legend(fontsize=6.5, loc="lower right", bbox_to_anchor=(1.0, 0.13))
     return save_figure(figure, "matching")

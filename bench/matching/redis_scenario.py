@@ -105,15 +105,20 @@ class _Blocking:
 class RedisScenario(Scenario):
     """The scenario with ``RedisMatcher`` on the benchmark's own server."""
 
-    def __init__(self, prefilled: list[Seeker], server: RedisServer) -> None:
-        """Queue ``prefilled`` (untimed) in a freshly emptied server."""
-        self.kind = "redis"
+    def __init__(self, prefilled: list[Seeker], server: RedisServer, kind: str = "redis") -> None:
+        """Queue ``prefilled`` (untimed) under a key prefix of this scenario's own.
+
+        ``kind``: "redis", or "redis_familiar" for the familiar-faces rule at
+        work (see ``Scenario``).  Both may live on the server at once.
+        """
+        self.kind = kind
         self.now = 0.0
         self.loop = uvloop.new_event_loop()
         self.client = redis.asyncio.Redis.from_url(server.url)
+        self.prefix = f"bench:{kind}:"
         self.redis = RedisMatcher(
             self.client,
-            key_prefix="bench:matching:",
+            key_prefix=self.prefix,
             recent_partner_window=RECENT_PARTNER_WINDOW,
             clock=self.clock,
         )
@@ -123,8 +128,7 @@ class RedisScenario(Scenario):
         self._start_bookkeeping(prefilled)
 
     async def _prefill(self, prefilled: list[Seeker]) -> None:
-        # The server is this benchmark's own: nothing else lives there.
-        await self.client.flushall()
+        await self._delete_own_keys()
         # A few at a time, to spare minutes at 100,000: the server takes them
         # in about the order they were sent, so the queue's order is the
         # engine's give or take a few places among the oldest of the prefill.
@@ -191,9 +195,19 @@ class RedisScenario(Scenario):
         self._run(queue_at_back(self.redis, seeker))
         return None
 
+    async def _delete_own_keys(self) -> None:
+        batch = []
+        async for key in self.client.scan_iter(match=f"{self.prefix}*", count=10_000):
+            batch.append(key)
+            if len(batch) == 10_000:
+                await self.client.unlink(*batch)
+                batch = []
+        if batch:
+            await self.client.unlink(*batch)
+
     def close(self) -> None:
-        """Empty the server and close the client and the loop."""
-        self._run(self.client.flushall())
+        """Delete this scenario's keys and close the client and the loop."""
+        self._run(self._delete_own_keys())
         self._run(self.client.aclose())
         self.loop.close()
 

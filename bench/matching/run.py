@@ -32,6 +32,21 @@ cost is wall-clock time, reported with the client's CPU time and the server's
 time running the script. It is skipped, with a note, when redis-server is not
 installed.
 
+The familiar-faces rule (chatspheres/matching/engine.py) is measured in the
+same run: the engine and the Redis matcher each run a second time over the
+same people and arrivals, but with familiar faces (every active person has
+ten connections, six among the people waiting and four among the other
+active people, and those list them back) and each person's allowance for a
+familiar pairing kept from their matches as the site reads it from the
+history.  Its cost is the ratio of that run to the plain one (nobody has
+familiar faces): at most 1.1 at every size and vocabulary.  The two take
+turns in slices of ``PAIRED_SLICE`` arrivals, each going first in every other
+slice, so that both meet the same load on a shared machine; the ratio is the
+median, over every pair of slices, of the familiar slice's cost over the
+plain one's: mean CPU time for the engine, median wall time for Redis (a
+network call's mean on a busy machine is mostly the moments the server or
+the client waited for a core, which no rule causes).
+
 Quality, per matcher and size: mean shared interests per pairing; how long
 the longest-waiting person has waited at the end (the clock moves one
 simulated second per arrival; read it against the simulated run length,
@@ -65,6 +80,7 @@ from bench.matching.workload import (
     active_people,
     arrival_order,
     prefilled_people,
+    with_familiar_faces,
 )
 
 VOCABULARIES = (Vocabulary("popular", 30), Vocabulary("niche", 5_000))
@@ -87,6 +103,17 @@ DIAGNOSTIC = "engine_scan_limit_8"
 ALL_MATCHERS = (*MATCHERS, DIAGNOSTIC)
 # RedisMatcher on the benchmark's own redis-server: wall-clock per arrival.
 REDIS = "redis"
+# The same two with the familiar-faces rule at work (seekers with familiar faces).
+FAMILIAR = "engine_familiar"
+REDIS_FAMILIAR = "redis_familiar"
+FAMILIAR_OF = {"engine": FAMILIAR, REDIS: REDIS_FAMILIAR}
+FAMILIAR_TARGET = 1.1
+# The order the matchers take turns in (reversed every other repetition):
+# the naive scan first, so that it never runs just before an engine it would
+# evict from the caches, and each plain run next to its familiar one.
+TURNS = ("naive", DIAGNOSTIC, "engine", FAMILIAR)
+REDIS_TURNS = (REDIS, REDIS_FAMILIAR)
+PAIRED_SLICE = 100
 REDIS_TARGET_US_AT_100K = 150.0
 # Past this many cores kept busy by other processes, the run's figures are noted as inflated.
 BUSY_CORES = 0.25
@@ -112,21 +139,30 @@ def measure(
     sampler = vocabulary.sampler(rng)
     prefilled = prefilled_people(size, sampler)
     active = active_people(ACTIVE_PEOPLE, sampler)
+    familiar_prefilled, familiar_active = with_familiar_faces(prefilled, active, rng)
+    familiar_by_person = {seeker.person: seeker for seeker in familiar_active}
     started = time.perf_counter()
-    scenarios: dict[str, Scenario] = {kind: Scenario(kind, prefilled) for kind in ALL_MATCHERS}
+    scenarios: dict[str, Scenario] = {
+        kind: Scenario(kind, familiar_prefilled if kind == FAMILIAR else prefilled)
+        for kind in TURNS
+    }
     setup_s = time.perf_counter() - started
     redis_setup_s = None
     if server is not None:
         started = time.perf_counter()
         scenarios[REDIS] = RedisScenario(prefilled, server)
+        scenarios[REDIS_FAMILIAR] = RedisScenario(familiar_prefilled, server, REDIS_FAMILIAR)
         redis_setup_s = time.perf_counter() - started
-    del prefilled
+    del prefilled, familiar_prefilled
     kinds_measured = tuple(scenarios)
     counts = {kind: arrivals for kind in kinds_measured}
     counts["naive"] = naive_arrivals(size, arrivals)
     batches: dict[str, list[Batch]] = {kind: [] for kind in kinds_measured}
+    slice_ratios: dict[str, list[float]] = {plain: [] for plain in FAMILIAR_OF}
     for repetition in range(REPETITIONS):
         order = arrival_order(active, arrivals, rng)
+        # The same people in the same order, with their familiar faces.
+        familiar_order = [familiar_by_person[seeker.person] for seeker in order]
         kinds = kinds_measured if repetition % 2 == 0 else tuple(reversed(kinds_measured))
         gc.collect()
         # Whole repetitions alternate, not single arrivals: the naive scan walks
@@ -134,17 +170,47 @@ def measure(
         # the interest buckets) from the CPU caches, and alternating in small
         # slices would charge that to the engine.
         for kind in kinds:
+            if kind in FAMILIAR_OF.values():
+                continue  # takes turns with its plain run
+            if kind in FAMILIAR_OF:
+                familiar = FAMILIAR_OF[kind]
+                plain_batch, familiar_batch = run_paired(
+                    (scenarios[kind], order[: counts[kind]]),
+                    (scenarios[familiar], familiar_order[: counts[familiar]]),
+                    slice_ratios[kind],
+                    wall=kind == REDIS,
+                )
+                batches[kind].append(plain_batch)
+                batches[familiar].append(familiar_batch)
+                continue
             batches[kind].append(scenarios[kind].run(order[: counts[kind]]))
     result: dict[str, Any] = {"size": size, "vocabulary": vocabulary.name, "setup_s": setup_s}
     for kind in kinds_measured:
         result[kind] = figures_of(scenarios[kind], batches[kind], counts[kind])
-    redis_scenario = scenarios.get(REDIS)
-    if isinstance(redis_scenario, RedisScenario):
+    for kind in REDIS_TURNS:
+        redis_scenario = scenarios.get(kind)
+        if not isinstance(redis_scenario, RedisScenario):
+            continue
         # After the figures: this pass goes on with the same scenario.
-        server_us = redis_scenario.server_join_us(arrival_order(active, arrivals, rng))
-        result[REDIS].update(redis_figures(redis_scenario, batches[REDIS], server_us))
-        result[REDIS]["setup_s"] = redis_setup_s
+        pass_order = arrival_order(active, arrivals, rng)
+        if kind == REDIS_FAMILIAR:
+            pass_order = [familiar_by_person[seeker.person] for seeker in pass_order]
+        server_us = redis_scenario.server_join_us(pass_order)
+        result[kind].update(redis_figures(redis_scenario, batches[kind], server_us))
+        result[kind]["setup_s"] = redis_setup_s
         redis_scenario.close()
+    for plain, familiar in FAMILIAR_OF.items():
+        if plain not in result:
+            continue
+        # Slice by slice (the two took turns): CPU means for the engine, wall
+        # medians for Redis (see the module docstring).
+        ratios = sorted(slice_ratios[plain])
+        result[familiar]["over_plain"] = round(median(ratios), 3)
+        result[familiar]["over_plain_quartiles"] = [
+            round(ratios[len(ratios) // 4], 3),
+            round(ratios[(3 * len(ratios)) // 4], 3),
+        ]
+        result[familiar]["over_plain_slices"] = len(ratios)
     result["naive_over_engine"] = round(
         result["naive"]["us_per_arrival"] / result["engine"]["us_per_arrival"], 1
     )
@@ -154,17 +220,65 @@ def measure(
     return result
 
 
+def run_paired(
+    plain: tuple[Scenario, list[Any]],
+    familiar: tuple[Scenario, list[Any]],
+    ratios: list[float],
+    *,
+    wall: bool,
+) -> tuple[Batch, Batch]:
+    """Both scenarios' arrivals, in slices taken in turns, each first every other slice.
+
+    Appends each pair of slices' cost ratio (familiar over plain) to ``ratios``:
+    of median wall time if ``wall``, else of mean CPU time.
+    """
+    (plain_scenario, plain_order), (familiar_scenario, familiar_order) = plain, familiar
+    plain_batch, familiar_batch = Batch(), Batch()
+    for index, start in enumerate(range(0, len(plain_order), PAIRED_SLICE)):
+        end = start + PAIRED_SLICE
+        turns = [
+            (plain_scenario, plain_order[start:end], plain_batch),
+            (familiar_scenario, familiar_order[start:end], familiar_batch),
+        ]
+        costs = {}
+        for scenario, arrivals, batch in turns if index % 2 == 0 else reversed(turns):
+            alone = scenario.run(arrivals)
+            batch.join_ns.extend(alone.join_ns)
+            batch.cpu_ns.extend(alone.cpu_ns)
+            batch.pairings += alone.pairings
+            batch.shared_total += alone.shared_total
+            batch.arrivals_left_waiting += alone.arrivals_left_waiting
+            costs[scenario.kind] = (
+                percentile(alone.join_ns, 0.50) if wall else sum(alone.cpu_ns) / len(alone.cpu_ns)
+            )
+        if costs[plain_scenario.kind] > 0:
+            ratios.append(costs[familiar_scenario.kind] / costs[plain_scenario.kind])
+    return plain_batch, familiar_batch
+
+
 def figures_of(scenario: Scenario, runs: list[Batch], count: int) -> dict[str, Any]:
     """Cost and quality of one matcher over its repetitions."""
     every_join = [ns for batch in runs for ns in batch.join_ns]
     every_cpu = [ns for batch in runs for ns in batch.cpu_ns]
     pairings = sum(batch.pairings for batch in runs)
+    familiar = (
+        {
+            "familiar_pairings": scenario.familiar_pairings,
+            "familiar_rule_broken": scenario.familiar_rule_broken,
+        }
+        if scenario.familiar_rule
+        else {}
+    )
     return {
+        **familiar,
         "arrivals_per_repetition": count,
         "us_per_arrival_by_repetition": [round(batch.mean_us, 2) for batch in runs],
         "us_per_arrival": round(median([batch.mean_us for batch in runs]), 2),
         "cpu_p50_us": round(percentile(every_cpu, 0.50) / 1000, 2),
         "wall_us_per_arrival_by_repetition": [round(batch.wall_mean_us, 2) for batch in runs],
+        "wall_p50_us_by_repetition": [
+            round(percentile(batch.join_ns, 0.50) / 1000, 2) for batch in runs
+        ],
         "wall_us_per_arrival": round(median([batch.wall_mean_us for batch in runs]), 2),
         "wall_p50_us": round(percentile(every_join, 0.50) / 1000, 2),
         "wall_p99_us": round(percentile(every_join, 0.99) / 1000, 2),
@@ -248,7 +362,7 @@ def summarise(rows: list[dict[str, Any]], sizes: tuple[int, ...]) -> dict[str, A
                 }
             )
         for size in sizes:
-            for kind in (*ALL_MATCHERS, REDIS):
+            for kind in (*ALL_MATCHERS, FAMILIAR, REDIS, REDIS_FAMILIAR):
                 if kind not in by[(name, size)]:
                     continue
                 rate = by[(name, size)][kind]["repeat_partner_rate_in_window"]
@@ -259,6 +373,9 @@ def summarise(rows: list[dict[str, Any]], sizes: tuple[int, ...]) -> dict[str, A
                     )
     if largest == 100_000:
         notes.extend(_cost_notes(by, largest))
+    familiar, familiar_targets, familiar_notes = _familiar_summary(rows)
+    targets.extend(familiar_targets)
+    notes.extend(familiar_notes)
     if all(REDIS in row for row in rows):
         flatness_redis, redis_targets, redis_notes = _redis_summary(by, smallest, largest)
         for name, ratio in flatness_redis.items():
@@ -273,7 +390,7 @@ def summarise(rows: list[dict[str, Any]], sizes: tuple[int, ...]) -> dict[str, A
     repeats_ok = not any(
         row[kind]["repeat_partner_rate_in_window"]
         for row in rows
-        for kind in (*ALL_MATCHERS, REDIS)
+        for kind in (*ALL_MATCHERS, FAMILIAR, REDIS, REDIS_FAMILIAR)
         if kind in row
     )
     targets.append(
@@ -284,7 +401,54 @@ def summarise(rows: list[dict[str, Any]], sizes: tuple[int, ...]) -> dict[str, A
             "passed": repeats_ok,
         }
     )
-    return {"flatness": flatness, "targets": targets, "notes": notes}
+    return {"flatness": flatness, "familiar_rule": familiar, "targets": targets, "notes": notes}
+
+
+def _familiar_summary(
+    rows: list[dict[str, Any]],
+) -> tuple[dict[str, Any], list[dict[str, Any]], list[str]]:
+    """The familiar-faces rule's cost (ratio to the plain run) per backend, size and vocabulary."""
+    ratios: dict[str, Any] = {}
+    targets: list[dict[str, Any]] = []
+    notes: list[str] = []
+    for plain, familiar in FAMILIAR_OF.items():
+        measured = [row for row in rows if familiar in row]
+        if not measured:
+            continue
+        ratios[plain] = {
+            f"{row['vocabulary']} {row['size']}": row[familiar]["over_plain"] for row in measured
+        }
+        worst = max(measured, key=lambda row: row[familiar]["over_plain"])
+        worst_ratio = worst[familiar]["over_plain"]
+        targets.append(
+            {
+                "name": f"{plain}: cost per arrival with the familiar-faces rule, every size and"
+                " vocabulary",
+                "target": f"<= {FAMILIAR_TARGET:g}\N{MULTIPLICATION SIGN} the same run without"
+                " familiar faces",
+                "value": f"worst {worst_ratio:.2f}\N{MULTIPLICATION SIGN}"
+                f" ({worst['vocabulary']}, {worst['size']:,} waiting)",
+                "passed": worst_ratio <= FAMILIAR_TARGET,
+            }
+        )
+        broken = sum(row[familiar]["familiar_rule_broken"] for row in measured)
+        pairings = sum(row[familiar]["familiar_pairings"] for row in measured)
+        notes.append(
+            f"Familiar-faces rule, {plain}: cost ratio to the plain run"
+            f" {', '.join(f'{k} {v:.2f}' for k, v in ratios[plain].items())};"
+            f" {pairings} familiar pairings made, {broken} times someone had two within four"
+            " matches (must be 0)."
+        )
+        if broken:
+            targets.append(
+                {
+                    "name": f"{plain}: nobody has two familiar pairings within four matches",
+                    "target": "0",
+                    "value": str(broken),
+                    "passed": False,
+                }
+            )
+    return ratios, targets, notes
 
 
 def _cost_notes(by: dict[tuple[str, int], dict[str, Any]], largest: int) -> list[str]:
@@ -438,8 +602,14 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
                 print(
                     f"  {vocabulary.name} {size:,}: engine {row['engine']['us_per_arrival']:.1f}"
-                    f" µs, naive {row['naive']['us_per_arrival']:.0f} µs"
-                    + (f", redis {row[REDIS]['us_per_arrival']:.0f} µs wall" if server else "")
+                    f" µs (familiar faces {row[FAMILIAR]['over_plain']:.2f}x),"
+                    f" naive {row['naive']['us_per_arrival']:.0f} µs"
+                    + (
+                        f", redis {row[REDIS]['us_per_arrival']:.0f} µs wall"
+                        f" (familiar faces {row[REDIS_FAMILIAR]['over_plain']:.2f}x)"
+                        if server
+                        else ""
+                    )
                     + f" (set-up {row['setup_s']:.1f} s)",
                     flush=True,
                 )
@@ -454,6 +624,11 @@ def main(argv: list[str] | None = None) -> int:
         )
     for name, ratios in summary["flatness"].items():
         print(f"flatness ({name}): " + ", ".join(f"{k} = {v}" for k, v in ratios.items()))
+    for name, ratios in summary["familiar_rule"].items():
+        print(
+            f"familiar-faces rule / plain ({name}): "
+            + ", ".join(f"{k} = {v:.3f}" for k, v in ratios.items())
+        )
     for target in summary["targets"]:
         verdict = "pass" if target["passed"] else "FAIL"
         print(f"[{verdict}] {target['name']}: {target['value']} (target {target['target']})")

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import gc
 import time
-from dataclasses import dataclass, field
+from collections import deque
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bench.matching.naive import NaiveMatcher
@@ -14,6 +15,8 @@ RECENT_PARTNER_WINDOW = 600.0  # seconds: the engine's default, the product rule
 SECONDS_PER_ARRIVAL = 1.0  # the simulated clock moves on by this much per timed arrival
 # A diagnostic: the engine with a smaller scan, to show what that knob buys.
 SMALL_SCAN_LIMIT = 8
+# At most one familiar pairing in every this many matches of a person.
+FAMILIAR_EVERY = 4
 
 
 class Matcher(Protocol):
@@ -75,7 +78,13 @@ class Scenario:
     """
 
     def __init__(self, kind: str, prefilled: list[Seeker]) -> None:
-        """``kind``: "engine" (as the site runs it), "engine_scan_limit_8", or "naive"."""
+        """``kind``: "engine" (as the site runs it), "engine_scan_limit_8", or "naive".
+
+        "engine_familiar" is the engine with the familiar-faces rule at work:
+        give it seekers with familiar faces (``workload.with_familiar_faces``);
+        each person's allowance for a familiar pairing is then kept from their
+        matches here, as ``queue_request_for`` reads it from the history.
+        """
         self.kind = kind
         self.now = 0.0
         self.matcher: Matcher
@@ -100,6 +109,13 @@ class Scenario:
         self._start_bookkeeping(prefilled)
 
     def _start_bookkeeping(self, prefilled: list[Seeker]) -> None:
+        self.familiar_rule = self.kind.endswith("_familiar")
+        # Per person: whether each of their last matches was a repeat, and
+        # whether it was familiar (to check the rule held).
+        self.last_repeats: dict[int, deque[bool]] = {}
+        self.last_familiar: dict[int, deque[bool]] = {}
+        self.familiar_pairings = 0
+        self.familiar_rule_broken = 0
         self.prefilled_count = len(prefilled)
         # Join time of everyone waiting, oldest first (re-joins move to the back).
         self.joined_at: dict[int, float] = dict.fromkeys(
@@ -125,9 +141,10 @@ class Scenario:
     def run(self, arrivals: list[Seeker], batch: Batch | None = None) -> Batch:
         """Time ``join`` for each arrival (added to ``batch``); the rest is untimed bookkeeping."""
         batch = batch if batch is not None else Batch()
-        for arrival in arrivals:
+        for each in arrivals:
             self.now += SECONDS_PER_ARRIVAL
-            self.joined_at.pop(arrival.person, None)  # join() replaces an old wait
+            self.joined_at.pop(each.person, None)  # join() replaces an old wait
+            arrival = self.as_requested(each)
             pairing, wall_ns, cpu_ns = self.timed_join(arrival)
             batch.cpu_ns.append(cpu_ns)
             batch.join_ns.append(wall_ns)
@@ -140,6 +157,17 @@ class Scenario:
             batch.shared_total += len(pairing.shared)
             self._after_pairing(pairing)
         return batch
+
+    def as_requested(self, seeker: Seeker) -> Seeker:
+        """The seeker as the site would build it now: a fresh object, with its allowance.
+
+        Every matcher gets a fresh object per join, so that none is flattered
+        by reusing one that sits in the CPU caches.
+        """
+        if not self.familiar_rule:
+            return replace(seeker)
+        last = self.last_repeats.get(seeker.person)
+        return replace(seeker, familiar_allowed=not (last and any(last)))
 
     def timed_join(self, arrival: Seeker) -> tuple[Pairing | None, int, int]:
         """``join`` the arrival; return the pairing, its wall-clock and its CPU nanoseconds."""
@@ -167,18 +195,38 @@ class Scenario:
                 return
             current = pending.pop()
             a, b = current.arrival.person, current.partner.person
+            if self.familiar_rule:
+                self._record_familiar(current)
             self._record(a, b)
             self.matcher.note_parted(a, b)
             for seeker in (current.arrival, current.partner):
                 self.active_waiting.discard(seeker.person)
                 if 0 <= seeker.person < self.prefilled_count:
-                    again = self.rejoin(seeker)
+                    again = self.rejoin(self.as_requested(seeker))
                     if again is None:
                         self.joined_at[seeker.person] = self.now
                     else:
                         self.rejoin_pairings += 1
                         pending.append(again)
         raise AssertionError("re-joins kept pairing; the scenario is broken")
+
+    def _record_familiar(self, pairing: Pairing) -> None:
+        """Keep each side's last matches: repeats (for the allowance) and familiar ones."""
+        arrival, partner = pairing.arrival, pairing.partner
+        key = (arrival.person, partner.person)
+        # As the matcher judges it: the arrival's list (the relation holds both ways).
+        familiar = partner.person in arrival.familiar
+        # Familiar faces talked before the run (a connection follows a
+        # conversation): meeting one is a repeat, as the history would say.
+        repeat = familiar or (min(key), max(key)) in self.last_paired
+        self.familiar_pairings += familiar
+        for person in key:
+            repeats = self.last_repeats.setdefault(person, deque(maxlen=FAMILIAR_EVERY - 1))
+            repeats.append(repeat)
+            familiars = self.last_familiar.setdefault(person, deque(maxlen=FAMILIAR_EVERY))
+            familiars.append(familiar)
+            if sum(familiars) > 1:
+                self.familiar_rule_broken += 1
 
     def _record(self, a: int, b: int) -> None:
         self.pairings += 1

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import accumulate
 
 from chatspheres.matching.engine import Seeker
@@ -84,3 +84,38 @@ def arrival_order(people: list[Seeker], arrivals: int, rng: random.Random) -> li
         rng.shuffle(round_)
         order.extend(round_)
     return order[:arrivals]
+
+
+# Each active person's familiar faces: connections among the people waiting
+# and among the other active people (the familiar-faces rule's workload).
+FAMILIAR_WAITING = 6
+FAMILIAR_ACTIVE = 4
+
+
+def with_familiar_faces(
+    prefilled: list[Seeker], active: list[Seeker], rng: random.Random
+) -> tuple[list[Seeker], list[Seeker]]:
+    """The same people, each active one with familiar faces (and those faces with them).
+
+    Connections go both ways, as the site's do: a waiting person chosen as an
+    active person's familiar face lists them back.  Waiting people are taken
+    from the whole queue, so familiar faces stand anywhere in it, as they
+    would; the rule's cost is paid by every arrival whether or not one is met.
+    """
+    faces: dict[int, set[int]] = {seeker.person: set() for seeker in (*prefilled, *active)}
+    active_ids = [seeker.person for seeker in active]
+    for seeker in active:
+        others = [person for person in active_ids if person != seeker.person]
+        for face in (
+            *rng.sample(range(len(prefilled)), FAMILIAR_WAITING),
+            *rng.sample(others, FAMILIAR_ACTIVE),
+        ):
+            faces[seeker.person].add(face)
+            faces[face].add(seeker.person)
+
+    def familiar(seeker: Seeker) -> Seeker:
+        listed = faces[seeker.person]
+        # A set of its own per person, like everything the site reads per person.
+        return replace(seeker, familiar=frozenset(listed)) if listed else seeker
+
+    return [familiar(seeker) for seeker in prefilled], [familiar(seeker) for seeker in active]

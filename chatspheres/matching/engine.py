@@ -17,10 +17,12 @@ Familiar faces.  Matching blends familiar and new on purpose: at most one
 familiar pairing in every four matches of a person, and never a neutral or
 negative repeat.
 
-* A pairing is *familiar* when either side lists the other among its
+* A pairing is *familiar* when the candidate is among the arrival's
   ``familiar`` faces (connections with no neutral or negative conversation
-  between them; either side, because the waiting side's list may be older
-  than the arrival's).  It is allowed only when both sides'
+  between them).  The arrival's list is read from the database as it asks to
+  wait, and the relation holds both ways, so it is the pair's state now; a
+  waiting person's own list may be older and plays no part (a backend need
+  not even keep it).  A familiar pairing is allowed only when both sides'
   ``familiar_allowed`` is true; otherwise that candidate is ineligible, like
   an excluded one.  Familiar faces are otherwise ordinary candidates: they
   are not preferred, so the queue keeps introducing people, and a connection
@@ -113,9 +115,11 @@ class Seeker:
     """A person waiting, from one browser tab, to be matched in one sphere.
 
     ``familiar`` are the person's familiar faces (connections with no neutral
-    or negative conversation between them); ``familiar_allowed`` says whether
-    their next match may be one of them (none of their last three matches
-    was).  See the module docstring.
+    or negative conversation between them), which count when they arrive and
+    are not part of who waits (a backend may drop them once the person
+    waits); ``familiar_allowed`` says whether their next match may be a
+    familiar one (none of their last three matches was).  See the module
+    docstring.
     """
 
     person: int
@@ -123,7 +127,7 @@ class Seeker:
     pool: int
     interests: frozenset[str]
     excluded: frozenset[int] = frozenset()
-    familiar: frozenset[int] = frozenset()
+    familiar: frozenset[int] = field(default=frozenset(), compare=False)
     familiar_allowed: bool = True
 
 
@@ -345,11 +349,11 @@ class MatchingEngine:
                     person in excluded
                     or person in recent
                     or me in candidate.excluded
-                    # A familiar pairing needs both sides' allowance; the sets
-                    # are looked at only when one side has none left.
+                    # A familiar pairing needs both sides' allowance; the
+                    # arrival's list is looked at only when one side has none.
                     or (
                         (not familiar_allowed or not candidate.familiar_allowed)
-                        and (person in familiar or me in candidate.familiar)
+                        and person in familiar
                     )
                 )
                 if not eligible:
@@ -399,7 +403,7 @@ class MatchingEngine:
             or candidate.person in self._recent_partners.get(arrival.person, _NOBODY)
             or (
                 not (arrival.familiar_allowed and candidate.familiar_allowed)
-                and (candidate.person in arrival.familiar or arrival.person in candidate.familiar)
+                and candidate.person in arrival.familiar
             )
         )
 

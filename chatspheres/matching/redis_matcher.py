@@ -2,8 +2,9 @@
 
 The rules are those of ``chatspheres.matching.engine`` (read its docstring):
 same pool, never oneself, exclusions both ways, no recent partner within
-``recent_partner_window`` seconds, the familiar-faces rule (a familiar
-pairing only when both sides allow one), most shared interests first and the
+``recent_partner_window`` seconds, the familiar-faces rule (a candidate
+among the arrival's familiar faces only when both sides allow a familiar
+pairing), most shared interests first and the
 longest-waiting among equals, the bounded scan (``scan_limit`` eligible people
 compared, ``4 * scan_limit`` ineligible ones skipped, the arrival's interest
 buckets read side by side, oldest first, then the oldest eligible among the
@@ -21,29 +22,27 @@ Key layout, every key under ``key_prefix`` (``P``):
   members are *entries* that carry what judging a candidate needs, so that
   the scan reads no other key for most candidates:
   ``"<seq> <person> <flags> <profile>"``, where flags is one digit, the sum
-  of 1 if they exclude anyone, 2 if they have familiar faces and 4 if a
-  familiar pairing is not allowed for them now, and the profile is the tab
+  of 1 if they exclude anyone and 2 if a familiar pairing is not allowed for
+  them now, and the profile is the tab
   followed by each interest, each after a tab, with ``%`` and tab escaped as
   ``%25`` and ``%09`` (interests appear escaped so in bucket names too);
 * ``P w:<person>``: the person's one wait, ``"<pool> <entry>"`` (a string);
 * ``P x:<person>``: the set of people a waiting person excluded, only when
   there are any (flag 1), so that "does this candidate exclude me" is one
   SISMEMBER, and only for those who exclude someone;
-* ``P f:<person>``: a waiting person's familiar faces, only when there are
-  any (flag 2); read only when a familiar pairing would not be allowed, so
-  most candidates cost nothing more (flags 0 or 2, and an arrival allowed
-  one);
 * ``P r:<person>``: the person's recent partners, a sorted set scored by the
   time they were last together.
 
 Deciding an arrival reads a bounded number of entries from the arrival's
 buckets (by rank, O(log N) each), so its cost does not grow with the queue.
 Nothing is left behind: Redis deletes a sorted set when its last member goes;
-a wait's string, exclusion set and familiar set are deleted when the wait
-ends; expired
+a wait's string and exclusion set are deleted when the wait ends; expired
 recent partners are removed from a person's set when that person next joins,
 and each such set expires ``recent_partner_window`` seconds after the last
 pairing or parting it records.  Only ``P seq`` stays.
+
+A waiting person's familiar faces are not kept: only an arrival's decide
+(see the engine), so the waiting seekers this matcher hands back have none.
 
 Time is the server's ``TIME``, read inside the scripts, so that every process
 shares one clock; a ``clock`` may be given instead (tests).  Expiry of the
@@ -84,7 +83,6 @@ local prefix = ARGV[1]
 
 local function wait_key(person) return prefix .. 'w:' .. person end
 local function exclusion_key(person) return prefix .. 'x:' .. person end
-local function familiar_key(person) return prefix .. 'f:' .. person end
 local function pool_key(pool) return prefix .. 'q:' .. pool end
 local function bucket_key(pool, interest) return prefix .. 'b:' .. pool .. ':' .. interest end
 local function partners_key(person) return prefix .. 'r:' .. person end
@@ -99,9 +97,8 @@ local function clock(given)
 end
 
 -- A queue entry: "<seq> <person> <flags> <profile>"; flags is one digit: 1
--- excludes anyone, + 2 has familiar faces, + 4 no familiar pairing allowed
--- now.  The profile is "<tab>\t<interest>\t<interest>..." (escaped, see the
--- module).
+-- excludes anyone, + 2 no familiar pairing allowed now.  The profile is
+-- "<tab>\t<interest>\t<interest>..." (escaped, see the module).
 local function parse(entry)
   return string.match(entry, '^(%S+) (%S+) (%d) (.*)$')
 end
@@ -116,18 +113,14 @@ local function remove_entry(person, pool, entry, flags, profile)
   for interest in interests_of(profile) do
     redis.call('ZREM', bucket_key(pool, interest), entry)
   end
-  flags = tonumber(flags)
-  local excluded, familiar = {}, {}
-  if flags % 2 == 1 then
+  local excluded = {}
+  if tonumber(flags) % 2 == 1 then
     excluded = redis.call('SMEMBERS', exclusion_key(person))
-    redis.call('DEL', exclusion_key(person))
+    redis.call('DEL', wait_key(person), exclusion_key(person))
+  else
+    redis.call('DEL', wait_key(person))
   end
-  if flags % 4 >= 2 then
-    familiar = redis.call('SMEMBERS', familiar_key(person))
-    redis.call('DEL', familiar_key(person))
-  end
-  redis.call('DEL', wait_key(person))
-  return {pool, entry, excluded, familiar}
+  return {pool, entry, excluded}
 end
 
 -- Stop a person waiting (only if the wait is from `tab`, when given).
@@ -140,28 +133,23 @@ local function remove_wait(person, tab)
   return remove_entry(person, pool, entry, flags, profile)
 end
 
-local function add_all(key, members)
-  -- In slices: unpack() of a very long list would overflow Lua's C stack.
-  for first = 1, #members, 1000 do
-    redis.call('SADD', key, unpack(members, first, math.min(first + 999, #members)))
-  end
-end
-
 -- `familiar_allowed` is '1' or '0'.
-local function enqueue(person, pool, profile, excluded, familiar, familiar_allowed, seq)
+local function enqueue(person, pool, profile, excluded, familiar_allowed, seq)
   seq = seq or as_text(redis.call('INCR', KEYS[1]))
   local flags = 0
   if #excluded > 0 then flags = flags + 1 end
-  if #familiar > 0 then flags = flags + 2 end
-  if familiar_allowed ~= '1' then flags = flags + 4 end
+  if familiar_allowed ~= '1' then flags = flags + 2 end
   local entry = seq .. ' ' .. person .. ' ' .. flags .. ' ' .. profile
   redis.call('SET', wait_key(person), pool .. ' ' .. entry)
   redis.call('ZADD', pool_key(pool), seq, entry)
   for interest in interests_of(profile) do
     redis.call('ZADD', bucket_key(pool, interest), seq, entry)
   end
-  add_all(exclusion_key(person), excluded)
-  add_all(familiar_key(person), familiar)
+  -- In slices: unpack() of a very long list would overflow Lua's C stack.
+  for first = 1, #excluded, 1000 do
+    redis.call('SADD', exclusion_key(person),
+      unpack(excluded, first, math.min(first + 999, #excluded)))
+  end
 end
 
 -- The person's recent partners as a table (partner -> true): together at
@@ -208,9 +196,10 @@ end
 """
 
 # ARGV: prefix, person, pool, profile, scan_limit, window, now ('' for the
-# server's clock), '1'/'0' a familiar pairing allowed, how many familiar
-# faces, the familiar faces, then the people the arrival excludes.  Replies
-# nil (now waiting) or the partner's {pool, entry, excluded, familiar}.
+# server's clock), '1'/'0' a familiar pairing allowed, the familiar faces
+# ("[<id>, <id>, ...]", one argument: far cheaper for the client than one
+# each), then the people the arrival excludes.  Replies nil (now waiting) or
+# the partner's {pool, entry, excluded}.
 _JOIN = (
     _LIBRARY
     + r"""
@@ -218,17 +207,20 @@ local me, pool, my_profile = ARGV[2], ARGV[3], ARGV[4]
 local scan_limit, window = tonumber(ARGV[5]), tonumber(ARGV[6])
 local skip_limit = 4 * scan_limit
 local find, sub, byte = string.find, string.sub, string.byte
-local familiar_allowed = ARGV[8]
+local familiar_allowed, my_faces = ARGV[8], ARGV[9]
 local my_allowed = familiar_allowed == '1'
-local familiar_count = tonumber(ARGV[9])
-local familiar, familiar_list = {}, {}
-for i = 10, 9 + familiar_count do
-  familiar[ARGV[i]] = true
-  familiar_list[#familiar_list + 1] = ARGV[i]
-end
-local first_excluded = 10 + familiar_count
+local has_faces = my_faces ~= ''
 local excluded = {}
-for i = first_excluded, #ARGV do excluded[ARGV[i]] = true end
+for i = 10, #ARGV do excluded[ARGV[i]] = true end
+-- The arrival's familiar faces as ",12,-3,7,", made only if a candidate
+-- needs it: then each is one plain find.
+local faces = nil
+local function is_my_familiar_face(candidate)
+  if faces == nil then
+    faces = ',' .. (string.gsub(sub(my_faces, 2, -2), ' ', '')) .. ','
+  end
+  return find(faces, ',' .. candidate .. ',', 1, true) ~= nil
+end
 
 -- One wait per person: a new join replaces the old one, wherever it was.
 remove_wait(me, nil)
@@ -274,18 +266,15 @@ local function judge(entry)
   if eligible == nil then
     eligible = not (excluded[candidate] or recent[candidate])
     local flags = byte(entry, second + 1) - 48
-    if eligible and flags ~= 0 then
-      if flags % 2 == 1 and redis.call('SISMEMBER', exclusion_key(candidate), me) == 1 then
-        eligible = false
-      end
+    if eligible and flags % 2 == 1
+      and redis.call('SISMEMBER', exclusion_key(candidate), me) == 1 then
+      eligible = false
     end
-    -- A familiar pairing needs both sides' allowance; the sets are looked
-    -- at only when one side has none left.
-    if eligible and (flags >= 4 or not my_allowed) then
-      if familiar[candidate]
-        or (flags % 4 >= 2 and redis.call('SISMEMBER', familiar_key(candidate), me) == 1) then
-        eligible = false
-      end
+    -- A familiar pairing needs both sides' allowance; the arrival's list is
+    -- looked at only when one side has none left.
+    if eligible and has_faces and (flags >= 2 or not my_allowed)
+      and is_my_familiar_face(candidate) then
+      eligible = false
     end
     judged[candidate] = eligible
     return eligible, true, first
@@ -363,8 +352,8 @@ end
 local chosen = best_partner()
 if chosen == nil then
   local excluded_list = {}
-  for i = first_excluded, #ARGV do excluded_list[#excluded_list + 1] = ARGV[i] end
-  enqueue(me, pool, my_profile, excluded_list, familiar_list, familiar_allowed, nil)
+  for i = 10, #ARGV do excluded_list[#excluded_list + 1] = ARGV[i] end
+  enqueue(me, pool, my_profile, excluded_list, familiar_allowed, nil)
   return false
 end
 local _, partner, flags, profile = parse(chosen)
@@ -420,7 +409,7 @@ return false
 # ARGV: prefix, '1'/'0' restore the arrival, '1'/'0' restore the partner, the
 # partner's place ('' for the back), then each of arrival and partner as:
 # person, pool, profile, '1'/'0' a familiar pairing allowed, how many
-# excluded, the excluded, how many familiar faces, the familiar faces.
+# excluded, the excluded.
 _RESTORE = (
     _LIBRARY
     + r"""
@@ -428,13 +417,9 @@ local function seeker_at(i)
   local count = tonumber(ARGV[i + 4])
   local excluded = {}
   for j = 1, count do excluded[j] = ARGV[i + 4 + j] end
-  local at = i + 5 + count
-  local familiar_count = tonumber(ARGV[at])
-  local familiar = {}
-  for j = 1, familiar_count do familiar[j] = ARGV[at + j] end
   return {person = ARGV[i], pool = ARGV[i + 1], profile = ARGV[i + 2],
-          familiar_allowed = ARGV[i + 3], excluded = excluded, familiar = familiar},
-    at + 1 + familiar_count
+          familiar_allowed = ARGV[i + 3], excluded = excluded},
+    i + 5 + count
 end
 local arrival, after = seeker_at(5)
 local partner = seeker_at(after)
@@ -448,7 +433,7 @@ if place == '' then place = nil end
 for _, each in ipairs({{partner, ARGV[3], place}, {arrival, ARGV[2], nil}}) do
   local seeker = each[1]
   if each[2] == '1' and redis.call('EXISTS', wait_key(seeker.person)) == 0 then
-    enqueue(seeker.person, seeker.pool, seeker.profile, seeker.excluded, seeker.familiar,
+    enqueue(seeker.person, seeker.pool, seeker.profile, seeker.excluded,
       seeker.familiar_allowed, each[3])
   end
 end
@@ -487,9 +472,13 @@ def _profile(seeker: Seeker) -> str:
     return _escape(seeker.tab) + "\t" + joined
 
 
+def _people(people: frozenset[int]) -> str:
+    """People as one argument, "[12, -3, 7]": the cheapest text Python makes of a set of ids."""
+    return str(list(people)) if people else ""
+
+
 def _seeker_args(seeker: Seeker) -> list[str]:
     excluded = [str(person) for person in seeker.excluded]
-    familiar = [str(person) for person in seeker.familiar]
     return [
         str(seeker.person),
         str(seeker.pool),
@@ -497,14 +486,12 @@ def _seeker_args(seeker: Seeker) -> list[str]:
         "1" if seeker.familiar_allowed else "0",
         str(len(excluded)),
         *excluded,
-        str(len(familiar)),
-        *familiar,
     ]
 
 
 def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
-    """The seeker and their place in the queue, from {pool, entry, excluded, familiar}."""
-    pool, entry, excluded, familiar = reply
+    """The seeker and their place in the queue, from a script's {pool, entry, excluded}."""
+    pool, entry, excluded = reply
     place, person, flags, profile = _text(entry).split(" ", 3)
     tab, *interests = profile.split("\t")
     if "%" in profile:
@@ -516,8 +503,7 @@ def _wait_from(reply: Sequence[Any]) -> tuple[Seeker, int]:
         pool=int(pool),
         interests=frozenset(interests),
         excluded=frozenset([int(each) for each in excluded]) if excluded else frozenset(),
-        familiar=frozenset([int(each) for each in familiar]) if familiar else frozenset(),
-        familiar_allowed=int(flags) < 4,
+        familiar_allowed=int(flags) < 2,
     )
     return seeker, int(place)
 
@@ -584,8 +570,7 @@ class RedisMatcher:
                 self._window,
                 self._now(),
                 "1" if seeker.familiar_allowed else "0",
-                len(seeker.familiar),
-                *seeker.familiar,
+                _people(seeker.familiar),
                 *seeker.excluded,
             ),
         )

@@ -5,7 +5,7 @@ each arrival looks at all of them: the eligible person sharing most interests
 wins, the one standing first among equals; when nobody shares an interest,
 the first eligible person.  Eligible: same pool, not oneself, excluded by
 neither side, not together within the window, and not a familiar pairing
-unless both sides allow one (familiar: either lists the other among its
+unless both sides allow one (familiar: the candidate is among the arrival's
 familiar faces).  It has no scan limit, so a backend must agree
 with it exactly on pools no larger than its ``scan_limit``.
 """
@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from chatspheres.matching.engine import Seeker
 
 
-def is_familiar_pairing(one: Seeker, other: Seeker) -> bool:
-    """Either lists the other among its familiar faces."""
-    return other.person in one.familiar or one.person in other.familiar
+def is_familiar_pairing(arrival: Seeker, candidate: Seeker) -> bool:
+    """The candidate is among the arrival's familiar faces (a waiting person's own list is old)."""
+    return candidate.person in arrival.familiar
 
 
 class FakeClock:

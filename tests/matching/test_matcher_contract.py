@@ -439,14 +439,13 @@ def test_familiar_faces_are_not_paired_unless_both_allow_it(
     assert queue.waiting_count(SPHERE) == 2
 
 
-@pytest.mark.parametrize("listed_by", ["waiting", "arrival"])
-def test_a_pairing_is_familiar_when_either_side_lists_the_other(
-    queue: Blocking, listed_by: str
-) -> None:
-    queue.join(seeker(1, familiar=[2] if listed_by == "waiting" else [], familiar_allowed=False))
+def test_the_arrivals_familiar_faces_decide_not_the_waiting_persons(queue: Blocking) -> None:
+    # Person 1's list is from when they started waiting; person 2's is read now.
+    queue.join(seeker(1, familiar=[2], familiar_allowed=False))
+    assert partner_of(queue.join(seeker(2))) == 1
 
-    arrival = seeker(2, familiar=[1] if listed_by == "arrival" else [])
-    assert queue.join(arrival) is None
+    queue.join(seeker(3, familiar_allowed=False))
+    assert queue.join(seeker(4, familiar=[3])) is None
 
 
 def test_a_familiar_face_out_of_allowance_is_passed_over_for_someone_new(
@@ -483,19 +482,22 @@ def test_the_recent_partner_window_applies_to_familiar_faces_too(
     assert queue.join(seeker(2, ["chess"], familiar=[1])) is None
 
 
-def test_a_waiting_persons_familiar_faces_and_allowance_come_back_with_them(
-    queue: Blocking,
-) -> None:
-    waiting = seeker(1, ["chess"], excluded=[5], familiar=[7, 8], familiar_allowed=False)
+def test_a_waiting_persons_allowance_comes_back_with_them(queue: Blocking) -> None:
+    waiting = seeker(1, ["chess"], excluded=[5], familiar_allowed=False)
     queue.join(waiting)
-    assert queue.leave(1) == waiting
+    left = queue.leave(1)
+    assert left == waiting and not left.familiar_allowed
 
     queue.join(waiting)
     pairing = queue.join(seeker(2, ["chess"]))
     assert pairing is not None and pairing.partner == waiting
 
     queue.restore(pairing, arrival=False)
-    assert queue.leave(1, "tab-1") == waiting
+    left = queue.leave(1, "tab-1")
+    assert left == waiting and not left.familiar_allowed
+    # A restored partner is judged by its allowance again: person 3 is familiar to them.
+    queue.restore(pairing, arrival=False)
+    assert queue.join(seeker(3, ["chess"], familiar=[1])) is None
 
 
 # Which of those waiting are an arrival's recent partners (the waiting screen's hint).

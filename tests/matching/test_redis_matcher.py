@@ -106,27 +106,23 @@ def test_only_the_counter_and_recent_partners_stay_once_nobody_waits(
     assert keys == {"seq", "r:1", "r:2"}
 
 
-def test_a_familiar_set_is_kept_only_while_its_owner_waits(
-    server: tuple[str, str], clock: FakeClock
-) -> None:
+def test_familiar_faces_leave_nothing_behind(server: tuple[str, str], clock: FakeClock) -> None:
     url, prefix = server
     familiar = Seeker(
-        person=1, tab="tab-1", pool=SPHERE, interests=frozenset({"chess"}), familiar=frozenset({7})
+        person=1,
+        tab="tab-1",
+        pool=SPHERE,
+        interests=frozenset({"chess"}),
+        familiar=frozenset({7, 8}),
+        familiar_allowed=False,
     )
 
-    async def scenario(matcher: RedisMatcher, client: redis.asyncio.Redis) -> list[set[str]]:
+    async def scenario(matcher: RedisMatcher, client: redis.asyncio.Redis) -> set[str]:
         await matcher.join(familiar)
-        while_waiting = await keys_under(client, prefix)
-        await matcher.join(seeker(2, "chess"))
-        after_pairing = await keys_under(client, prefix)
-        await matcher.join(familiar)
-        await matcher.leave(1)
-        return [while_waiting, after_pairing, await keys_under(client, prefix)]
+        return await keys_under(client, prefix)
 
-    while_waiting, after_pairing, after_leaving = run(url, prefix, scenario, clock=clock)
-
-    assert "f:1" in while_waiting
-    assert "f:1" not in after_pairing and "f:1" not in after_leaving
+    # Only an arrival's familiar faces decide: a waiting person's are not kept.
+    assert run(url, prefix, scenario, clock=clock) == {"seq", "w:1", "q:1", "b:1:chess"}
 
 
 def test_every_key_is_under_the_prefix(own_redis: OwnRedis) -> None:  # noqa: F811
