@@ -11,6 +11,10 @@ from websockets.sync.client import ClientConnection, connect
 from chatspheres.accounts.models import User
 from tests.conftest import LiveServer, session_cookie
 
+# Frames that come and go while a tab waits or watches (counts, the waiting
+# screen's hint): receive_type passes over them unless they are asked for.
+PASSING_NEWS = frozenset({"sphere.presence", "queue.hint"})
+
 # A frame that takes longer than this to arrive means the test has failed; it
 # bounds a hang, it does not time the server.
 RECEIVE_LIMIT_SECONDS = 10
@@ -93,10 +97,10 @@ class Tab:
         return frame
 
     def receive_type(self, kind: str) -> dict[str, Any]:
-        """The next frame, which must be of type ``kind`` (presence updates are skipped)."""
+        """The next frame, which must be of type ``kind`` (``PASSING_NEWS`` is skipped)."""
         while True:
             frame = self.receive()
-            if frame["type"] == "sphere.presence" and kind != "sphere.presence":
+            if frame["type"] in PASSING_NEWS and kind != frame["type"]:
                 continue
             assert frame["type"] == kind, f"expected {kind}, got {frame}"
             return frame
