@@ -3,6 +3,8 @@
 // to talk again" and a private note. Each choice is saved at once with a
 // fetch to the same addresses the person's page posts its forms to.
 
+import { tabConnection } from "./realtime.js";
+
 const byId = (id) => document.getElementById(id);
 
 const els = {
@@ -20,6 +22,7 @@ const els = {
   noteButton: byId("note-save"),
   noteStatus: byId("note-status"),
   personLink: byId("reflection-person-link"),
+  talkAgainHint: byId("talk-again-hint"),
 };
 
 // One after-call screen at a time; a newer one makes older answers stale.
@@ -111,6 +114,8 @@ function render(screen) {
   els.followButton.disabled = screen.busy || !screen.loaded;
   els.talkAgainButton.disabled = screen.busy || !screen.loaded;
   els.noteButton.disabled = screen.noteBusy;
+  // Once both wished there is no secret left to explain.
+  els.talkAgainHint.hidden = screen.connected;
 }
 
 function say(el, text, mutual = false) {
@@ -122,6 +127,24 @@ function talkAgainWords(screen) {
   if (screen.connected) return `You and ${screen.name} both want to talk again.`;
   if (screen.wished) return `Saved. ${screen.name} will only know if they'd like to talk again too.`;
   return "";
+}
+
+let listening = false;
+
+/** The partner wished too while this screen is open: say so here as well as in the header. */
+function listenForConnection() {
+  if (listening) return;
+  listening = true;
+  tabConnection().on("notification.new", (msg) => {
+    const screen = current;
+    const card = msg?.notification;
+    if (!screen || card?.kind !== "connection_made" || typeof card.url !== "string") return;
+    if (!card.url.endsWith(personUrl(screen.handle))) return;
+    screen.connected = true;
+    screen.wished = true;
+    say(els.choiceStatus, talkAgainWords(screen), true);
+    render(screen);
+  });
 }
 
 /** The call with ``partner`` ended: offer Follow, talk again and a note about them. */
@@ -145,6 +168,7 @@ export async function startReflection({ conversation, partner }) {
     noteBusy: false,
   };
   current = screen;
+  listenForConnection();
   els.extras.hidden = false;
   els.noteText.value = "";
   say(els.choiceStatus, "");
