@@ -59,10 +59,17 @@ def test_two_connections_who_just_talked_are_told_why_they_wait_and_can_call(
 
     ana.page.get_by_role("button", name="Join call").click()
     expect(presence(ana.page)).to_contain_text("No one else is waiting yet", timeout=10_000)
-    # Ben, not waiting, sees Ana as the one other person waiting.
+    # Ben, not waiting, sees Ana as the one other person waiting, here and on the sphere's page.
     expect(ben.page.locator("#phase-preview [data-presence]")).to_contain_text(
         "1 other person waiting", timeout=10_000
     )
+    sphere_page = ben.context.new_page()
+    sphere_page.goto(f"/spheres/{call_sphere.slug}/")
+    expect(sphere_page.locator("#waiting-count")).to_have_text(
+        "1 other person waiting", timeout=10_000
+    )
+    screenshot(sphere_page, "sphere-counts")
+    sphere_page.close()
 
     ben.page.get_by_role("button", name="Join call").click()
     for person in (ana, ben):
