@@ -40,12 +40,15 @@ restarts, whereas a count kept here would be lost with the process or with
 Redis, differ between the memory and Redis backends, and need undoing when a
 pairing is restored.  The fact cannot go stale while the person waits: they
 are matched by nobody else meanwhile.  Counting every repeat, not only
-pairings with someone familiar now, is deliberate: a connection always
-follows an earlier conversation, so every familiar pairing is a repeat, and
-a history that later ratings or a removed connection rewrite can only make
-the count stricter, never looser.  The engine therefore needs one flag per
-seeker, and its cost per arrival is one attribute read per candidate
-(bench/matching measures it).
+pairings with someone familiar at the time, is deliberate: a connection
+always follows an earlier conversation, so every familiar pairing is a
+repeat; and whether a match was a repeat never changes afterwards, so later
+ratings or a removed connection cannot loosen the count.  The engine
+therefore needs one flag per
+seeker: an arrival costs one attribute read per candidate more, and a set
+look-up when either side has no familiar pairing left (bench/matching
+measures it beside the engine without familiar faces).  Decision 0005 says
+what else was considered.
 
 This module is pure Python with no Django import so that it can be tested and
 benchmarked on its own; ``redis_matcher.py`` applies the same rules in Redis
