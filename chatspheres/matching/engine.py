@@ -44,11 +44,10 @@ pairings with someone familiar at the time, is deliberate: a connection
 always follows an earlier conversation, so every familiar pairing is a
 repeat; and whether a match was a repeat never changes afterwards, so later
 ratings or a removed connection cannot loosen the count.  The engine
-therefore needs one flag per
-seeker: an arrival costs one attribute read per candidate more, and a set
-look-up when either side has no familiar pairing left (bench/matching
-measures it beside the engine without familiar faces).  Decision 0005 says
-what else was considered.
+therefore needs one flag per seeker: an arrival costs one attribute read
+per candidate more, and a set look-up when either side has no familiar
+pairing left (bench/matching measures it beside the engine without familiar
+faces).  Decision 0005 says what else was considered.
 
 This module is pure Python with no Django import so that it can be tested and
 benchmarked on its own; ``redis_matcher.py`` applies the same rules in Redis
