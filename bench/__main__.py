@@ -38,6 +38,7 @@ BENCHMARKS: dict[str, int] = {
     "relay": 900,
     "reconnect": 300,
     "connect": 420,
+    "ring": 240,
 }
 REPORT_TIME_LIMIT = 120
 RUN_RECORD = RESULTS / "_run.json"

@@ -635,9 +635,10 @@ function socketOpened({ reconnected = false, resumed = false }) {
 }
 
 function firstOpen() {
+  // A ring first: the server handles a tab's frames in order, and the callee is waiting.
+  if (direct && state.phase === "direct" && direct.step === "idle") directStart();
   rt.send({ type: "sphere.enter", sphere: sphereId });
   if (state.phase === "waiting" && state.queued) sendJoin();
-  if (direct && state.phase === "direct" && direct.step === "idle") directStart();
 }
 
 function socketClosed(detail) {

@@ -14,12 +14,13 @@ function csrfToken(form) {
   return match ? decodeURIComponent(match[1]) : "";
 }
 
+/** Wire the header's Notifications; returns its frame handlers by type. */
 export function startNotifications(rt) {
   const link = document.getElementById("notifications-toggle");
   const panel = document.getElementById("notifications-panel");
   const count = document.getElementById("notifications-unread");
   const live = document.getElementById("notifications-live");
-  if (!link || !panel || !count) return;
+  if (!link || !panel || !count) return {};
 
   // The link becomes a button that opens the panel in place.
   const button = document.createElement("button");
@@ -137,15 +138,18 @@ export function startNotifications(rt) {
     }
   });
 
-  rt.on("notification.new", (msg) => {
-    setUnread(msg.unread);
-    if (typeof msg.notification?.text === "string") announce(`New notification: ${msg.notification.text}`);
-    if (open) loadPanel({ focus: false });
-  });
-  rt.on("notification.unread", (msg) => {
-    setUnread(msg.unread);
-    if (open) loadPanel({ focus: false });
-  });
+  const handlers = {
+    "notification.new": (msg) => {
+      setUnread(msg.unread);
+      if (typeof msg.notification?.text === "string") announce(`New notification: ${msg.notification.text}`);
+      if (open) loadPanel({ focus: false });
+    },
+    "notification.unread": (msg) => {
+      setUnread(msg.unread);
+      if (open) loadPanel({ focus: false });
+    },
+  };
+  for (const [type, handler] of Object.entries(handlers)) rt.on(type, handler);
   let opened = false;
   rt.onState((state, detail = {}) => {
     if (state !== "open") return;
@@ -154,4 +158,5 @@ export function startNotifications(rt) {
     if (opened && !detail.resumed) refreshCount();
     opened = true;
   });
+  return handlers;
 }

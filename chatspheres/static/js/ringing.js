@@ -17,6 +17,7 @@ function element(tag, attributes = {}, ...children) {
   return node;
 }
 
+/** Show incoming rings on this page; returns the frame handlers by type. */
 export function startRinging(rt, config) {
   const rings = new Map(); // ring id -> { card, returnFocus }
   const answerUrl = typeof config.answerUrl === "string" ? config.answerUrl : "";
@@ -97,10 +98,14 @@ export function startRinging(rt, config) {
     });
   }
 
-  rt.on("ring.incoming", show);
-  rt.on("ring.stopped", (msg) => {
-    const wasShown = rings.has(msg.ring);
-    remove(msg.ring);
-    if (wasShown && typeof msg.message === "string") toast(msg.message);
-  });
+  const handlers = {
+    "ring.incoming": show,
+    "ring.stopped": (msg) => {
+      const wasShown = rings.has(msg.ring);
+      remove(msg.ring);
+      if (wasShown && typeof msg.message === "string") toast(msg.message);
+    },
+  };
+  for (const [type, handler] of Object.entries(handlers)) rt.on(type, handler);
+  return handlers;
 }
