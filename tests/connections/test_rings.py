@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import html
+import json
+import re
 from datetime import timedelta
 
 import pytest
 from django.db import transaction
+from django.test import Client
+from django.urls import reverse
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -301,3 +306,68 @@ def test_a_ring_leaves_pending_exactly_once_whatever_happens_in_whatever_order(
         assert missed == (first_change == "missed")
     finally:
         transaction.savepoint_rollback(savepoint)
+
+
+# ---------------------------------------------------------------- the pages
+
+
+def signed_in(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def call_config(html: str) -> dict[str, object]:
+    found = re.search(r'<script id="call-config" type="application/json">(.*?)</script>', html)
+    assert found is not None
+    return dict(json.loads(found.group(1)))
+
+
+def test_call_now_opens_the_call_page_calling_a_connection_in_the_sphere_they_last_met(
+    ana: User, ben: User, sphere: Sphere
+) -> None:
+    page = signed_in(ana).get(reverse("calls:call_now", kwargs={"handle": handle_of(ben)}))
+    text = page.content.decode()
+    assert page.status_code == 200
+    assert "Calling Ben…" in text and "where you last met" in text
+    config = call_config(text)
+    assert config["sphere"] == sphere.pk
+    assert config["direct"] == {"mode": "call", "handle": handle_of(ben), "name": "Ben"}
+    assert not Ring.objects.exists()  # the page's socket starts the ring
+
+
+def test_call_now_is_404_for_strangers_and_says_why_for_a_non_connection(
+    ana: User, ben: User, sphere: Sphere
+) -> None:
+    cleo = make_member("cleo@example.com", name="Cleo")
+    stranger = make_member("dev@example.com", name="Dev")
+    talk(sphere, ana, cleo)
+    client = signed_in(ana)
+    for handle in (handle_of(stranger), "nobody-has-this"):
+        assert client.get(reverse("calls:call_now", kwargs={"handle": handle})).status_code == 404
+    answer = client.get(reverse("calls:call_now", kwargs={"handle": handle_of(cleo)}), follow=True)
+    assert "You can call only your connections" in answer.content.decode()
+    assert (
+        Client().get(reverse("calls:call_now", kwargs={"handle": handle_of(ben)})).status_code
+        == 302
+    )
+
+
+def test_the_answering_page_answers_a_ring_that_still_rings_and_no_other(
+    ana: User, ben: User, sphere: Sphere
+) -> None:
+    ring = ring_start(caller_id=ana.pk, caller_tab="ana-tab", callee_handle=handle_of(ben))
+    url = reverse("calls:call_answer", kwargs={"ring": ring.public_id})
+    page = signed_in(ben).get(url)
+    assert "Connecting you with Ana…" in page.content.decode()
+    assert call_config(page.content.decode())["direct"] == {
+        "mode": "answer",
+        "ring": ring.public_id,
+        "handle": handle_of(ana),
+        "name": "Ana",
+    }
+    # Only the callee answers: the caller, or anyone else, finds nothing there.
+    assert signed_in(ana).get(url).status_code == 404
+    ring_decline(callee_id=ben.pk, public_id=ring.public_id)
+    late = signed_in(ben).get(url, follow=True)
+    assert "Ana's call has ended." in html.unescape(late.content.decode())
