@@ -31,6 +31,7 @@ from chatspheres.matching.engine import Pairing, Seeker
 from chatspheres.matching.provider import matcher_of
 from chatspheres.matching.selectors import WaitingHint, queue_request_for, waiting_hint_for
 from chatspheres.realtime.db import run_in_db
+from chatspheres.realtime.gateway import UNAVAILABLE_ERRORS
 from chatspheres.realtime.hub import Envelope
 from chatspheres.realtime.protocol import Event, Incoming
 from chatspheres.realtime.registry import TabClosed, registry
@@ -161,17 +162,7 @@ async def _now_waiting(tab: Tab, seeker: Seeker) -> None:
     state.seeker = seeker
     state.since = time.monotonic()
     WAITING.labels(str(seeker.pool)).inc()
-    matcher = matcher_of(tab.runtime)
-    partners = await matcher.recent_partners_waiting(seeker.person, seeker.pool)
-    hint = WaitingHint()
-    if partners:
-        hint = await run_in_db(
-            waiting_hint_for,
-            user_id=seeker.person,
-            partner_ids=partners,
-            excluded=seeker.excluded,
-            familiar=seeker.familiar,
-        )
+    hint = await _hint_for(tab, seeker)
     online, waiting = await sphere_counts(tab, seeker.pool)
     await tab.send(
         QueueWaiting(
@@ -218,6 +209,27 @@ async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> N
     WAIT_SECONDS.observe(0.0)
 
 
+async def _hint_for(tab: Tab, seeker: Seeker) -> WaitingHint:
+    """The waiting screen's hint for a seeker who now waits; none if it cannot be read."""
+    try:
+        partners = await matcher_of(tab.runtime).recent_partners_waiting(seeker.person, seeker.pool)
+        if not partners:
+            return WaitingHint()
+        return await run_in_db(
+            waiting_hint_for,
+            user_id=seeker.person,
+            partner_ids=partners,
+            excluded=seeker.excluded,
+            familiar=seeker.familiar,
+        )
+    except UNAVAILABLE_ERRORS as error:
+        # A hint is a courtesy: the member waits all the same.
+        logger.warning("no waiting hint for member %s: %r", seeker.person, error)
+    except Exception:
+        logger.exception("could not read the waiting hint of member %s", seeker.person)
+    return WaitingHint()
+
+
 async def _tell_recent_partners(
     tab: Tab, person: int, pool: int, *, but_not: frozenset[int] = frozenset()
 ) -> None:
@@ -228,16 +240,18 @@ async def _tell_recent_partners(
     ``person`` may never meet) are left alone, their hint cannot count ``person``.
     """
     matcher = matcher_of(tab.runtime)
-    waiting_partners = {
-        partner: partner_tab
-        for partner, partner_tab in (await matcher.recent_partners_waiting(person, pool)).items()
-        if partner not in but_not
-    }
-    if not waiting_partners:
-        return
-    waiting = await matcher.waiting_count(pool)
-    for partner, partner_tab in waiting_partners.items():
-        try:
+    try:
+        waiting_partners = {
+            partner: partner_tab
+            for partner, partner_tab in (
+                await matcher.recent_partners_waiting(person, pool)
+            ).items()
+            if partner not in but_not
+        }
+        if not waiting_partners:
+            return
+        waiting = await matcher.waiting_count(pool)
+        for partner, partner_tab in waiting_partners.items():
             theirs = await matcher.recent_partners_waiting(partner, pool)
             hint = await run_in_db(waiting_hint_for, user_id=partner, partner_ids=theirs)
             await send_event(
@@ -249,9 +263,12 @@ async def _tell_recent_partners(
                 ),
                 to=ToTab(partner, partner_tab),
             )
-        except Exception:
-            # A hint is a courtesy: its failure must not fail the arrival's join.
-            logger.exception("could not update the waiting hint of member %s", partner)
+    except UNAVAILABLE_ERRORS as error:
+        # A hint is a courtesy: its failure must not fail the join, leave or
+        # pairing that prompted it (the pages hide a hint whose count is old).
+        logger.warning("waiting hints of %s's recent partners not updated: %r", person, error)
+    except Exception:
+        logger.exception("could not update the waiting hints of %s's recent partners", person)
 
 
 @registry.message(QueueLeave)
