@@ -125,16 +125,17 @@ class Participant:
 @pytest.fixture
 def participant(
     playwright: Playwright, chromium_executable: str, live_server: Any
-) -> Iterator[Callable[[str], Participant]]:
+) -> Iterator[Callable[..., Participant]]:
     """Make participants; each gets a browser of its own, closed after the test."""
     made: list[Participant] = []
 
-    def make(name: str) -> Participant:
+    def make(name: str, base_url: str | None = None) -> Participant:
+        """A person in a browser of their own, on the test server or the one at ``base_url``."""
         browser = playwright.chromium.launch(
             executable_path=chromium_executable, args=CHROMIUM_FLAGS, headless=True
         )
         context = browser.new_context(
-            base_url=live_server.url,
+            base_url=base_url or live_server.url,
             permissions=["camera", "microphone"],
             viewport={"width": 1280, "height": 800},
             # Sign-up takes the time zone from the browser; this one is not the server's.

@@ -114,11 +114,7 @@ def test_two_members_meet_talk_and_move_on(
         conversation = Conversation.objects.get()
         ana = Profile.objects.get(display_name="Ana Lima")
         ben_id = Profile.objects.get(display_name="Ben Okafor").user_id
-        anas_answer = (
-            conversation.a_rating
-            if conversation.user_a_id == ana.user_id
-            else conversation.b_rating
-        )
+        anas_answer = conversation.participants.get(user_id=ana.user_id).rating
         ended_by_ben = conversation.ended_by_id == ben_id
         return conversation.end_reason, ended_by_ben, anas_answer, ana.time_zone
 
