@@ -10,7 +10,6 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from chatspheres.accounts.models import User
-from chatspheres.notifications.models import Notification
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     Participant,
     call_sphere,
@@ -113,7 +112,17 @@ def test_call_now_rings_on_any_page_and_can_be_declined_or_accepted(
     both_sizes(ben.page, screenshot, "notifications-panel")
     ben.page.keyboard.press("Escape")
     expect(panel).to_be_hidden()
-    count = run_outside_playwright(
-        lambda: Notification.objects.filter(recipient__email=ben.email, read_at=None).count()
-    )
-    assert count >= 1
+    expect(ben.page.get_by_role("button", name="Notifications")).to_be_focused()
+
+    # The missed call and the connection on the full list; Mark all read empties the count.
+    ben.page.goto("/notifications/")
+    expect(ben.page.get_by_role("heading", name="Notifications", level=1)).to_be_visible()
+    both_sizes(ben.page, screenshot, "notifications-page")
+    ben.page.get_by_role("button", name="Mark all read").click()
+    expect(ben.page.get_by_text("You're all caught up.")).to_be_visible()
+    expect(ben.page.locator("#notifications-unread")).to_have_text("0 unread")
+    ben.page.goto("/profile/")
+    preferences = ben.page.get_by_role("group", name="Tell me on ChatSpheres when")
+    expect(preferences.get_by_role("checkbox", name="You missed a call")).to_be_checked()
+    preferences.scroll_into_view_if_needed()
+    screenshot(ben.page, "notification-preferences")
