@@ -80,7 +80,11 @@ def follow_create(*, follower_id: int, followee_id: int) -> Follow:
         .values_list("announce_follows", flat=True)
         .first()
     )
-    if created and announce is not False:
+    # Following again after unfollowing is not news: each follower is announced once.
+    announced_before = Notification.objects.filter(
+        recipient_id=followee_id, kind=Notification.Kind.NEW_FOLLOWER, actor_id=follower_id
+    ).exists()
+    if created and announce is not False and not announced_before:
         notification_send(
             recipient_id=followee_id, kind=Notification.Kind.NEW_FOLLOWER, actor_id=follower_id
         )

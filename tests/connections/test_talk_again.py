@@ -170,6 +170,20 @@ def test_follow_and_unfollow_tell_the_followee_only_if_the_follower_allows(
     assert Notification.objects.filter(recipient=ben).count() == 1
 
 
+def test_following_again_after_unfollowing_is_announced_only_once(
+    client: Client, sphere: Sphere
+) -> None:
+    ana, ben = pair(sphere)
+    client.force_login(ana)
+    for _ in range(3):
+        client.post(f"/people/{ben.profile.handle}/follow/")
+        client.post(f"/people/{ben.profile.handle}/unfollow/")
+    client.post(f"/people/{ben.profile.handle}/follow/")
+    assert list(Notification.objects.filter(recipient=ben).values_list("kind", flat=True)) == [
+        "new_follower"
+    ]
+
+
 def test_nobody_follows_or_wishes_about_a_stranger_or_themselves(
     client: Client, sphere: Sphere
 ) -> None:
