@@ -21,6 +21,7 @@ from chatspheres.common.errors import ALREADY_IN_CALL, CALLEE_BUSY, ApplicationE
 from chatspheres.common.events import ToTab, send_event
 from chatspheres.connections.rings import (
     DirectCallRules,
+    any_ring_due,
     ring_accept,
     ring_cancel,
     ring_decline,
@@ -158,4 +159,6 @@ async def caller_lost(runtime: Runtime, tab: str, _user: int, _why: str) -> None
 @registry.every(EXPIRY_CHECK_SECONDS)
 async def expire(runtime: Runtime) -> None:
     """Rings whose time ran out stop as missed (once, whichever process sees them first)."""
-    await run_in_db(rings_expire)
+    # A read first: writing would take SQLite's write lock every second for nothing.
+    if await run_in_db(any_ring_due):
+        await run_in_db(rings_expire)

@@ -340,6 +340,13 @@ def rings_cancel_for_tab(*, caller_tab: str) -> int:
     return cancelled
 
 
+def any_ring_due(*, now: datetime | None = None) -> bool:
+    """Whether some ring's time ran out (read first: the check runs every second, mostly idle)."""
+    return Ring.objects.filter(
+        state=Ring.State.PENDING, expires_at__lte=now or timezone.now()
+    ).exists()
+
+
 @transaction.atomic
 def rings_expire(*, now: datetime | None = None) -> int:
     """Rings whose time ran out become missed: the caller is told, the callee notified."""

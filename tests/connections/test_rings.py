@@ -27,6 +27,7 @@ from chatspheres.connections.rings import (
     RingIncoming,
     RingRinging,
     RingStopped,
+    any_ring_due,
     ring_accept,
     ring_cancel,
     ring_decline,
@@ -241,6 +242,7 @@ def test_a_ring_nobody_answers_is_missed_once_and_the_callee_is_notified(
     ring = ring_start(caller_id=ana.pk, caller_tab="ana-tab", callee_handle=handle_of(ben))
     assert rings_expire() == 0
     later = timezone.now() + timedelta(seconds=RING_SECONDS)
+    assert not any_ring_due() and any_ring_due(now=later)
     assert rings_expire(now=later) == 1
     assert rings_expire(now=later) == 0  # a second process finds nothing left to do
     ring.refresh_from_db()
