@@ -45,9 +45,15 @@ def test_match_found_tells_each_side_who_they_meet_and_their_role(
     )
     for_ana, for_ben = match(ana, ben, sphere.pk)
     assert for_ana["conversation"] == for_ben["conversation"]
-    assert for_ana["partner"] == {"name": "Ben", "bio": "", "interests": ["books", "chess", "jazz"]}
+    assert for_ana["partner"] == {
+        "name": "Ben",
+        "handle": "ben",
+        "bio": "",
+        "interests": ["books", "chess", "jazz"],
+    }
     assert for_ben["partner"] == {
         "name": "Ana",
+        "handle": "ana",
         "bio": "Reads on trains.",
         "interests": ["books", "hiking", "jazz"],
     }
