@@ -173,7 +173,12 @@ async def _now_waiting(tab: Tab, seeker: Seeker) -> None:
             call_now=_offers(hint),
         )
     )
-    await run_in_db(sphere_watchers_notify, sphere_id=seeker.pool, waiter_id=seeker.person)
+    try:
+        await run_in_db(sphere_watchers_notify, sphere_id=seeker.pool, waiter_id=seeker.person)
+    except Exception:
+        # The member waits whatever happens to the watchers' notifications:
+        # telling them is a courtesy, and must not turn their wait into an error.
+        logger.exception("could not tell the watchers of sphere %s", seeker.pool)
 
 
 async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> None:

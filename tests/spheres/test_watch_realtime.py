@@ -42,3 +42,19 @@ def test_someone_starting_to_wait_reaches_a_watchers_tab_as_a_notification(
     assert told["notification"]["url"] == "/spheres/book-club/"
     # The one waiting is never told about themselves.
     assert not Notification.objects.filter(recipient=ana).exists()
+
+
+def test_a_failure_to_tell_the_watchers_leaves_the_wait_alone(
+    live_server: LiveServer, sphere: Sphere, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(**_kwargs: Any) -> None:
+        raise RuntimeError("the notifications table is unavailable")
+
+    monkeypatch.setattr("chatspheres.matching.realtime.sphere_watchers_notify", broken)
+    anas_tab = Tab(live_server, make_member("ana@example.com", name="Ana", spheres=(sphere,)))
+    anas_tab.send({"type": "queue.join", "sphere": sphere.pk})
+    assert next_of_type(anas_tab, "queue.waiting")["sphere"] == sphere.pk
+    # No error frame came in between: the next answer is the one to Cancel.
+    anas_tab.send({"type": "queue.leave"})
+    frame = anas_tab.receive_type("queue.left")
+    assert frame["reason"] == "cancelled"
