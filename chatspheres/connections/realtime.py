@@ -28,6 +28,7 @@ from chatspheres.connections.rings import (
     ring_start,
     rings_cancel_for_tab,
     rings_expire,
+    rings_ringing_for,
 )
 from chatspheres.matching.provider import matcher_of
 from chatspheres.matching.realtime import QueueLeft
@@ -162,3 +163,11 @@ async def expire(runtime: Runtime) -> None:
     # A read first: writing would take SQLite's write lock every second for nothing.
     if await run_in_db(any_ring_due):
         await run_in_db(rings_expire)
+
+
+@registry.on_tab_opened
+@registry.on_tab_resync
+async def show_rings_still_ringing(tab: Tab) -> None:
+    """A tab opened (or reloaded) while a connection calls rings too, for what is left of it."""
+    for incoming in await run_in_db(rings_ringing_for, callee_id=tab.user_id):
+        await tab.send(incoming)

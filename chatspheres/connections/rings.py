@@ -21,6 +21,7 @@ to every tab of the callee and to the caller's tab.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -151,6 +152,26 @@ def ring_to_answer(*, callee_id: int, public_id: str) -> Ring:
     if ring.state != Ring.State.PENDING or ring.expires_at <= timezone.now():
         raise ApplicationError(f"{_name(ring.caller.profile)}'s call has ended.", code=RING_OVER)
     return ring
+
+
+def rings_ringing_for(*, callee_id: int) -> list[RingIncoming]:
+    """The rings still ringing for the member, as a tab opened now should show them."""
+    now = timezone.now()
+    ringing = (
+        Ring.objects.filter(callee_id=callee_id, state=Ring.State.PENDING, expires_at__gt=now)
+        .select_related("caller__profile", "sphere")
+        .order_by("created")
+    )
+    return [
+        RingIncoming(
+            ring=ring.public_id,
+            caller=_person(ring.caller.profile),
+            sphere=ring.sphere.name,
+            # What is left of the ring, so the card stops when it does everywhere.
+            seconds=max(1, math.ceil((ring.expires_at - now).total_seconds())),
+        )
+        for ring in ringing
+    ]
 
 
 def _name(profile: Profile | None) -> str:

@@ -342,6 +342,8 @@ async def _welcome(tab: Tab, *, resume_after: int | None) -> None:
         await tab.send(
             Ready(user=tab.user_id, tab=tab.id, last_event_id=tab.last_event_id, resumed=False)
         )
+        for opened_hook in tab.registry.tab_opened_hooks:
+            await opened_hook(tab)
 
 
 async def serve(tab: Tab, receive: Receive) -> int:

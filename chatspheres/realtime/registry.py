@@ -84,6 +84,7 @@ class Registry:
     observers: dict[str, Observer] = field(default_factory=dict)
     tab_states: list[type[Any]] = field(default_factory=list)
     tab_closed_hooks: list[TabClosedHook] = field(default_factory=list)
+    tab_opened_hooks: list[TabResumedHook] = field(default_factory=list)
     tab_resumed_hooks: list[TabResumedHook] = field(default_factory=list)
     tab_resync_hooks: list[TabResumedHook] = field(default_factory=list)
     tab_ended_hooks: list[TabEndedHook] = field(default_factory=list)
@@ -174,6 +175,15 @@ class Registry:
     def on_tab_closed(self, hook: TabClosedHook) -> TabClosedHook:
         """Run when a tab's socket ends on this process, however it ended."""
         self.tab_closed_hooks.append(hook)
+        return hook
+
+    def on_tab_opened(self, hook: TabResumedHook) -> TabResumedHook:
+        """Run when a new tab is ready (after ``ready``): send it what is going on right now.
+
+        A tab that resumes catches up from the event log instead; one told to
+        resync gets the ``on_tab_resync`` hooks.
+        """
+        self.tab_opened_hooks.append(hook)
         return hook
 
     def on_tab_resumed(self, hook: TabResumedHook) -> TabResumedHook:

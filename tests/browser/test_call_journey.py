@@ -31,8 +31,8 @@ MEDIA_IS_FLOWING = """async () => {
 
 
 def status(page: Page) -> Locator:
-    """The call page's one connection-state line."""
-    return page.get_by_role("main").get_by_role("status")
+    """The call page's one connection-state line (other status lines say what a button saved)."""
+    return page.get_by_role("status", name="Call status")
 
 
 def wait_for_media(page: Page) -> None:

@@ -70,7 +70,8 @@ def test_a_ring_reaches_every_tab_of_the_callee_and_accepting_starts_the_call(
     answering = Tab(live_server, ben)
     answering.send({"type": "ring.accept", "ring": ringing["ring"]})
     for_ana = receive_skipping(caller, "match.found")
-    for_ben = receive_skipping(answering, "match.found")
+    # (The answering page's tab opened while it rang, so it heard the ring too.)
+    for_ben = receive_skipping(answering, "match.found", skip=("notification.new", "ring.incoming"))
     assert for_ana["conversation"] == for_ben["conversation"]
     assert (for_ana["polite"], for_ben["polite"]) == (False, True)
     assert for_ana["partner"]["name"] == "Ben" and for_ben["partner"]["name"] == "Ana"
@@ -154,3 +155,28 @@ def test_closing_the_callers_page_stops_the_ring(live_server: LiveServer, sphere
     caller.close()
     stopped = receive_skipping(callee, "ring.stopped")
     assert (stopped["reason"], stopped["message"]) == ("cancelled", "Ana stopped calling.")
+
+
+def test_a_tab_the_callee_opens_while_it_rings_rings_too_for_what_is_left(
+    live_server: LiveServer, sphere: Sphere
+) -> None:
+    ana, ben = members(sphere)
+    first_page = Tab(live_server, ben)
+    online(ben)
+    caller = Tab(live_server, ana)
+    caller.send({"type": "ring.start", "callee": handle_of(ben)})
+    ringing = receive_skipping(caller, "ring.ringing")
+    receive_skipping(first_page, "ring.incoming")
+
+    # Ben follows a link: the next page's new tab shows the same ring.
+    next_page = Tab(live_server, ben)
+    late = receive_skipping(next_page, "ring.incoming")
+    assert (late["ring"], late["caller"]["name"]) == (ringing["ring"], "Ana")
+    assert 1 <= late["seconds"] <= rings.RING_SECONDS
+
+    # Once it stops, a tab opened later has nothing to ring for.
+    next_page.send({"type": "ring.decline", "ring": ringing["ring"]})
+    assert receive_skipping(caller, "ring.stopped")["reason"] == "declined"
+    later_page = Tab(live_server, ben)
+    later_page.send({"type": "sphere.enter", "sphere": sphere.pk})
+    assert receive_skipping(later_page, "sphere.presence", skip=())["sphere"] == sphere.pk

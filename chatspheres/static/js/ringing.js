@@ -51,8 +51,12 @@ export function startRinging(rt, config) {
     window.location.assign(answerUrl.replace("__ring__", encodeURIComponent(ringId)));
   }
 
+  // The page answering a ring does not ring for it (it is opening that call).
+  const callConfig = document.getElementById("call-config");
+  const answering = callConfig ? JSON.parse(callConfig.textContent).direct?.ring : undefined;
+
   function show(msg) {
-    if (typeof msg.ring !== "string" || rings.has(msg.ring)) return;
+    if (typeof msg.ring !== "string" || rings.has(msg.ring) || msg.ring === answering) return;
     const name = msg.caller?.name || "Someone";
     const titleId = `ring-title-${rings.size}-${Date.now()}`;
     const detailId = `${titleId}-detail`;
