@@ -317,3 +317,22 @@ def test_away_longer_than_the_grace_the_call_ends_plainly_on_both_sides(
     # She can start again at once.
     eve.page.get_by_role("button", name="Start a conversation").click()
     expect(status(eve.page)).to_have_text("Waiting for someone…", timeout=10_000)
+
+
+def test_a_page_beyond_the_tab_limit_says_why_it_gets_no_live_updates(
+    participant: Callable[..., Participant], settings: Any
+) -> None:
+    settings.REALTIME_MAX_TABS_PER_MEMBER = 1
+    ana = participant("Ana Lima")
+    ana.sign_up()
+    ana.page.goto("/spheres/")
+    expect(ana.page.get_by_role("button", name="Notifications")).to_be_visible()
+
+    second = ana.context.new_page()
+    second.goto("/people/")
+    expect(second.get_by_role("status").filter(has_text="too many tabs")).to_have_text(
+        "ChatSpheres is open in too many tabs (at most 1). Close one, then reload this one.",
+        timeout=10_000,
+    )
+    # The first page keeps its live connection and says nothing of the kind.
+    expect(ana.page.get_by_text("too many tabs")).to_have_count(0)
