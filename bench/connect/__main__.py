@@ -101,7 +101,7 @@ def make_pairs(count: int) -> tuple[str, int, list[tuple[str, str]]]:
         for i in range(2 * count)
     )
     Profile.objects.bulk_create(
-        Profile(user=user, display_name=f"Person {i}", adult_confirmed_at=now)
+        Profile(user=user, display_name=f"Person {i}", handle=f"person-{i}", adult_confirmed_at=now)
         for i, user in enumerate(users)
     )
     Membership.objects.bulk_create(Membership(user=user, sphere=sphere) for user in users)

@@ -63,6 +63,7 @@ def grow_to(*, members: int, spheres: int, rng: random.Random) -> Loaded:
             Profile(
                 user=user,
                 display_name=f"Member {user.pk}",
+                handle=f"member-{user.pk}",
                 bio="I like talking about the things I care about.",
                 time_zone=rng.choice(["UTC", "Europe/Paris", "America/New_York", "Asia/Tokyo"]),
                 adult_confirmed_at=now,

@@ -57,7 +57,12 @@ def create_members(count: int, *, lanes: int) -> Members:
             for index in range(count)
         )
         Profile.objects.bulk_create(
-            Profile(user=user, display_name=f"Relay {index}", adult_confirmed_at=now)
+            Profile(
+                user=user,
+                display_name=f"Relay {index}",
+                handle=f"relay-{index}",
+                adult_confirmed_at=now,
+            )
             for index, user in enumerate(users)
         )
         sphere_of_pair = [spheres[pair % lanes].pk for pair in range(count // 2)]

@@ -34,7 +34,9 @@ def create_members(count: int, *, prefix: str = "idle") -> list[int]:
                 for n in numbers
             )
             Profile.objects.bulk_create(
-                Profile(user=user, display_name=f"Idle {n}", adult_confirmed_at=now)
+                Profile(
+                    user=user, display_name=f"Idle {n}", handle=f"idle-{n}", adult_confirmed_at=now
+                )
                 for n, user in zip(numbers, users, strict=True)
             )
         ids.extend(int(user.pk) for user in users)
