@@ -126,6 +126,9 @@ class Profile(BaseModel):
         default=PresenceAudience.CONNECTIONS,
     )
     announce_follows = models.BooleanField("Let people know when I follow them", default=True)
+    # A first meeting in a sphere starts with the partner's video blurred until
+    # both press "Reveal" (or a minute passes) when either person has this on.
+    soft_start = models.BooleanField("Soft start with someone new", default=True)
 
     def __str__(self) -> str:
         return self.display_name

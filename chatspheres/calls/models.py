@@ -156,6 +156,11 @@ class Participant(BaseModel):
     # that is gone (closed, or lost and not back in time) ends the conversation.
     tab = models.CharField(max_length=32)
     rating = models.CharField(max_length=10, choices=Conversation.Rating.choices, blank=True)
+    # Seconds this person spoke, as their own page last counted it (the talk
+    # balance meter); saved when they leave the call. None: never reported.
+    talk_seconds = models.FloatField(null=True, blank=True)
+    # When this person pressed "Reveal" in a soft start (None: never did).
+    revealed_at = models.DateTimeField(null=True, blank=True)
 
     objects = ParticipantQuerySet.as_manager()
 
