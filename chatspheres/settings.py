@@ -68,6 +68,7 @@ INSTALLED_APPS = [
     "chatspheres.connections",
     "chatspheres.presence",
     "chatspheres.notifications",
+    "chatspheres.prompts",
     "chatspheres.realtime",
 ]
 
@@ -243,6 +244,10 @@ METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1
 
 # Matching: how long two people who just parted are kept apart (seconds).
 MATCHING_RECENT_PARTNER_SECONDS = float(os.environ.get("MATCHING_RECENT_PARTNER_SECONDS", "600"))
+
+# Soft start: how long (seconds) a first meeting's video stays blurred when
+# nobody presses "Reveal".
+SOFT_START_SECONDS = int(os.environ.get("SOFT_START_SECONDS", "60"))
 
 # WebRTC: ICE servers handed to browsers. None by default (host candidates
 # only, enough on one network). STUN/TURN as a JSON list of RTCIceServer, e.g.

@@ -112,6 +112,19 @@ class HandleForm(forms.Form):
         return handle_normalize(self.cleaned_data["handle"])
 
 
+class CallChoicesForm(forms.Form):
+    """How calls with someone new begin."""
+
+    soft_start = forms.BooleanField(
+        label="Soft start with someone new",
+        required=False,
+        help_text=(
+            "The first time you meet someone, you each see the other's video blurred until you"
+            " both press Reveal, or a minute passes. You hear each other from the start."
+        ),
+    )
+
+
 class PrivacyForm(forms.Form):
     """Who sees the member online, and whether follows are announced."""
 

@@ -152,3 +152,11 @@ def profile_privacy_update(
     profile.announce_follows = announce_follows
     profile.save(update_fields=["presence_visible_to", "announce_follows", "updated"])
     return profile
+
+
+@transaction.atomic
+def profile_call_choices_update(*, profile: Profile, soft_start: bool) -> Profile:
+    """Choose whether a first meeting starts softly (blurred until both reveal)."""
+    profile.soft_start = soft_start
+    profile.save(update_fields=["soft_start", "updated"])
+    return profile

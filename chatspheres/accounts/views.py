@@ -7,13 +7,14 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 
-from chatspheres.accounts.forms import HandleForm, PrivacyForm, ProfileForm
+from chatspheres.accounts.forms import CallChoicesForm, HandleForm, PrivacyForm, ProfileForm
 from chatspheres.accounts.selectors import (
     interest_names,
     interest_suggestions,
     profile_with_interests,
 )
 from chatspheres.accounts.services import (
+    profile_call_choices_update,
     profile_handle_change,
     profile_privacy_update,
     profile_update,
@@ -74,6 +75,15 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Your handle is now {profile.handle}.")
             return redirect("accounts:profile")
+    calls_form = CallChoicesForm(
+        request.POST if sent == "calls" else None, initial={"soft_start": profile.soft_start}
+    )
+    if sent == "calls" and calls_form.is_valid():
+        profile_call_choices_update(
+            profile=profile, soft_start=calls_form.cleaned_data["soft_start"]
+        )
+        messages.success(request, "Your call choices are saved.")
+        return redirect("accounts:profile")
     if sent == "privacy" and privacy_form.is_valid():
         profile_privacy_update(
             profile=profile,
@@ -89,6 +99,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             "form": form,
             "handle_form": handle_form,
             "privacy_form": privacy_form,
+            "calls_form": calls_form,
             "profile": profile,
         },
     )

@@ -41,6 +41,10 @@ class MatchFound(Event, tag="match.found"):
     talked_before: int
     ice_servers: list[dict[str, Any]]
     recap: Recap = msgspec.field(default_factory=Recap)
+    # Soft start: the partner's video stays blurred until both press "Reveal",
+    # or ``reveal_after_seconds`` pass (0 when there is no soft start).
+    soft_start: bool = False
+    reveal_after_seconds: int = 0
 
 
 class CallEnded(Event, tag="call.ended"):
@@ -68,6 +72,12 @@ class PartnerAway(Event, tag="call.partner_away"):
 
 class PartnerBack(Event, tag="call.partner_back"):
     """The partner's connection is back."""
+
+    conversation: str
+
+
+class PartnerRevealed(Event, tag="call.revealed"):
+    """In a soft start, the partner pressed "Reveal"."""
 
     conversation: str
 

@@ -1,4 +1,4 @@
-"""Call messages on the socket: signaling relay, chat, ending a call, and tabs that drop.
+"""Call messages on the socket: signaling relay, chat, talk balance, soft start, ending a call.
 
 The relay is the hot path: it touches no database. The target is never taken
 from the client: it is the partner's tab of the sender's own active
@@ -12,9 +12,10 @@ to come back (on any process) before the call ends as ``disconnected``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
-from typing import Literal
+from typing import Annotated, Literal
 
 import msgspec
 from django.conf import settings
@@ -28,6 +29,7 @@ from chatspheres.calls.events import (
     MatchFound,
     PartnerAway,
     PartnerBack,
+    PartnerRevealed,
 )
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.selectors import access_conversation, active_call_for_tab
@@ -35,6 +37,8 @@ from chatspheres.calls.services import (
     conversation_end,
     conversation_end_for_tab,
     conversations_end_orphaned,
+    participant_reveal,
+    participant_talk_record,
 )
 from chatspheres.common.errors import NOT_IN_CONVERSATION, TOO_LONG, ApplicationError
 from chatspheres.common.events import ToTab, send_event, tab_channel
@@ -91,6 +95,23 @@ class CallEnd(Incoming, tag="call.end"):
     reason: Literal["ended", "next"]
 
 
+# A day of talking: more than any call lasts, so a bigger count is a bad frame.
+TalkSeconds = Annotated[float, msgspec.Meta(ge=0, le=86_400)]
+
+
+class TalkTime(Incoming, tag="talk.time"):
+    """The talk balance meter: how many seconds the sender has spoken in the call so far."""
+
+    conversation: Token
+    seconds: TalkSeconds
+
+
+class Reveal(Incoming, tag="reveal"):
+    """Soft start: the sender pressed "Reveal"."""
+
+    conversation: Token
+
+
 @registry.tab_state
 @dataclass(slots=True)
 class CallTab:
@@ -102,10 +123,14 @@ class CallTab:
     offerer: bool = False
     # tab_channel(partner_tab), made once per call rather than once per relayed frame.
     partner_channel: str | None = None
+    # The speaking seconds this tab last reported (talk.time), saved when it leaves the call.
+    talk_seconds: float | None = None
 
     def enter(self, conversation: str, partner_tab: str, partner_user: int, offerer: bool) -> None:
         if self.conversation is None and offerer:
             ACTIVE_CALLS.inc()
+        if conversation != self.conversation:
+            self.talk_seconds = None
         self.conversation, self.partner_tab, self.partner_user = (
             conversation,
             partner_tab,
@@ -133,8 +158,25 @@ def _entered_call(tab: Tab, envelope: Envelope) -> bool:
 def _left_call(tab: Tab, envelope: Envelope) -> bool:
     state = tab.state(CallTab)
     if state.conversation == envelope.meta[0]:
+        if state.talk_seconds is not None:
+            tab.runtime.keep(
+                asyncio.ensure_future(_save_talk(tab, state.conversation, state.talk_seconds))
+            )
         state.leave()
     return True
+
+
+async def _save_talk(tab: Tab, conversation: str, seconds: float | None) -> None:
+    """Save the talk seconds this tab last reported for a call it is leaving."""
+    if seconds is None:
+        return
+    try:
+        await run_in_db(
+            participant_talk_record, public_id=conversation, user_id=tab.user_id, seconds=seconds
+        )
+    except Exception:
+        # The balance is a nicety: losing it must not disturb the call's ending.
+        logger.warning("could not save the talk balance of tab %s", tab.id, exc_info=True)
 
 
 def _for_this_call(tab: Tab, envelope: Envelope) -> bool:
@@ -145,7 +187,15 @@ def _for_this_call(tab: Tab, envelope: Envelope) -> bool:
 
 registry.observe(MatchFound, _entered_call)
 registry.observe(CallEnded, _left_call)
-for relayed in ("signal", "media.state", ChatMessage, PartnerAway, PartnerBack):
+for relayed in (
+    "signal",
+    "media.state",
+    "talk.time",
+    ChatMessage,
+    PartnerAway,
+    PartnerBack,
+    PartnerRevealed,
+):
     registry.observe(relayed, _for_this_call)
 
 
@@ -220,7 +270,9 @@ def _end_by_participant(*, user_id: int, public_id: str, reason: str) -> Convers
 async def call_end(tab: Tab, message: CallEnd, _frame: str) -> None:
     """End the call (End call or Next); both tabs hear of it once it is saved."""
     state = tab.state(CallTab)
+    talk_seconds = None
     if message.conversation == state.conversation:
+        talk_seconds = state.talk_seconds
         # Stop relaying from this side at once, before the database answers.
         state.leave()
     ended = await run_in_db(
@@ -229,8 +281,26 @@ async def call_end(tab: Tab, message: CallEnd, _frame: str) -> None:
         public_id=message.conversation,
         reason=message.reason,
     )
+    await _save_talk(tab, message.conversation, talk_seconds)
     if ended is not None:
         await matcher_of(tab.runtime).note_parted(ended.user_a_id, ended.user_b_id)
+
+
+@registry.message(TalkTime)
+async def talk_time(tab: Tab, message: TalkTime, frame: str) -> None:
+    """Pass the sender's talk count, verbatim, to the partner's tab; kept to save at the end."""
+    _user, partner_tab = _partner_tab(tab, message.conversation)
+    tab.state(CallTab).talk_seconds = message.seconds
+    await tab.hub.publish(
+        tab_channel(partner_tab), Envelope(frame, "talk.time", (message.conversation,))
+    )
+
+
+@registry.message(Reveal)
+async def reveal(tab: Tab, message: Reveal, _frame: str) -> None:
+    """Soft start: save that this side revealed; the partner's tab is told (call.revealed)."""
+    _partner_tab(tab, message.conversation)
+    await run_in_db(participant_reveal, public_id=message.conversation, user_id=tab.user_id)
 
 
 # Tabs that go away, and come back -------------------------------------------------
@@ -245,7 +315,10 @@ async def tab_closed(tab: Tab, how: TabClosed) -> None:
         state.partner_user,
         state.partner_tab,
     )
+    talk_seconds = state.talk_seconds
     state.leave()
+    if conversation:
+        await _save_talk(tab, conversation, talk_seconds)
     if how is TabClosed.LOST and conversation and partner_user and partner_tab:
         await send_event(
             PartnerAway(

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chatspheres.accounts.selectors import public_card
 from chatspheres.accounts.services import profiles_ensure
-from chatspheres.calls.events import CallEnded, MatchFound, Recap
+from chatspheres.calls.events import CallEnded, MatchFound, PartnerRevealed, Recap
 from chatspheres.calls.hooks import conversation_rated, conversation_started, recap_between
 from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation, Participant
@@ -17,6 +18,7 @@ from chatspheres.common.errors import (
     ALREADY_IN_CALL,
     BAD_RATING,
     NOT_ENDED,
+    NOT_IN_CONVERSATION,
     ApplicationError,
     PairingRefused,
 )
@@ -74,6 +76,13 @@ def conversation_start(
     profiles = profiles_ensure(user_ids=(a_user_id, b_user_id))
     conversation_started.send(sender=Conversation, conversation=conversation)
     shared = sorted(shared_interests)
+    # A first meeting in a sphere starts softly if either person wants it. A
+    # direct call is always between connections, who have met: never soft.
+    soft_start = (
+        kind == Conversation.Kind.MATCHED
+        and not talked_before
+        and any(profiles[user_id].soft_start for user_id in (a_user_id, b_user_id))
+    )
     # A waited longer (or called), so A's camera is surely ready: A makes the
     # offer (impolite), B answers (polite). Perfect negotiation covers any glare.
     for me, my_tab, partner, partner_tab, polite in (
@@ -91,6 +100,8 @@ def conversation_start(
                 ice_servers=ice_servers_for(me),
                 # A first meeting has nothing to recall.
                 recap=recap_between(viewer_id=me, partner_id=partner) if talked_before else Recap(),
+                soft_start=soft_start,
+                reveal_after_seconds=settings.SOFT_START_SECONDS if soft_start else 0,
             ),
             to=ToTab(me, my_tab),
             # The receiving tab relays to the partner's tab from now on.
@@ -166,3 +177,44 @@ def conversation_reflect(*, conversation: Conversation, user_id: int, rating: st
     )
     conversation_rated.send(sender=Conversation, conversation=conversation, user_id=user_id)
     return conversation
+
+
+@transaction.atomic
+def participant_talk_record(*, public_id: str, user_id: int, seconds: float) -> None:
+    """Keep the speaking seconds a person's page last counted, never more than the call lasted."""
+    side = (
+        Participant.objects.filter(conversation__public_id=public_id, user_id=user_id)
+        .select_related("conversation")
+        .first()
+    )
+    if side is None:
+        return
+    conversation = side.conversation
+    lasted = ((conversation.ended_at or timezone.now()) - conversation.started_at).total_seconds()
+    side.talk_seconds = round(max(0.0, min(seconds, lasted)), 1)
+    side.save(update_fields=["talk_seconds", "updated"])
+
+
+@transaction.atomic
+def participant_reveal(*, public_id: str, user_id: int) -> bool:
+    """Soft start: the person pressed "Reveal", and the partner hears; False if they had already."""
+    sides = list(
+        Participant.objects.select_for_update().filter(
+            conversation__public_id=public_id,
+            conversation__state=Conversation.State.ACTIVE,
+        )
+    )
+    mine = next((side for side in sides if side.user_id == user_id), None)
+    partner = next((side for side in sides if side.user_id != user_id), None)
+    if mine is None or partner is None:
+        raise ApplicationError(code=NOT_IN_CONVERSATION)
+    if mine.revealed_at is not None:
+        return False
+    mine.revealed_at = timezone.now()
+    mine.save(update_fields=["revealed_at", "updated"])
+    send_event_on_commit(
+        PartnerRevealed(conversation=public_id),
+        to=ToTab(partner.user_id, partner.tab),
+        meta=(public_id,),
+    )
+    return True

@@ -74,10 +74,15 @@ def test_every_app_message_type_is_served() -> None:
         "media.state",
         "chat.send",
         "call.end",
+        "talk.time",
+        "reveal",
         "ring.start",
         "ring.accept",
         "ring.decline",
         "ring.cancel",
+        "prompt.draw",
+        "prompt.pass",
+        "prompt.deeper",
     }
     assert set(registry.handlers) == set(registry.schemas.values())
 
