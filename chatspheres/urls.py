@@ -11,6 +11,7 @@ urlpatterns = [
     path("spheres/", include("chatspheres.spheres.urls")),
     path("people/", include("chatspheres.connections.urls")),
     path("notifications/", include("chatspheres.notifications.urls")),
+    path("prompts/", include("chatspheres.prompts.urls")),
     path("", include("chatspheres.calls.urls")),
     path("admin/", admin.site.urls),
 ]

@@ -13,6 +13,13 @@ from django.utils.module_loading import import_string
 from chatspheres.accounts.models import Interest, Profile
 
 
+class PromptAnswerCard(TypedDict):
+    """One of the member's answers to a profile prompt ("Ask me about…", "sourdough")."""
+
+    prompt: str
+    answer: str
+
+
 class PublicCard(TypedDict):
     """What a member shows a stranger: never the email address."""
 
@@ -22,6 +29,8 @@ class PublicCard(TypedDict):
     handle: str
     bio: str
     interests: list[str]
+    # Their answers to the profile prompts (the prompts app's ProfileAnswer), at most 3.
+    prompts: list[PromptAnswerCard]
 
 
 def user_id_for_session(*, session_key: str) -> int | None:
@@ -52,6 +61,10 @@ def public_card(profile: Profile) -> PublicCard:
         "handle": profile.handle,
         "bio": profile.bio,
         "interests": interest_names(profile),
+        "prompts": [
+            {"prompt": answer.get_question_display(), "answer": answer.answer}
+            for answer in profile.prompt_answers.all()
+        ],
     }
 
 

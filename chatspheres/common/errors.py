@@ -91,6 +91,17 @@ CALLEE_OFFLINE = error_code("callee_offline", "They aren't online right now.")
 CALLEE_BUSY = error_code("callee_busy", "They are in a call right now.")
 RING_OVER = error_code("ring_over", "This call has ended.")
 
+# Prompts -----------------------------------------------------------------
+DECK_EMPTY = error_code(
+    "deck_empty",
+    "You two have seen every prompt at this depth. Go deeper, or just keep talking.",
+)
+DEEPEST = error_code("deepest", "You are already at the most personal prompts.")
+BAD_ANSWER = error_code(
+    "bad_answer", "An answer is 1 to 120 characters, to one of the prompts offered."
+)
+TOO_MANY_ANSWERS = error_code("too_many_answers", "Answer at most 3 profile prompts.")
+
 
 class ApplicationError(Exception):
     """A rule refused the action; nothing was changed."""

@@ -103,7 +103,13 @@ def test_html_in_a_bio_is_shown_as_text(client: Client) -> None:
 def test_public_card_never_shows_the_email_address() -> None:
     member = make_member("secret.address@example.com", name="Ana", interests=("books",))
     card = public_card(Profile.objects.get(user=member))
-    assert card == {"name": "Ana", "handle": "ana", "bio": "", "interests": ["books"]}
+    assert card == {
+        "name": "Ana",
+        "handle": "ana",
+        "bio": "",
+        "interests": ["books"],
+        "prompts": [],
+    }
     assert "secret.address" not in str(card)
 
 

@@ -181,6 +181,7 @@ def test_starting_a_conversation_tells_each_tab_its_partner_and_role(
         "handle": "ben",
         "bio": "",
         "interests": ["books", "chess"],
+        "prompts": [],
     }
     assert to_ana[0].conversation == conversation.public_id
     # The server alone learns where to relay: the partner's tab, never shown to the browser.

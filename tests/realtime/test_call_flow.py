@@ -50,12 +50,14 @@ def test_match_found_tells_each_side_who_they_meet_and_their_role(
         "handle": "ben",
         "bio": "",
         "interests": ["books", "chess", "jazz"],
+        "prompts": [],
     }
     assert for_ben["partner"] == {
         "name": "Ana",
         "handle": "ana",
         "bio": "Reads on trains.",
         "interests": ["books", "hiking", "jazz"],
+        "prompts": [],
     }
     assert for_ana["shared_interests"] == for_ben["shared_interests"] == ["books", "jazz"]
     # The one who waited makes the offer; the newcomer is the polite peer.

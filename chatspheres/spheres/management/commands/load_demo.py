@@ -6,6 +6,7 @@ from django.core.management.base import BaseCommand
 from django.utils import timezone
 
 from chatspheres.accounts.services import interests_ensure
+from chatspheres.prompts.services import prompts_load_shipped
 from chatspheres.spheres.activity import RECENT_HALF_LIFE, recent_rank_of
 from chatspheres.spheres.demo import (
     DEMO_HISTORY,
@@ -42,7 +43,8 @@ class Command(BaseCommand):
                 recent_rank=recent_rank_of(weight, now),
             )
         interests_ensure(names=DEMO_INTERESTS)
+        prompts = prompts_load_shipped()
         self.stdout.write(
             f"Demo content ready: {len(DEMO_SPHERES)} spheres ({seeded} given a past), "
-            f"{len(DEMO_INTERESTS)} interest suggestions."
+            f"{len(DEMO_INTERESTS)} interest suggestions, {prompts} new prompts."
         )
