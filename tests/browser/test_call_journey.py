@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -28,6 +29,10 @@ MEDIA_IS_FLOWING = """async () => {
   });
   return video && audio;
 }"""
+
+
+# The status line once the media flows: "Connected with Ana Lima".
+CONNECTED_WITH_SOMEONE = re.compile(r"^Connected with \S")
 
 
 def status(page: Page) -> Locator:
@@ -68,7 +73,7 @@ def meet(
         expect(person.page.get_by_role("button", name="End call")).to_be_visible(timeout=15_000)
     for person in (first, second):
         wait_for_media(person.page)
-        expect(status(person.page)).to_have_text("Connected", timeout=10_000)
+        expect(status(person.page)).to_have_text(CONNECTED_WITH_SOMEONE, timeout=10_000)
 
 
 def test_two_members_meet_talk_and_move_on(
@@ -93,14 +98,14 @@ def test_two_members_meet_talk_and_move_on(
     ana.page.get_by_role("heading", name="Ben Okafor", exact=True).click()  # leave the chat field
     ana.page.keyboard.press("m")
     expect(ana.page.get_by_role("button", name="Unmute")).to_be_visible()
-    expect(ben.page.get_by_text("Partner muted")).to_be_visible(timeout=10_000)
+    expect(ben.page.get_by_text("Ana Lima is muted")).to_be_visible(timeout=10_000)
     ana.page.keyboard.press("v")
     expect(ana.page.get_by_role("button", name="Turn camera on")).to_be_visible()
-    expect(ben.page.get_by_text("Partner's camera is off")).to_be_visible(timeout=10_000)
+    expect(ben.page.get_by_text("Ana Lima's camera is off")).to_be_visible(timeout=10_000)
 
     # Ben moves on: Ana is told, and asked how it was; Ben is looking again.
     ben.page.get_by_role("button", name="Next").click()
-    expect(status(ana.page)).to_have_text("Your partner moved on", timeout=10_000)
+    expect(status(ana.page)).to_have_text("Ben Okafor moved on", timeout=10_000)
     expect(ana.page.get_by_role("group", name="How was it?")).to_be_visible()
     expect(ben.page.get_by_role("button", name="Cancel")).to_be_visible(timeout=10_000)
     expect(status(ben.page)).to_have_text("Waiting for someone…", timeout=10_000)
@@ -134,7 +139,7 @@ def test_partner_closing_the_tab_is_told_plainly(
 
     dev.page.close()
 
-    expect(status(cleo.page)).to_have_text("Your partner left", timeout=10_000)
+    expect(status(cleo.page)).to_have_text("Dev Patel left", timeout=10_000)
     expect(cleo.page.get_by_role("group", name="How was it?")).to_be_visible()
     reason = run_outside_playwright(lambda: Conversation.objects.get().end_reason)
     assert reason == "left"

@@ -28,7 +28,7 @@ from playwright.sync_api import Page, WebSocket, expect
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
 from tests.browser.conftest import Participant, cut_connections, run_outside_playwright, say
-from tests.browser.test_call_journey import meet, status
+from tests.browser.test_call_journey import CONNECTED_WITH_SOMEONE, meet, status
 
 pytestmark = pytest.mark.browser
 
@@ -187,7 +187,7 @@ def test_a_call_survives_a_dropped_socket_and_a_broken_media_path(
     matches_before = len(ana_frames.of_type("match.found"))
     ana.context.set_offline(False)
     for person in (ana, ben):
-        expect(status(person.page)).to_have_text("Connected", timeout=15_000)
+        expect(status(person.page)).to_have_text(CONNECTED_WITH_SOMEONE, timeout=15_000)
     # Ben's message, sent while she was away, reached her once she was back.
     expect(ana.page.get_by_role("log")).to_contain_text("Are you still there, Ana?", timeout=10_000)
 
@@ -226,7 +226,7 @@ def test_a_call_survives_a_dropped_socket_and_a_broken_media_path(
         ana.page.wait_for_function("() => window.chatspheres.iceRestarts >= 2", timeout=30_000)
         assert ana.page.evaluate("window.chatspheres.conversation") == conversation
     for person in (ana, ben):
-        expect(status(person.page)).to_have_text("Connected", timeout=20_000)
+        expect(status(person.page)).to_have_text(CONNECTED_WITH_SOMEONE, timeout=20_000)
     for person in (ana, ben):
         person.page.wait_for_function(
             "() => window.chatspheres.pc.signalingState === 'stable'", timeout=10_000
@@ -244,7 +244,7 @@ def test_a_call_survives_a_dropped_socket_and_a_broken_media_path(
 
     # -- 4. The call still ends the ordinary way.
     ben.page.get_by_role("button", name="End call").click()
-    expect(status(ana.page)).to_have_text("Your partner left", timeout=10_000)
+    expect(status(ana.page)).to_have_text("Ben Okafor ended the call", timeout=10_000)
     expect(ana.page.get_by_role("group", name="How was it?")).to_be_visible()
     assert conversations() == [(conversation, False)]
     for person in (ana, ben):
@@ -278,7 +278,7 @@ def test_signed_out_elsewhere_the_call_page_says_so_and_stays_closed(
     # Nothing left to answer as someone signed out; nothing to start either.
     expect(page.get_by_role("group", name="How was it?")).to_be_hidden()
     expect(page.get_by_role("button", name="Start a conversation")).to_be_disabled()
-    expect(status(dev.page)).to_have_text("Your partner left", timeout=10_000)
+    expect(status(dev.page)).to_have_text("Cleo Ward left", timeout=10_000)
     both_views(page, screenshot, "reconnect-4-signed-out")
 
     # It does not try to reconnect.
@@ -303,12 +303,12 @@ def test_away_longer_than_the_grace_the_call_ends_plainly_on_both_sides(
     assert len(cut_connections(user_id_of("Eve Martin"))) == 1
     expect(status(eve.page)).to_have_text("Reconnecting…", timeout=10_000)
     # The grace runs out: the server ends the call, and Finn is told.
-    expect(status(finn.page)).to_have_text("Your partner lost the connection", timeout=15_000)
+    expect(status(finn.page)).to_have_text("Connection lost", timeout=15_000)
     expect(finn.page.get_by_role("group", name="How was it?")).to_be_visible()
 
     # Eve comes back to a server that no longer knows her tab: a new one.
     eve.context.set_offline(False)
-    expect(status(eve.page)).to_have_text("Call ended — the connection was lost", timeout=15_000)
+    expect(status(eve.page)).to_have_text("Connection lost", timeout=15_000)
     assert eve_frames.of_type("ready")[-1]["resumed"] is False
     expect(eve.page.get_by_role("group", name="How was it?")).to_be_visible()
     screenshot(eve.page, "reconnect-5-call-lost-1280")

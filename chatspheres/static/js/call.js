@@ -18,11 +18,16 @@ const JOIN_RETRY_DELAYS_MS = [2_000, 4_000, 8_000, 8_000];
 const END_FALLBACK_MS = 5_000;
 const CHAT_MAX = 1000;
 const STORAGE_KEYS = { video: "chatspheres.camera", audio: "chatspheres.microphone" };
+// "Keep me in the queue": after a partner moves on, look for the next person at once.
+const KEEP_QUEUED_KEY = "chatspheres.keepQueued";
+// The side panel is a drawer (opened with "Chat") while this query holds; see call.css.
+const DRAWER_LAYOUT = window.matchMedia("(max-width: 59.99rem)");
 
 const byId = (id) => document.getElementById(id);
 const root = byId("call");
 const els = {
   status: byId("call-status"),
+  announce: byId("call-announce"),
   alert: byId("call-alert"),
   phases: {
     preview: byId("phase-preview"),
@@ -71,6 +76,11 @@ const els = {
   partnerMuted: byId("partner-muted"),
   partnerCameraOff: byId("partner-camera-off"),
   chatLog: byId("chat-log"),
+  chatToggle: byId("chat-toggle"),
+  chatUnread: byId("chat-unread"),
+  chatUnreadWords: byId("chat-unread-words"),
+  waitingAfter: byId("waiting-after"),
+  keepQueued: document.querySelectorAll("[data-keep-queued]"),
   chatEmpty: byId("chat-empty"),
   chatForm: byId("chat-form"),
   chatInput: byId("chat-input"),
@@ -115,6 +125,11 @@ const state = {
   // The first camera and microphone request (settles either way), and whether it has.
   mediaReady: Promise.resolve(),
   mediaSettled: false,
+  // The phone layout's chat drawer, and the partner's messages it has not shown yet.
+  drawerOpen: false,
+  unread: 0,
+  // How the last call ended, for the ended screen: { words, partnerMovedOn }.
+  ending: null,
 };
 
 // For tests and debugging: the current peer connection (or null), the
@@ -224,7 +239,7 @@ function liveTrack(kind) {
 
 const CALL_STATUS = {
   connecting: "Connecting…",
-  connected: "Connected",
+  connected: "Connected",  // "Connected with Ana" once the partner has a name
   reconnecting: "Reconnecting…",
   failed: "Connection failed",
   "no-media": "Couldn't connect",
@@ -241,6 +256,7 @@ function statusText() {
       return state.socket === "connecting" ? "Connecting…" : "Waiting for someone…";
     case "call":
       if (state.call?.partnerAway) return `${partnerName(state.call)}'s connection dropped, waiting for them…`;
+      if (state.call?.connState === "connected" && state.call.partner.name) return `Connected with ${state.call.partner.name}`;
       return CALL_STATUS[state.call?.connState ?? "connecting"];
     case "ended":
       return state.endedText;
@@ -266,7 +282,8 @@ const STATUS_TONE = {
 function renderStatus() {
   const text = statusText();
   setText(els.status, text);
-  els.status.dataset.tone = STATUS_TONE[text] ?? (state.phase === "ended" ? "neutral" : "busy");
+  const connected = state.phase === "call" && state.call?.connState === "connected" && !state.call.partnerAway;
+  els.status.dataset.tone = connected ? "good" : STATUS_TONE[text] ?? (state.phase === "ended" ? "neutral" : "busy");
   const trouble = state.phase === "call" && ["failed", "no-media"].includes(state.call?.connState);
   els.trouble.hidden = !trouble;
 }
@@ -285,14 +302,85 @@ function setPhase(phase, { focus = true } = {}) {
     state.inQueue = false;
     state.hint = null;
   }
+  if (phase !== "call") {
+    state.unread = 0;
+    setDrawer(false);
+  }
+  // Mid-call, leaving the page asks first; at any other time it just goes.
+  if (phase === "call") window.addEventListener("beforeunload", askBeforeLeaving);
+  else window.removeEventListener("beforeunload", askBeforeLeaving);
+  els.waitingAfter.hidden = phase !== "waiting" || !els.waitingAfter.textContent;
   renderReflection();
   renderPresence();
   renderStatus();
   if (changed && focus) {
     // Keep keyboard and screen-reader users oriented: the control they used
-    // has just disappeared with the previous phase.
-    els.headings[phase]?.focus({ preventScroll: false });
+    // has just disappeared with the previous phase. Left behind by a partner
+    // who moved on, the next step is the button that finds someone new.
+    const target = phase === "ended" && state.ending?.partnerMovedOn ? els.againButton : els.headings[phase];
+    target?.focus({ preventScroll: true });
   }
+}
+
+function askBeforeLeaving(event) {
+  if (state.phase !== "call" || !state.call || state.call.ending) return;
+  event.preventDefault();
+  event.returnValue = ""; // older browsers ask only when this is set
+}
+
+// ---------------------------------------------------------------- the phone layout
+
+/** Open or close the chat drawer (phones); opening it counts its messages as read. */
+function setDrawer(open) {
+  state.drawerOpen = open;
+  root.dataset.drawer = open ? "open" : "closed";
+  els.chatToggle.setAttribute("aria-expanded", String(open));
+  if (open) state.unread = 0;
+  renderUnread();
+}
+
+function renderUnread() {
+  const n = state.unread;
+  els.chatUnread.hidden = n === 0;
+  setText(els.chatUnread, n > 9 ? "9+" : String(n));
+  setText(els.chatUnreadWords, n === 0 ? "" : n === 1 ? "1 unread message" : `${n} unread messages`);
+}
+
+/** Say something to screen readers through the polite region (the same words twice are still said). */
+function announce(text) {
+  els.announce.textContent = "";
+  window.setTimeout(() => {
+    els.announce.textContent = text;
+  }, 50);
+}
+
+/**
+ * The call fills what is visible of the window: with the on-screen keyboard
+ * open that is the visual viewport, which may also be scrolled down.
+ */
+function followVisualViewport() {
+  const vv = window.visualViewport;
+  if (!vv) return;
+  root.style.setProperty("--call-viewport-height", `${Math.round(vv.height)}px`);
+  root.style.setProperty("--call-viewport-top", `${Math.round(vv.offsetTop)}px`);
+}
+
+function keepQueued() {
+  try {
+    return window.localStorage.getItem(KEEP_QUEUED_KEY) === "yes";
+  } catch {
+    return false;
+  }
+}
+
+function setKeepQueued(on) {
+  try {
+    if (on) window.localStorage.setItem(KEEP_QUEUED_KEY, "yes");
+    else window.localStorage.removeItem(KEEP_QUEUED_KEY);
+  } catch {
+    // Private windows may refuse storage: the choice holds for this page only.
+  }
+  for (const box of els.keepQueued) box.checked = on;
 }
 
 function startWaitTimer() {
@@ -494,15 +582,17 @@ function renderMediaControls() {
   const hasVideo = liveTrack("video") !== null;
   const audioOn = hasAudio && state.audioOn;
   const videoOn = hasVideo && state.videoOn;
+  // The label says what pressing does ("Mute" / "Unmute"); no aria-pressed as
+  // well, or a screen reader says "Unmute, toggle button, pressed".
   for (const button of els.audioButtons) {
     button.querySelector(".label").textContent = audioOn || !hasAudio ? "Mute" : "Unmute";
-    button.setAttribute("aria-pressed", String(hasAudio && !state.audioOn));
+    button.dataset.off = String(hasAudio && !state.audioOn);
     button.disabled = !hasAudio;
     button.dataset.on = String(audioOn);
   }
   for (const button of els.videoButtons) {
     button.querySelector(".label").textContent = videoOn || !hasVideo ? "Turn camera off" : "Turn camera on";
-    button.setAttribute("aria-pressed", String(hasVideo && !state.videoOn));
+    button.dataset.off = String(hasVideo && !state.videoOn);
     button.disabled = !hasVideo;
     button.dataset.on = String(videoOn);
   }
@@ -771,9 +861,11 @@ rt.on("signal", (msg) => {
 rt.on("media.state", (msg) => {
   const call = state.call;
   if (!call || msg.conversation !== call.id) return;
+  const [audioBefore, videoBefore] = [call.partnerAudio, call.partnerVideo];
   call.partnerAudio = msg.audio !== false;
   call.partnerVideo = msg.video !== false;
   renderPartnerMedia(call);
+  announcePartnerMedia(call, audioBefore, videoBefore);
   updateConnectionState(call);
 });
 
@@ -1193,6 +1285,7 @@ function renderPartner(call, msg) {
   const partner = call.partner;
   els.partnerName.textContent = partner.name || "Your partner";
   els.headings.call.textContent = `Call with ${partner.name || "your partner"}`;
+  els.remoteVideo.setAttribute("aria-label", partner.name ? `${partner.name}'s video` : "Your partner's video");
   els.remoteInitial.textContent = (partner.name || "?").trim().charAt(0).toUpperCase();
   els.partnerBio.textContent = partner.bio || "";
   els.partnerBio.hidden = !partner.bio;
@@ -1217,13 +1310,28 @@ function renderPartner(call, msg) {
 }
 
 function renderPartnerMedia(call) {
+  const name = partnerName(call);
+  setText(els.partnerMuted, `${name} is muted`);
+  setText(els.partnerCameraOff, `${name}'s camera is off`);
   els.partnerMuted.hidden = call.partnerAudio;
   els.partnerCameraOff.hidden = call.partnerVideo;
   root.dataset.remoteVideo = call.partnerVideo ? "on" : "off";
 }
 
+/** Tell screen readers what the partner just changed (the overlays only show it). */
+function announcePartnerMedia(call, audioBefore, videoBefore) {
+  const name = partnerName(call);
+  const changes = [];
+  if (audioBefore !== call.partnerAudio) changes.push(call.partnerAudio ? `${name} unmuted` : `${name} muted`);
+  if (videoBefore !== call.partnerVideo) {
+    changes.push(call.partnerVideo ? `${name} turned their camera on` : `${name} turned their camera off`);
+  }
+  if (changes.length) announce(`${changes.join(". ")}.`);
+}
+
 function appendChat(who, text, kind) {
-  const item = document.createElement("li");
+  // Paragraphs in a role="log" container: a list there is not a list to screen readers.
+  const item = document.createElement("p");
   item.className = `chat-message chat-${kind}`;
   const name = document.createElement("span");
   name.className = "chat-who";
@@ -1239,6 +1347,10 @@ function appendChat(who, text, kind) {
   els.chatLog.append(item);
   els.chatEmpty.hidden = true;
   els.chatLog.scrollTop = els.chatLog.scrollHeight;
+  if (kind === "partner" && DRAWER_LAYOUT.matches && !state.drawerOpen) {
+    state.unread += 1;
+    renderUnread();
+  }
 }
 
 function sendChat(event) {
@@ -1277,18 +1389,18 @@ function endCall(reason) {
   }, END_FALLBACK_MS);
 }
 
-function endedText(reason, byMe) {
-  if (reason === "lost") return "Call ended — the connection was lost";
+/** Each ending in its own words: who ended it, and how. */
+function endedText(reason, byMe, name) {
+  if (reason === "lost" || reason === "disconnected") return "Connection lost";
   if (reason === "signed-out") return "Call ended — you were signed out";
-  if (byMe) return "Call ended";
+  if (byMe) return "You ended the call";
   switch (reason) {
     case "next":
-      return "Your partner moved on";
-    case "disconnected":
-      return "Your partner lost the connection";
+      return `${name} moved on`;
     case "left":
+      return `${name} left`;
     case "ended":
-      return "Your partner left";
+      return `${name} ended the call`;
     default:
       return "Call ended";
   }
@@ -1298,6 +1410,12 @@ function finishCall(reason, byMe) {
   const call = state.call;
   if (!call) return;
   const goNext = call.ending === "next";
+  // Pressed End call (or Next) while the partner's press was on its way: the
+  // server saved theirs, but this person ended the call too.
+  const mine = byMe || (Boolean(call.ending) && ["ended", "next"].includes(reason));
+  const name = partnerName(call);
+  const partnerMovedOn = reason === "next" && !mine;
+  state.ending = { words: endedText(reason, mine, name), partnerMovedOn };
   teardown(call);
   state.reflection = {
     conversation: call.id,
@@ -1307,18 +1425,27 @@ function finishCall(reason, byMe) {
   };
   resetReflection();
   startReflection({ conversation: call.id, partner: call.partner });
-  if (goNext) {
+  setText(els.headings.ended, state.ending.words);
+  setText(els.againButton, partnerMovedOn ? "Find someone new" : "Start a conversation");
+  els.waitingAfter.textContent = "";
+  if (goNext || (partnerMovedOn && keepQueued())) {
+    if (!goNext) {
+      // "Keep me in the queue": looking again already, and saying why.
+      els.waitingAfter.textContent = `${state.ending.words}.`;
+      announce(`${state.ending.words}. Looking for someone new.`);
+    }
     state.queued = true;
     state.joinRetries = 0;
     setPhase("waiting");
     sendJoin();
   } else {
-    state.endedText = endedText(reason, byMe);
+    state.endedText = state.ending.words;
     setPhase("ended");
   }
 }
 
 function teardown(call) {
+  window.removeEventListener("beforeunload", askBeforeLeaving);
   window.clearTimeout(call.mediaTimer);
   window.clearTimeout(call.endTimer);
   window.clearTimeout(call.iceTimer);
@@ -1403,6 +1530,12 @@ els.againButton.addEventListener("click", joinQueue);
 els.nextButton.addEventListener("click", () => endCall("next"));
 els.endButton.addEventListener("click", () => endCall("ended"));
 els.chatForm.addEventListener("submit", sendChat);
+els.chatToggle.addEventListener("click", () => setDrawer(!state.drawerOpen));
+for (const box of els.keepQueued) box.addEventListener("change", () => setKeepQueued(box.checked));
+setKeepQueued(keepQueued());
+window.visualViewport?.addEventListener("resize", followVisualViewport);
+window.visualViewport?.addEventListener("scroll", followVisualViewport);
+followVisualViewport();
 els.retryMedia.addEventListener("click", () => startMedia());
 for (const button of els.audioButtons) button.addEventListener("click", () => setAudio(!state.audioOn));
 for (const button of els.videoButtons) button.addEventListener("click", () => setVideo(!state.videoOn));
@@ -1412,6 +1545,12 @@ els.micSelect.addEventListener("change", () => switchDevice("audio", els.micSele
 navigator.mediaDevices?.addEventListener?.("devicechange", () => refreshDevices());
 
 document.addEventListener("keydown", (event) => {
+  if (event.key === "Escape" && state.drawerOpen && DRAWER_LAYOUT.matches) {
+    // The drawer closes and focus goes back to what opened it.
+    setDrawer(false);
+    els.chatToggle.focus();
+    return;
+  }
   if (event.defaultPrevented || event.repeat || event.ctrlKey || event.metaKey || event.altKey) return;
   const target = event.target;
   if (target instanceof Element && target.closest("input, textarea, select, [contenteditable]:not([contenteditable='false'])")) return;
