@@ -3,6 +3,7 @@
 // pattern, with the server telling each side whether it is polite.
 import { tabConnection } from "./realtime.js";
 import { showRecap, startReflection } from "./reflection.js";
+import { promptsCallEnded, promptsCallStarted } from "./prompts.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const sphereId = Number(config.sphere);
@@ -1086,6 +1087,7 @@ function startCall(msg) {
 
   renderPartner(call, msg);
   showRecap(msg.recap);
+  promptsCallStarted(msg);
   els.chatLog.replaceChildren();
   els.chatEmpty.hidden = false;
   els.chatInput.value = "";
@@ -1445,6 +1447,7 @@ function finishCall(reason, byMe) {
 }
 
 function teardown(call) {
+  promptsCallEnded();
   window.removeEventListener("beforeunload", askBeforeLeaving);
   window.clearTimeout(call.mediaTimer);
   window.clearTimeout(call.endTimer);

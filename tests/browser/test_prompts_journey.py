@@ -1,0 +1,70 @@
+"""Two people in a call draw a prompt together and go deeper only when both want to."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from tests.browser.conftest import Participant, run_outside_playwright
+from tests.browser.test_call_journey import meet
+
+pytestmark = pytest.mark.browser
+
+# The issue's bound for the card to reach the other screen; a bound on a wait, not a timing.
+SAME_CARD_WITHIN_MS = 1_000
+
+
+def card_text(page: Page) -> str:
+    return page.get_by_role("region", name="Prompt").locator("#prompt-text").inner_text()
+
+
+def test_both_see_the_same_prompt_and_go_deeper_only_together(
+    call_sphere: Any,
+    participant: Callable[[str], Participant],
+    screenshot: Callable[[Page, str], None],
+) -> None:
+    from chatspheres.prompts.services import prompts_load_shipped
+
+    run_outside_playwright(prompts_load_shipped)
+    ana = participant("Ana Lima")
+    ben = participant("Ben Okafor")
+    meet(ana, ben, call_sphere)
+    prompt = {
+        person.name: person.page.get_by_role("region", name="Prompt") for person in (ana, ben)
+    }
+    for person in (ana, ben):
+        expect(prompt[person.name]).to_contain_text("Warm-up")
+        expect(person.page.get_by_role("button", name="Pass")).to_be_disabled()
+
+    ana.page.get_by_role("button", name="Draw a prompt").click()
+    expect(prompt[ana.name].locator("#prompt-text[data-painted-at]")).to_be_attached(timeout=10_000)
+    drawn = card_text(ana.page)
+    expect(prompt[ben.name]).to_contain_text(drawn, timeout=SAME_CARD_WITHIN_MS)
+    screenshot(ben.page, "prompt-drawn")
+
+    # Pass: another card, still a warm-up, on both screens.
+    ben.page.get_by_role("button", name="Pass").click()
+    expect(prompt[ben.name]).not_to_contain_text(drawn, timeout=10_000)
+    passed = card_text(ben.page)
+    expect(prompt[ana.name]).to_contain_text(passed, timeout=10_000)
+
+    # Ana wants to go deeper: Ben is told, and nothing else changes for either.
+    ana.page.get_by_role("button", name="Go deeper").click()
+    expect(prompt[ben.name]).to_contain_text("Ana Lima wants to go deeper", timeout=10_000)
+    expect(prompt[ana.name]).to_contain_text("Waiting for Ben Okafor to tap Go deeper too")
+    screenshot(ben.page, "prompt-partner-wants-deeper")
+    for person in (ana, ben):
+        expect(prompt[person.name]).to_contain_text("Warm-up")
+        expect(prompt[person.name]).to_contain_text(passed)
+
+    # Ben taps it too: both are now on a deeper card.
+    ben.page.get_by_role("button", name="Go deeper").click()
+    for person in (ana, ben):
+        expect(prompt[person.name]).to_contain_text("You both chose to go deeper", timeout=10_000)
+        expect(prompt[person.name].locator("#prompt-depth")).to_have_text("Deeper")
+        expect(prompt[person.name]).not_to_contain_text(passed)
+    assert card_text(ana.page) == card_text(ben.page)
+    screenshot(ana.page, "prompt-deeper")
