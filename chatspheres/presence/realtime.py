@@ -14,8 +14,9 @@ from typing import cast
 
 from chatspheres.presence import tracker as rules
 from chatspheres.presence.services import presence_record
-from chatspheres.presence.tracker import PresenceTracker, member_scope
+from chatspheres.presence.tracker import Plan, PresenceTracker, member_scope
 from chatspheres.realtime.db import run_in_db
+from chatspheres.realtime.hub import Hub
 from chatspheres.realtime.registry import registry
 from chatspheres.realtime.runtime import Runtime
 from chatspheres.realtime.tab import Tab
@@ -44,6 +45,30 @@ async def keep_presence(runtime: Runtime) -> None:
     hub = runtime.hub
     now = time.monotonic()
     plan = tracker.plan({tab.user_id for tab in runtime.tabs.values() if not tab.closed}, now=now)
+    if runtime.single_process:
+        # Every tab is here: leaving here is leaving everywhere, and the hub
+        # need not keep a count per member (a few hundred bytes each).
+        for user_id in plan.arrived:
+            tracker.arrived(user_id)
+        for user_id in plan.departed:
+            tracker.departed(user_id, last_anywhere=True)
+    else:
+        await _count_in_hub(hub, tracker, plan)
+    offline = set(tracker.offline_due)
+    if not plan.writes and not offline:
+        return
+    await run_in_db(
+        presence_record,
+        seen=plan.seen,
+        refresh=plan.refresh,
+        offline=offline,
+        online_for=rules.ONLINE_SECONDS,
+        refresh_every=rules.HEARTBEAT_SECONDS,
+    )
+    tracker.written(plan, offline, now=now)
+
+
+async def _count_in_hub(hub: Hub, tracker: PresenceTracker, plan: Plan) -> None:
     # The hub counts a member here before it tells the other processes (and
     # tells them later if that fails), so the tracker follows each call made.
     for user_id in plan.arrived:
@@ -57,15 +82,3 @@ async def keep_presence(runtime: Runtime) -> None:
             last = await hub.presence_remove(member_scope(user_id), user_id)
         finally:
             tracker.departed(user_id, last_anywhere=last)
-    offline = set(tracker.offline_due)
-    if not plan.writes and not offline:
-        return
-    await run_in_db(
-        presence_record,
-        seen=plan.seen,
-        refresh=plan.refresh,
-        offline=offline,
-        online_for=rules.ONLINE_SECONDS,
-        refresh_every=rules.HEARTBEAT_SECONDS,
-    )
-    tracker.written(plan, offline, now=now)
