@@ -3,6 +3,8 @@
 // pattern, with the server telling each side whether it is polite.
 import { tabConnection } from "./realtime.js";
 import { showRecap, startReflection } from "./reflection.js";
+import { balanceEnd, balanceStart } from "./balance.js";
+import { softStartBegin, softStartEnd } from "./softstart.js";
 import { promptsCallEnded, promptsCallStarted } from "./prompts.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
@@ -1087,6 +1089,8 @@ function startCall(msg) {
 
   renderPartner(call, msg);
   showRecap(msg.recap);
+  balanceStart({ conversation: call.id, partnerName: call.partner.name, audioTrack: () => liveTrack("audio") });
+  softStartBegin(msg, { partnerName: call.partner.name });
   promptsCallStarted(msg);
   els.chatLog.replaceChildren();
   els.chatEmpty.hidden = false;
@@ -1427,6 +1431,8 @@ function finishCall(reason, byMe) {
   };
   resetReflection();
   startReflection({ conversation: call.id, partner: call.partner });
+  balanceEnd();
+  softStartEnd();
   setText(els.headings.ended, state.ending.words);
   setText(els.againButton, partnerMovedOn ? "Find someone new" : "Start a conversation");
   els.waitingAfter.textContent = "";
