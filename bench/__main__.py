@@ -39,6 +39,7 @@ BENCHMARKS: dict[str, int] = {
     "reconnect": 300,
     "connect": 420,
     "ring": 240,
+    "prompt": 240,
 }
 REPORT_TIME_LIMIT = 120
 RUN_RECORD = RESULTS / "_run.json"
