@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from chatspheres.calls.realtime import CallTab
 from chatspheres.prompts.events import PromptCard, PromptDepth
+from chatspheres.prompts.selectors import table_of
 from chatspheres.prompts.services import prompt_draw, prompt_go_deeper
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.hub import Envelope
@@ -43,6 +44,41 @@ def _for_this_call(tab: Tab, envelope: Envelope) -> bool:
 
 registry.observe(PromptCard, _for_this_call)
 registry.observe(PromptDepth, _for_this_call)
+
+
+@registry.on_tab_resync
+async def tab_resync(tab: Tab) -> None:
+    """A tab that missed too much to catch up is shown its call's depth and card again."""
+    conversation = tab.state(CallTab).conversation
+    if conversation is None:
+        return
+    found = await run_in_db(table_of, public_id=conversation, user_id=tab.user_id)
+    if found is None:
+        return
+    table, wishing = found
+    partner = table.conversation.partner_of(tab.user_id)
+    card = table.card
+    if card is not None:
+        await tab.send(
+            PromptCard(
+                conversation=conversation,
+                text=card.text,
+                depth=card.depth,
+                source=card.source,  # type: ignore[arg-type]
+                how=card.how,  # type: ignore[arg-type]
+                by_me=card.drawn_by_id == tab.user_id,
+            )
+        )
+    # After the card: the depth may be above the card's, when nothing was left to deal.
+    await tab.send(
+        PromptDepth(
+            conversation=conversation,
+            depth=table.depth,
+            you_want=tab.user_id in wishing,
+            partner_wants=partner in wishing,
+            rose=False,
+        )
+    )
 
 
 @registry.message(PromptDraw)

@@ -13,6 +13,7 @@ from chatspheres.prompts.models import (
     ProfileAnswer,
     ProfileQuestion,
     Prompt,
+    Table,
 )
 
 
@@ -77,6 +78,19 @@ def profile_answers_for(*, user_id: int) -> dict[str, str]:
         ProfileAnswer.objects.filter(profile__user_id=user_id).values_list("question", "answer")
     )
     return {question: answers.get(question, "") for question in ProfileQuestion.values}
+
+
+def table_of(*, public_id: str, user_id: int) -> tuple[Table, set[int]] | None:
+    """A conversation's prompt table with its card, and who has tapped "Go deeper" (None: none)."""
+    table = (
+        Table.objects.select_related("card", "conversation")
+        .filter(conversation__public_id=public_id)
+        .filter(Q(conversation__user_a_id=user_id) | Q(conversation__user_b_id=user_id))
+        .first()
+    )
+    if table is None:
+        return None
+    return table, set(table.wishes.values_list("user_id", flat=True))
 
 
 def cards_of(*, conversation: Conversation) -> list[Card]:

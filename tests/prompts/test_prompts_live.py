@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from chatspheres.prompts.models import Card
 from chatspheres.prompts.services import prompts_load_shipped
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member
+from tests.realtime.test_resume import live_server_hub_log_size
 from tests.realtime.wsclient import Tab, match
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,3 +79,36 @@ def test_only_the_call_tabs_may_draw(live_server: LiveServer, sphere: Sphere) ->
     ben.receive_type("call.ended")
     ben.send({"type": "prompt.draw", "conversation": conversation})
     assert ben.receive_type("error")["code"] == "not_in_conversation"
+
+
+def test_a_tab_told_to_resync_is_shown_its_card_and_who_wants_to_go_deeper(
+    live_server: LiveServer, sphere: Sphere, settings: Any
+) -> None:
+    prompts_load_shipped()
+    settings.REALTIME_EVENT_LOG_SIZE = 3
+    live_server_hub_log_size(3)
+    ana = Tab(live_server, make_member("ana@example.com", name="Ana", spheres=(sphere,)))
+    ben = Tab(live_server, make_member("ben@example.com", name="Ben", spheres=(sphere,)))
+    found, _ = match(ana, ben, sphere.pk)
+    conversation = found["conversation"]
+    ana.send({"type": "prompt.draw", "conversation": conversation})
+    drawn = ana.receive_type("prompt.card")["text"]
+    ben.receive_type("prompt.card")
+    ana.drop()
+    ben.receive_type("call.partner_away")
+    ben.send({"type": "prompt.deeper", "conversation": conversation})
+    ben.receive_type("prompt.depth")
+    for index in range(5):
+        ben.send({"type": "chat.send", "conversation": conversation, "text": f"line {index}"})
+    assert ana.reconnect()["resumed"] is True
+    ana.receive_type("resync")
+    # Other apps answer the resync too (call.state, notification.unread): take ours.
+    frames = {}
+    for _ in range(10):
+        frame = ana.receive()
+        frames[frame["type"]] = frame
+        if {"prompt.card", "prompt.depth"} <= frames.keys():
+            break
+    card, depth = frames["prompt.card"], frames["prompt.depth"]
+    assert (card["text"], card["by_me"]) == (drawn, True)
+    assert (depth["depth"], depth["partner_wants"], depth["you_want"]) == (1, True, False)
