@@ -40,6 +40,7 @@ BENCHMARKS: dict[str, int] = {
     "connect": 420,
     "ring": 240,
     "prompt": 240,
+    "meter": 180,
 }
 REPORT_TIME_LIMIT = 120
 RUN_RECORD = RESULTS / "_run.json"

@@ -47,7 +47,7 @@ from bench.common import RESULTS, ROOT
 
 OUTPUT = ROOT / "docs" / "performance.md"
 RUN_RECORD = RESULTS / "_run.json"
-ORDER = ("relay", "reconnect", "matching", "connect", "sockets", "pages", "people", "ring")
+ORDER = ("relay", "reconnect", "matching", "connect", "sockets", "pages", "people", "ring", "meter")
 TITLES = {
     "relay": "Relay: signaling messages, ours against PeerJS",
     "reconnect": "Reconnect: from a dropped socket to a resumed call",
@@ -58,6 +58,7 @@ TITLES = {
     "people": "People and a person's page: server time and SQL queries",
     "ring": "A ring: from the Call now press to the ringing card painted",
     "prompt": "A prompt: from Draw a prompt to the card painted on the partner's screen",
+    "meter": "The talk balance meter: its CPU in the page",
 }
 # The issue's targets, in its words, per benchmark (shown when a benchmark did not run).
 ISSUE_TARGETS = {
@@ -87,6 +88,10 @@ ISSUE_TARGETS = {
     ],
     "prompt": [
         "from Draw a prompt to the card painted on the partner's screen: p50 at most 100 ms"
+    ],
+    "meter": [
+        "the meter's CPU in the page: at most 2% of one core, measured with the page's own"
+        " performance timeline over 60 s of fake audio"
     ],
 }
 SOCKET_TARGET_KIB = 22.0
@@ -755,6 +760,50 @@ def pages_section(doc: dict[str, Any]) -> list[str]:
     return lines
 
 
+def meter_section(doc: dict[str, Any]) -> list[str]:
+    lines = [
+        f"Two pages in a call for {number(doc.get('window_s'), 's')} of fake audio that speaks"
+        " half the time; each page times every tick of the meter's analyser callback with"
+        " performance.now() and observes long tasks (PerformanceObserver). The figure is the"
+        " worse page's mean tick (slowest 5% left out) times its ticks, over the window, in"
+        " percent of one core;"
+        " the plain sum of the ticks' wall times (which on a busy machine includes moments the"
+        " renderer was not running) is beside it.",
+        "",
+    ]
+    rows = [
+        [
+            index + 1,
+            number(page["window_s"], "s"),
+            f"{page['percent_of_one_core']:.3f}%",
+            ratio(page["percent_of_one_core"], doc.get("target_percent", 2.0)),
+            page["ticks"],
+            number(page["trimmed_mean_tick_ms"], "ms"),
+            number(page["p90_tick_ms"], "ms"),
+            number(page["longest_tick_ms"], "ms"),
+            f"{number(page['meter_ms'], 'ms')} ({page['wall_percent_of_one_core']:.3f}%)",
+            f"{page['long_tasks']} ({number(page['long_tasks_ms'], 'ms')})",
+        ]
+        for index, page in enumerate(doc["pages"])
+    ]
+    lines += table(
+        [
+            "page",
+            "window",
+            "of one core",
+            "/ 2% target",
+            "ticks",
+            "mean tick (95%)",
+            "p90 tick",
+            "longest tick",
+            "wall sum",
+            "long tasks (all causes)",
+        ],
+        rows,
+    )
+    return lines
+
+
 SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "relay": relay_section,
     "reconnect": reconnect_section,
@@ -762,6 +811,7 @@ SECTIONS: dict[str, Callable[[dict[str, Any]], list[str]]] = {
     "connect": connect_section,
     "sockets": sockets_section,
     "pages": pages_section,
+    "meter": meter_section,
 }
 
 

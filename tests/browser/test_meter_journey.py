@@ -7,11 +7,8 @@ seconds and silence for the rest, so the truth of who spoke how much is known.
 
 from __future__ import annotations
 
-import math
 import re
-import struct
 import uuid
-import wave
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -23,11 +20,10 @@ from chatspheres.calls.models import Participant as Side
 from tests.browser.chromium import CHROMIUM_FLAGS
 from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright
 from tests.browser.test_call_journey import meet
+from tests.browser.voices import voice_flags, write_voice
 
 pytestmark = pytest.mark.browser
 
-RATE = 48_000
-PERIOD_SECONDS = 5
 # How far the meter may be from the truth, in percentage points.
 TOLERANCE = 10
 # Long enough for the share to settle whatever the phase of each person's loop.
@@ -36,29 +32,6 @@ TALK_SECONDS = 30
 PARTNER_FILTER = "() => getComputedStyle(document.getElementById('remote-video')).filter"
 TALKED = "window.chatspheresBalance.mine + window.chatspheresBalance.partner"
 SPLIT = re.compile(r"^You (\d+)% · (.+) (\d+)%$")
-
-
-def write_voice(path: Path, speaking: float) -> None:
-    """A loop of PERIOD_SECONDS: a warbling tone for ``speaking`` of it, then silence."""
-    frames = bytearray()
-    on = int(RATE * PERIOD_SECONDS * speaking)
-    for index in range(RATE * PERIOD_SECONDS):
-        value = 0.0
-        if index < on:
-            t = index / RATE
-            # A pitch that moves like a voice, so no noise suppressor takes it for a hum.
-            pitch = 220 + 60 * math.sin(2 * math.pi * 3 * t)
-            value = (
-                0.3
-                * math.sin(2 * math.pi * pitch * t)
-                * (0.75 + 0.25 * math.sin(2 * math.pi * 5 * t))
-            )
-        frames += struct.pack("<h", int(value * 32767))
-    with wave.open(str(path), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(RATE)
-        out.writeframes(bytes(frames))
 
 
 @pytest.fixture
@@ -73,11 +46,7 @@ def speaker(
         write_voice(voice, speaking)
         browser = playwright.chromium.launch(
             executable_path=chromium_executable,
-            args=[
-                *CHROMIUM_FLAGS,
-                f"--use-file-for-fake-audio-capture={voice}",
-                "--autoplay-policy=no-user-gesture-required",
-            ],
+            args=[*CHROMIUM_FLAGS, *voice_flags(voice)],
             headless=True,
         )
         context = browser.new_context(

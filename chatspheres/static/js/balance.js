@@ -32,8 +32,10 @@ const els = {
   afterComment: byId("balance-after-comment"),
 };
 
-// For tests and the benchmark: the counts, and how many ticks took how long.
-const exposed = { mine: 0, partner: 0, ticks: 0, tickMs: 0 };
+// For tests and the benchmark: the counts, how many ticks took how long, and
+// the last TICKS_KEPT ticks' times (a ring: tick n is at n % TICKS_KEPT).
+const TICKS_KEPT = 1024;
+const exposed = { mine: 0, partner: 0, ticks: 0, tickMs: 0, tickMaxMs: 0, recent: new Float32Array(TICKS_KEPT) };
 window.chatspheresBalance = exposed;
 
 let rt = null;
@@ -139,8 +141,11 @@ function tick(call, { send = true } = {}) {
   if (now - call.lastVoice <= HANGOVER_MS) call.mine += elapsed / 1000;
   if (send && now - call.lastSent >= SEND_EVERY_MS) sendCount(call, now);
   exposed.mine = call.mine;
+  const took = performance.now() - started;
+  exposed.recent[exposed.ticks % TICKS_KEPT] = took;
   exposed.ticks += 1;
-  exposed.tickMs += performance.now() - started;
+  exposed.tickMs += took;
+  if (took > exposed.tickMaxMs) exposed.tickMaxMs = took;
 }
 
 function sendCount(call, now) {
