@@ -207,7 +207,7 @@ async def run_ours(
 
     first, second = people
     await first.page.get_by_role("button", name="End call").click(timeout=STEP_TIMEOUT_MS)
-    status = second.page.get_by_role("main").get_by_role("status")
+    status = second.page.get_by_role("status", name="Call status")
     await expect(status).to_have_text(re.compile("ended the call"), timeout=STEP_TIMEOUT_MS)
     return {"ms": end - start, "milestones": ours_milestones(a, b, start)}
 

@@ -152,6 +152,7 @@ const direct = config.direct
 function directStart() {
   if (!direct) return;
   clearAlert();
+  preparePeerConnection();
   direct.outcome = "";
   direct.cancelWanted = false;
   if (direct.mode === "call") direct.ring = null;
@@ -973,6 +974,7 @@ function joinQueue() {
 /** Ask to wait; if the socket is down, socketOpened() asks again once it is back. */
 function sendJoin() {
   stopJoinRetry();
+  preparePeerConnection();
   // Not counted among those waiting until the server says so again.
   state.inQueue = false;
   state.hint = null;
@@ -1022,7 +1024,7 @@ function cancelQueue() {
 function startCall(msg) {
   state.queued = false;
   clearAlert();
-  const pc = new RTCPeerConnection({ iceServers: Array.isArray(msg.ice_servers) ? msg.ice_servers : [] });
+  const pc = takePeerConnection(msg.ice_servers);
   const call = {
     id: msg.conversation,
     polite: msg.polite !== false,
@@ -1056,18 +1058,7 @@ function startCall(msg) {
   pc.onicecandidate = ({ candidate }) => {
     if (candidate) sendSignal(call, { candidate: candidate.toJSON() });
   };
-  pc.onnegotiationneeded = async () => {
-    try {
-      call.makingOffer = true;
-      await pc.setLocalDescription();
-      // If the socket is down this is lost; resumeSignaling() sends it again.
-      sendSignal(call, { description: pc.localDescription.toJSON() });
-    } catch (error) {
-      console.warn("call: could not make an offer", error);
-    } finally {
-      call.makingOffer = false;
-    }
-  };
+  pc.onnegotiationneeded = () => makeOffer(call);
   pc.ontrack = ({ track }) => {
     if (state.call !== call) return;
     call.remoteStream.addTrack(track);
@@ -1086,6 +1077,13 @@ function startCall(msg) {
       renderStatus();
     }
   }, NO_MEDIA_TIMEOUT_MS);
+
+  // The offering side starts its offer before it draws the call screen, so
+  // the browser makes the offer while the page lays itself out.
+  if (!call.polite && state.mediaSettled) {
+    addLocalMedia(call);
+    makeOffer(call);
+  }
 
   renderPartner(call, msg);
   showRecap(msg.recap);
@@ -1114,6 +1112,50 @@ function startCall(msg) {
       });
   }
   sendMediaState();
+}
+
+async function makeOffer(call) {
+  const pc = call.pc;
+  if (call.makingOffer || state.call !== call) return;
+  try {
+    call.makingOffer = true;
+    await pc.setLocalDescription();
+    // If the socket is down this is lost; resumeSignaling() sends it again.
+    sendSignal(call, { description: pc.localDescription.toJSON() });
+  } catch (error) {
+    console.warn("call: could not make an offer", error);
+  } finally {
+    call.makingOffer = false;
+  }
+}
+
+// A peer connection made while the person waits, so that once matched only
+// the offer and the answer are left to do.
+let preparedPc = null;
+
+function preparePeerConnection() {
+  if (preparedPc || typeof RTCPeerConnection === "undefined") return;
+  try {
+    preparedPc = new RTCPeerConnection({ iceServers: [] });
+  } catch {
+    preparedPc = null;
+  }
+}
+
+/** The prepared peer connection (given the call's ICE servers), or a new one. */
+function takePeerConnection(iceServers) {
+  const servers = Array.isArray(iceServers) ? iceServers : [];
+  const pc = preparedPc;
+  preparedPc = null;
+  if (pc && pc.signalingState === "stable") {
+    try {
+      if (servers.length) pc.setConfiguration({ iceServers: servers });
+      return pc;
+    } catch {
+      pc.close();
+    }
+  }
+  return new RTCPeerConnection({ iceServers: servers });
 }
 
 function addLocalMedia(call) {
