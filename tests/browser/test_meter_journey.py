@@ -17,6 +17,7 @@ import pytest
 from playwright.sync_api import Page, Playwright, expect
 
 from chatspheres.calls.models import Participant as Side
+from tests.browser.axe import assert_no_axe_violations
 from tests.browser.chromium import CHROMIUM_FLAGS
 from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright
 from tests.browser.test_call_journey import meet
@@ -191,6 +192,8 @@ def test_a_soft_start_stays_blurred_until_both_reveal(
     expect(cleo.page.get_by_text("You revealed · Waiting for Dev Patel to reveal")).to_be_visible()
     expect(dev.page.get_by_text("Cleo Ward revealed")).to_be_visible(timeout=10_000)
     screenshot(dev.page, "reveal-1-one-side")
+    for person in (cleo, dev):
+        assert_no_axe_violations(person.page, "soft start, one side revealed")
     # One press is not enough: both still see the other blurred.
     assert partner_is_blurred(cleo.page) and partner_is_blurred(dev.page)
 

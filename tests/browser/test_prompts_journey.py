@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.axe import assert_no_axe_violations
 from tests.browser.conftest import Participant, run_outside_playwright
 from tests.browser.test_call_journey import meet
 
@@ -44,6 +45,7 @@ def test_both_see_the_same_prompt_and_go_deeper_only_together(
     drawn = card_text(ana.page)
     expect(prompt[ben.name]).to_contain_text(drawn, timeout=SAME_CARD_WITHIN_MS)
     screenshot(ben.page, "prompt-drawn")
+    assert_no_axe_violations(ben.page, "prompt drawn")
 
     # Pass: another card, still a warm-up, on both screens.
     ben.page.get_by_role("button", name="Pass").click()
@@ -56,6 +58,7 @@ def test_both_see_the_same_prompt_and_go_deeper_only_together(
     expect(prompt[ben.name]).to_contain_text("Ana Lima wants to go deeper", timeout=10_000)
     expect(prompt[ana.name]).to_contain_text("Waiting for Ben Okafor to tap Go deeper too")
     screenshot(ben.page, "prompt-partner-wants-deeper")
+    assert_no_axe_violations(ben.page, "partner wants to go deeper")
     for person in (ana, ben):
         expect(prompt[person.name]).to_contain_text("Warm-up")
         expect(prompt[person.name]).to_contain_text(passed)
