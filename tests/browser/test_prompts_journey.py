@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -71,3 +72,42 @@ def test_both_see_the_same_prompt_and_go_deeper_only_together(
         expect(prompt[person.name]).not_to_contain_text(passed)
     assert card_text(ana.page) == card_text(ben.page)
     screenshot(ana.page, "prompt-deeper")
+
+    # They talk again another day (Ana calls Ben, a connection now): no card
+    # the two of them have seen comes back.
+    seen = {drawn, passed, card_text(ana.page)}
+    ana.page.get_by_role("button", name="End call").click()
+    expect(ben.page.get_by_role("group", name="How was it?")).to_be_visible(timeout=10_000)
+
+    def connect() -> str:
+        from chatspheres.accounts.models import Profile
+        from chatspheres.connections.services import talk_again_wish
+
+        first = Profile.objects.get(display_name=ana.name)
+        second = Profile.objects.get(display_name=ben.name)
+        talk_again_wish(wisher_id=first.user_id, about_id=second.user_id)
+        talk_again_wish(wisher_id=second.user_id, about_id=first.user_id)
+        return second.handle
+
+    bens_handle = run_outside_playwright(connect)
+    ben.page.goto("/spheres/")
+    for _ in range(30):  # presence is written about once a second: a bounded few tries
+        ana.page.goto(f"/call/{bens_handle}/")
+        if not ana.page.get_by_text("isn't online right now").count():
+            break
+        ana.page.wait_for_timeout(500)
+    ben.page.get_by_role("alertdialog", name=f"{ana.name} wants to talk").get_by_role(
+        "button", name="Accept"
+    ).click()
+    ben.page.wait_for_url(re.compile(r"/call/answer/"))
+    for person in (ana, ben):
+        expect(person.page.get_by_role("button", name="End call")).to_be_visible(timeout=15_000)
+    again = ana.page.get_by_role("region", name="Prompt")
+    ana.page.get_by_role("button", name="Draw a prompt").click()
+    for _ in range(3):
+        expect(again.locator("#prompt-text[data-painted-at]")).to_be_attached(timeout=10_000)
+        card = card_text(ana.page)
+        assert card not in seen, f"{card!r} was drawn again for the same pair"
+        seen.add(card)
+        ana.page.get_by_role("button", name="Pass").click()
+        expect(again.locator("#prompt-text")).not_to_have_text(card, timeout=10_000)
