@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -129,10 +129,13 @@ def participant(
     """Make participants; each gets a browser of its own, closed after the test."""
     made: list[Participant] = []
 
-    def make(name: str, base_url: str | None = None) -> Participant:
-        """A person in a browser of their own, on the test server or the one at ``base_url``."""
+    def make(name: str, base_url: str | None = None, extra_args: Sequence[str] = ()) -> Participant:
+        """A person in a browser of their own, on the test server or the one at ``base_url``.
+
+        ``extra_args`` go to this person's Chromium only (e.g. a fake microphone's sound file).
+        """
         browser = playwright.chromium.launch(
-            executable_path=chromium_executable, args=CHROMIUM_FLAGS, headless=True
+            executable_path=chromium_executable, args=[*CHROMIUM_FLAGS, *extra_args], headless=True
         )
         context = browser.new_context(
             base_url=base_url or live_server.url,

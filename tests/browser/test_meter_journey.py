@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from playwright.sync_api import Page, Playwright, expect
+from playwright.sync_api import Page, expect
 
 from chatspheres.calls.models import Participant as Side
 from tests.browser.axe import assert_no_axe_violations
-from tests.browser.chromium import CHROMIUM_FLAGS
-from tests.browser.conftest import BROWSER_TIME_ZONE, Participant, run_outside_playwright
+from tests.browser.conftest import Participant, run_outside_playwright
 from tests.browser.test_call_journey import meet
 from tests.browser.voices import voice_flags, write_voice
 
@@ -37,45 +36,16 @@ SPLIT = re.compile(r"^You (\d+)% · (.+) (\d+)%$")
 
 @pytest.fixture
 def speaker(
-    playwright: Playwright, chromium_executable: str, live_server: Any, tmp_path: Path
-) -> Iterator[Callable[[str, float], Participant]]:
+    participant: Callable[..., Participant], tmp_path: Path
+) -> Callable[[str, float], Participant]:
     """A person whose microphone speaks the given share of the time, in a browser of their own."""
-    made: list[Participant] = []
 
     def make(name: str, speaking: float) -> Participant:
         voice = tmp_path / f"{uuid.uuid4().hex[:8]}.wav"
         write_voice(voice, speaking)
-        browser = playwright.chromium.launch(
-            executable_path=chromium_executable,
-            args=[*CHROMIUM_FLAGS, *voice_flags(voice)],
-            headless=True,
-        )
-        context = browser.new_context(
-            base_url=live_server.url,
-            permissions=["camera", "microphone"],
-            viewport={"width": 1280, "height": 800},
-            timezone_id=BROWSER_TIME_ZONE,
-        )
-        page = context.new_page()
-        person = Participant(
-            name=name,
-            email=f"{name.split()[0].lower()}-{uuid.uuid4().hex[:8]}@example.com",
-            browser=browser,
-            context=context,
-            page=page,
-        )
-        page.on("console", lambda msg: person.console.append(f"[{msg.type}] {msg.text}"))
-        page.on("pageerror", lambda error: person.console.append(f"[pageerror] {error}"))
-        made.append(person)
-        return person
+        return participant(name, extra_args=voice_flags(voice))
 
-    yield make
-
-    for person in made:
-        if person.console:
-            print(f"--- browser console of {person.name} ---")
-            print("\n".join(person.console))
-        person.browser.close()
+    return make
 
 
 def my_share(page: Page, partner: str) -> int:
