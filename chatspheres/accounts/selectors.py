@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from types import SimpleNamespace
-from typing import TypedDict
+from typing import Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user
@@ -52,6 +52,16 @@ def profile_with_interests(*, user_id: int) -> Profile:
 def interest_names(profile: Profile) -> list[str]:
     """The profile's interests, alphabetical."""
     return sorted(interest.name for interest in profile.interests.all())
+
+
+def profile_form_initial(profile: Profile) -> dict[str, Any]:
+    """What the profile forms (the profile page, the welcome's first step) start from."""
+    return {
+        "display_name": profile.display_name,
+        "bio": profile.bio,
+        "interests": interest_names(profile),
+        "time_zone": profile.time_zone,
+    }
 
 
 def public_card(profile: Profile) -> PublicCard:

@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 
 from chatspheres.accounts.forms import CallChoicesForm, HandleForm, PrivacyForm, ProfileForm
 from chatspheres.accounts.selectors import (
-    interest_names,
     interest_suggestions,
+    profile_form_initial,
     profile_with_interests,
 )
 from chatspheres.accounts.services import (
@@ -30,12 +30,7 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
     # An account made outside sign-up (createsuperuser) gets its profile here.
     profiles_ensure(user_ids=[member_id(request)])
     profile = profile_with_interests(user_id=member_id(request))
-    initial = {
-        "display_name": profile.display_name,
-        "bio": profile.bio,
-        "interests": interest_names(profile),
-        "time_zone": profile.time_zone,
-    }
+    initial = profile_form_initial(profile)
     # Three forms, each with its own button; a hidden "form" field says which was sent.
     sent = request.POST.get("form", "profile") if request.method == "POST" else None
     form = ProfileForm(

@@ -10,8 +10,8 @@ from django.shortcuts import redirect, render
 
 from chatspheres.accounts.onboarding.forms import SpherePickForm, WelcomeProfileForm
 from chatspheres.accounts.selectors import (
-    interest_names,
     interest_suggestions,
+    profile_form_initial,
     profile_with_interests,
 )
 from chatspheres.accounts.services import profile_update, profiles_ensure
@@ -33,11 +33,7 @@ def welcome_profile(request: HttpRequest) -> HttpResponse:
     """Step 1 of 3: your name, a line about you, and your interests."""
     profiles_ensure(user_ids=[member_id(request)])
     profile = profile_with_interests(user_id=member_id(request))
-    initial = {
-        "display_name": profile.display_name,
-        "bio": profile.bio,
-        "interests": interest_names(profile),
-    }
+    initial = profile_form_initial(profile)
     form = WelcomeProfileForm(
         request.POST if request.method == "POST" else None,
         initial=initial,
