@@ -48,6 +48,20 @@ def test_both_see_the_same_prompt_and_go_deeper_only_together(
     screenshot(ben.page, "prompt-drawn")
     assert_no_axe_violations(ben.page, "prompt drawn")
 
+    # On a phone the card lives in the Chat drawer: with the drawer closed its
+    # words show over the video, and a tap opens the drawer with its buttons.
+    ben.page.set_viewport_size({"width": 390, "height": 844})
+    peek = ben.page.get_by_role("button", name=f"Prompt {drawn}")
+    expect(peek).to_be_visible()
+    expect(prompt[ben.name]).to_be_hidden()
+    screenshot(ben.page, "prompt-drawn-phone")
+    peek.click()
+    expect(prompt[ben.name]).to_be_visible()
+    expect(ben.page.get_by_role("button", name="Draw a prompt")).to_be_focused()
+    expect(peek).to_be_hidden()
+    ben.page.get_by_role("button", name="Chat").click()
+    ben.page.set_viewport_size({"width": 1280, "height": 800})
+
     # Pass: another card, still a warm-up, on both screens.
     ben.page.get_by_role("button", name="Pass").click()
     expect(prompt[ben.name]).not_to_contain_text(drawn, timeout=10_000)

@@ -20,6 +20,8 @@ const els = {
   pass: byId("prompt-pass"),
   deeper: byId("prompt-deeper"),
   partnerPrompts: byId("partner-prompts"),
+  peek: byId("prompt-peek"),
+  peekText: byId("prompt-peek-text"),
 };
 
 // The call's prompts: { conversation, partnerName, depth, card, youWant, partnerWants, rose }.
@@ -49,6 +51,12 @@ function render() {
   const note = noteText();
   setText(els.note, note);
   els.note.hidden = !note;
+  // The card's words over the video, for a phone whose drawer is closed (call.css shows it there only).
+  if (els.peek) {
+    const peek = current?.card ? current.card : "";
+    setText(els.peekText, note ? `${peek} (${note})` : peek);
+    els.peek.hidden = !peek;
+  }
   els.draw.disabled = !current;
   els.pass.disabled = !current?.card;
   els.deeper.disabled = !current || depth >= DEEPEST;
@@ -116,6 +124,14 @@ rt.on("prompt.depth", (msg) => {
   current.partnerWants = Boolean(msg.partner_wants);
   current.rose = Boolean(msg.rose);
   render();
+});
+
+// Tapping the words over the video opens the drawer, with the card and its buttons.
+els.peek?.addEventListener("click", () => {
+  const toggle = byId("chat-toggle");
+  if (toggle?.getAttribute("aria-expanded") !== "true") toggle?.click();
+  els.region?.scrollIntoView({ block: "nearest" });
+  els.draw?.focus({ preventScroll: true });
 });
 
 els.draw?.addEventListener("click", () => send("prompt.draw"));
