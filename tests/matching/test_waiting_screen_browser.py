@@ -79,7 +79,7 @@ def test_two_connections_who_just_talked_are_told_why_they_wait_and_can_call(
     # Ana moves on and waits again; Ben starts looking again too: they may not meet yet.
     ana.page.get_by_role("button", name="Next").click()
     expect(ana.page.get_by_role("button", name="Cancel")).to_be_visible(timeout=10_000)
-    ben.page.get_by_role("button", name="Start a conversation").click()
+    ben.page.get_by_role("button", name="Find someone new").click()
     expect(ben.page.get_by_role("button", name="Cancel")).to_be_visible(timeout=10_000)
 
     for person, other in ((ana, "Ben Okafor"), (ben, "Ana Lima")):

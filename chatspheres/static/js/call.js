@@ -96,6 +96,11 @@ const els = {
   reflectionThanks: byId("reflection-thanks"),
 };
 
+// A peer connection made while the person waits, so that once matched only
+// the offer and the answer are left to do (declared before any code that runs
+// at load time can reach it: a direct call's page prepares it at once).
+let preparedPc = null;
+
 const state = {
   // A direct call's page starts ringing (or answering) rather than in the preview.
   phase: config.direct ? "direct" : "preview",
@@ -1128,10 +1133,6 @@ async function makeOffer(call) {
     call.makingOffer = false;
   }
 }
-
-// A peer connection made while the person waits, so that once matched only
-// the offer and the answer are left to do.
-let preparedPc = null;
 
 function preparePeerConnection() {
   if (preparedPc || typeof RTCPeerConnection === "undefined") return;
