@@ -207,6 +207,15 @@ class Address:
         )
 
     @classmethod
+    def given(cls, url: str | None, address: Address | None) -> Address:
+        """``address``, or else the one ``url`` names: a connection takes either."""
+        if address is not None:
+            return address
+        if url is None:
+            raise ValueError("give a URL or an address")
+        return cls.from_url(url)
+
+    @classmethod
     def from_client(cls, client: Any) -> Address:
         """The address a redis-py client (asyncio or not) connects to."""
         pool = client.connection_pool
@@ -493,11 +502,7 @@ class RedisConnection:
         name: str = "Redis",
         command_timeout: float = COMMAND_TIMEOUT_SECONDS,
     ) -> None:
-        if address is None:
-            if url is None:
-                raise ValueError("give a URL or an address")
-            address = Address.from_url(url)
-        self.address = address
+        self.address = Address.given(url, address)
         self.name = name
         self.command_timeout = command_timeout
         # Commands whose reply was an error or never came, among those sent without a future.
@@ -511,7 +516,7 @@ class RedisConnection:
         self._pause = RETRY_FIRST_SECONDS
         self._unreachable = ""
         self._closed = False
-        self._trouble = Trouble(f"{name}: the connection to Redis at {address}")
+        self._trouble = Trouble(f"{name}: the connection to Redis at {self.address}")
 
     # Made from a redis-py client (the matcher's tests and benchmark hand one over).
     _for_clients: ClassVar[weakref.WeakKeyDictionary[Any, RedisConnection]] = (
@@ -813,11 +818,7 @@ class RedisSubscriber:
         name: str = "Redis subscriber",
         ping_seconds: float = PING_SECONDS,
     ) -> None:
-        if address is None:
-            if url is None:
-                raise ValueError("give a URL or an address")
-            address = Address.from_url(url)
-        self.address = address
+        self.address = Address.given(url, address)
         self.name = name
         self._on_message = on_message
         self._on_subscribed = on_subscribed

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
+from contextlib import asynccontextmanager
 from typing import Any, TypeVar
 
 import pytest
@@ -31,6 +32,15 @@ WAIT_LIMIT_SECONDS = 10.0
 
 def run(scenario: Callable[[], Coroutine[Any, Any, T]]) -> T:
     return asyncio.run(scenario())
+
+
+@asynccontextmanager
+async def connected(url: str, **options: Any) -> AsyncIterator[RedisConnection]:
+    wire = RedisConnection(url, **options)
+    try:
+        yield wire
+    finally:
+        await wire.aclose()
 
 
 async def eventually(condition: Callable[[], bool], what: str) -> None:
@@ -75,24 +85,20 @@ def test_the_address_of_a_redis_py_client() -> None:
 
 def test_pipelined_replies_come_back_in_order(own_redis: OwnRedis) -> None:  # noqa: F811
     async def scenario() -> None:
-        wire = RedisConnection(own_redis.url)
-        try:
+        async with connected(own_redis.url) as wire:
             # Nothing is awaited until all are written: one pipeline.
             counts = [wire.call(b"INCR", "n") for _ in range(500)]
             mixed = [wire.call(b"SET", "k", "v"), wire.call(b"GET", "k"), wire.call(b"GET", "no")]
             assert await asyncio.gather(*counts) == list(range(1, 501))
             assert await asyncio.gather(*mixed) == [b"OK", b"v", None]
             assert await wire.call(b"LRANGE", "nothing", 0, -1) == []
-        finally:
-            await wire.aclose()
 
     run(scenario)
 
 
 def test_error_replies_raise_and_the_connection_goes_on(own_redis: OwnRedis) -> None:  # noqa: F811
     async def scenario() -> None:
-        wire = RedisConnection(own_redis.url)
-        try:
+        async with connected(own_redis.url) as wire:
             await wire.call(b"SET", "text", "abc")
             before, failing, after = (
                 wire.call(b"INCR", "n"),
@@ -105,8 +111,6 @@ def test_error_replies_raise_and_the_connection_goes_on(own_redis: OwnRedis) -> 
             assert await after == 2
             with pytest.raises(ResponseError, match="unknown command"):
                 await wire.call(b"NO-SUCH-COMMAND")
-        finally:
-            await wire.aclose()
 
     run(scenario)
 
@@ -136,8 +140,7 @@ def test_sending_without_waiting_keeps_the_order_and_counts_failures(
 
 def test_a_script_redis_forgot_is_loaded_again(own_redis: OwnRedis) -> None:  # noqa: F811
     async def scenario() -> None:
-        wire = RedisConnection(own_redis.url)
-        try:
+        async with connected(own_redis.url) as wire:
             script = wire.script("return {KEYS[1], ARGV[1], 7}")
             assert await wire.evalsha(script, ["k"], ["a"]) == [b"k", b"a", 7]
             await wire.call(b"SCRIPT", b"FLUSH")
@@ -146,8 +149,6 @@ def test_a_script_redis_forgot_is_loaded_again(own_redis: OwnRedis) -> None:  # 
             await wire.call(b"SCRIPT", b"FLUSH")
             await wire.disconnect()
             assert await wire.call(b"SCRIPT", b"EXISTS", script.sha) == [1]
-        finally:
-            await wire.aclose()
 
     run(scenario)
 
@@ -156,11 +157,8 @@ def test_the_database_of_the_url_is_selected(own_redis: OwnRedis) -> None:  # no
     url = own_redis.url.rsplit("/", 1)[0] + "/3"
 
     async def scenario() -> None:
-        wire = RedisConnection(url)
-        try:
+        async with connected(url) as wire:
             await wire.call(b"SET", "where", "three")
-        finally:
-            await wire.aclose()
 
     run(scenario)
     third = redis.Redis.from_url(url)
@@ -175,8 +173,7 @@ def test_the_database_of_the_url_is_selected(own_redis: OwnRedis) -> None:  # no
 
 def test_a_restart_fails_what_waits_then_calls_work_again(own_redis: OwnRedis) -> None:  # noqa: F811
     async def scenario() -> None:
-        wire = RedisConnection(own_redis.url)
-        try:
+        async with connected(own_redis.url) as wire:
             await wire.call(b"SET", "k", "v")
             waiting = wire.call(b"BLPOP", "never", 0)  # waits until Redis goes
             await asyncio.sleep(0.05)
@@ -202,8 +199,6 @@ def test_a_restart_fails_what_waits_then_calls_work_again(own_redis: OwnRedis) -
             while not await answers():
                 assert time.monotonic() < deadline, "the connection did not come back"
             assert await wire.call(b"GET", "k") is None  # a new, empty Redis
-        finally:
-            await wire.aclose()
 
     run(scenario)
 
@@ -212,13 +207,10 @@ def test_a_redis_restarted_while_the_connection_was_idle_costs_no_call(
     own_redis: OwnRedis,  # noqa: F811
 ) -> None:
     async def scenario() -> None:
-        wire = RedisConnection(own_redis.url)
-        try:
+        async with connected(own_redis.url) as wire:
             assert await wire.call(b"PING") == b"PONG"
             own_redis.restart()  # the loop does not run meanwhile: nothing noticed yet
             assert await wire.call(b"SET", "k", "again") == b"OK"
-        finally:
-            await wire.aclose()
 
     run(scenario)
 
