@@ -271,19 +271,13 @@ def run_against_reference(
     make_queue: QueueFactory, *, scan_limit: int, exact: bool, examples: int, steps: int
 ) -> None:
     """Run ``QueueAgainstReference`` on a fresh queue from ``make_queue`` for each example."""
-
-    class Machine(QueueAgainstReference):
-        def __init__(self) -> None:
-            super().__init__(make_queue, scan_limit=scan_limit, exact=exact)
-
-    run_state_machine_as_test(
-        Machine,
-        settings=settings(
-            max_examples=examples,
-            stateful_step_count=steps,
-            deadline=None,
-            suppress_health_check=[HealthCheck.too_slow],
-        ),
+    _run_machine(
+        QueueAgainstReference,
+        make_queue,
+        scan_limit=scan_limit,
+        exact=exact,
+        examples=examples,
+        steps=steps,
     )
 
 
@@ -474,8 +468,28 @@ def run_familiar_faces(
     make_queue: QueueFactory, *, scan_limit: int, exact: bool, examples: int, steps: int
 ) -> None:
     """Run ``FamiliarFacesOverTime`` on a fresh queue from ``make_queue`` for each example."""
+    _run_machine(
+        FamiliarFacesOverTime,
+        make_queue,
+        scan_limit=scan_limit,
+        exact=exact,
+        examples=examples,
+        steps=steps,
+    )
 
-    class Machine(FamiliarFacesOverTime):
+
+def _run_machine(
+    machine: type[QueueAgainstReference] | type[FamiliarFacesOverTime],
+    make_queue: QueueFactory,
+    *,
+    scan_limit: int,
+    exact: bool,
+    examples: int,
+    steps: int,
+) -> None:
+    """Run ``machine`` on a fresh queue from ``make_queue`` for each example."""
+
+    class Machine(machine):  # type: ignore[valid-type,misc]
         def __init__(self) -> None:
             super().__init__(make_queue, scan_limit=scan_limit, exact=exact)
 
