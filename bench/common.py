@@ -7,6 +7,7 @@ into docs/performance.md with plots.
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
@@ -291,3 +292,117 @@ def session_cookies(user_ids: Sequence[int]) -> list[str]:
         store.create()
         cookies.append(f"{settings.SESSION_COOKIE_NAME}={store.session_key}")
     return cookies
+
+
+MARKS_JS = ROOT / "bench" / "marks.js"
+
+
+async def open_page(
+    playwright: Any,
+    base: str,
+    cookie: str,
+    *,
+    scripts: Sequence[Path | str] = (),
+    flags: Sequence[str] = (),
+) -> tuple[Any, Any]:
+    """A headless Chromium signed in with ``cookie``: its browser and a page on ``base``.
+
+    ``scripts`` (a file, or the script's text) run in order before any page script.
+    """
+    from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
+
+    path, reason = find_chromium()
+    if reason is not None:
+        raise SystemExit(reason)
+    browser = await playwright.chromium.launch(
+        executable_path=path, args=[*CHROMIUM_FLAGS, *flags], headless=True
+    )
+    context = await browser.new_context(
+        base_url=base, permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
+    )
+    name, value = cookie.split("=", 1)
+    await context.add_cookies([{"name": name, "value": value, "url": base}])
+    for script in scripts:
+        if isinstance(script, Path):
+            await context.add_init_script(path=str(script))
+        else:
+            await context.add_init_script(script)
+    return browser, await context.new_page()
+
+
+def runs_arguments(description: str) -> argparse.Namespace:
+    """``--quick`` and ``--runs`` of a benchmark that repeats one measured step."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--quick", action="store_true", help="5 runs instead of 20 (development)")
+    parser.add_argument("--runs", type=int, help="measured runs (default 20, 5 with --quick)")
+    args = parser.parse_args()
+    args.runs = args.runs or (5 if args.quick else 20)
+    return args
+
+
+def write_press_result(
+    name: str,
+    results: list[dict[str, Any]],
+    *,
+    args: argparse.Namespace,
+    warm_up: int,
+    target_p50_ms: float,
+    load: tuple[tuple[float, ...], tuple[float, ...]],
+    began: float,
+    headline: str,
+    target_name: str,
+    notes_tail: str,
+    figures: dict[str, Any],
+) -> None:
+    """Print and save a press-to-paint benchmark: each run's ``ms`` and ``moments`` after the press.
+
+    ``figures`` (the definition, the server, the browsers) come first in the result.
+    """
+    load_before, load_after = load
+    latencies = [run["ms"] for run in results]
+    steps = {
+        step: round(median([run["moments"][step] for run in results if step in run["moments"]]), 1)
+        for step in results[0]["moments"]
+    }
+    p50, p90 = median(latencies), percentile(latencies, 0.9)
+    print()
+    print(f"  {headline}: p50 {p50:.0f} ms, p90 {p90:.0f} ms (target p50 ≤ {target_p50_ms:.0f})")
+    print("  median moments after the press:")
+    for step, at in steps.items():
+        print(f"    {at:8.1f} ms  {step}")
+    print(f"  load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}")
+    print(f"  took {time.monotonic() - began:.0f} s")
+    write_result(
+        name,
+        {
+            **figures,
+            "runs": args.runs,
+            "warmup_runs_discarded": warm_up,
+            "p50_ms": round(p50, 1),
+            "p90_ms": round(p90, 1),
+            "min_ms": round(min(latencies), 1),
+            "max_ms": round(max(latencies), 1),
+            "target_p50_ms": target_p50_ms,
+            "meets_target": p50 <= target_p50_ms,
+            "per_run_ms": [round(value, 1) for value in latencies],
+            "quick": bool(args.quick),
+            "targets": [
+                {
+                    "name": target_name,
+                    "target": f"p50 at most {target_p50_ms:.0f} ms",
+                    "value": round(p50, 1),
+                    "passed": p50 <= target_p50_ms,
+                }
+            ],
+            "notes": [
+                "Where the time goes (medians after the press): "
+                + "; ".join(f"{step} {at:.0f} ms" for step, at in steps.items())
+                + notes_tail,
+                f"Load average (1 min) {load_before[0]:.1f} before and {load_after[0]:.1f} after"
+                " the run, on a shared 2-core machine.",
+            ],
+            "median_moments_after_press_ms": steps,
+            "load_average_before": round(load_before[0], 2),
+            "load_average_after": round(load_after[0], 2),
+        },
+    )

@@ -33,8 +33,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import median, our_server, percentile, scratch, session_cookies, write_result
-from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
+from bench.common import (
+    median,
+    open_page,
+    our_server,
+    percentile,
+    scratch,
+    session_cookies,
+    write_result,
+)
 from tests.browser.voices import voice_flags, write_voice
 
 TARGET_PERCENT = 2.0
@@ -78,22 +85,6 @@ def make_pair() -> tuple[str, list[str]]:
     return sphere.slug, session_cookies([user.pk for user in users])
 
 
-async def open_page(playwright: Any, base: str, cookie: str, voice: Path) -> tuple[Any, Any]:
-    path, reason = find_chromium()
-    if reason is not None:
-        raise SystemExit(reason)
-    browser = await playwright.chromium.launch(
-        executable_path=path, args=[*CHROMIUM_FLAGS, *voice_flags(voice)], headless=True
-    )
-    context = await browser.new_context(
-        base_url=base, permissions=["camera", "microphone"], viewport={"width": 1280, "height": 800}
-    )
-    name, value = cookie.split("=", 1)
-    await context.add_cookies([{"name": name, "value": value, "url": base}])
-    await context.add_init_script(LONG_TASKS)
-    return browser, await context.new_page()
-
-
 async def measure(base: str, slug: str, cookies: list[str], seconds: float) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
@@ -101,7 +92,12 @@ async def measure(base: str, slug: str, cookies: list[str], seconds: float) -> l
         voice = Path(folder) / "half.wav"
         write_voice(voice, 0.5)
         async with async_playwright() as playwright:
-            opened = [await open_page(playwright, base, cookie, voice) for cookie in cookies]
+            opened = [
+                await open_page(
+                    playwright, base, cookie, scripts=[LONG_TASKS], flags=voice_flags(voice)
+                )
+                for cookie in cookies
+            ]
             pages = [page for _browser, page in opened]
             try:
                 for page in pages:

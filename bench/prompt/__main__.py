@@ -22,17 +22,23 @@ discarded warm-ups, one server process (`make run`), SQLite, no Redis.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import os
 import time
 from pathlib import Path
 from typing import Any
 
-from bench.common import median, our_server, percentile, scratch, session_cookies, write_result
-from tests.browser.chromium import CHROMIUM_FLAGS, find_chromium
+from bench.common import (
+    MARKS_JS,
+    open_page,
+    our_server,
+    runs_arguments,
+    scratch,
+    session_cookies,
+    write_press_result,
+)
 
-HERE = Path(__file__).resolve().parent
+SCRIPTS = (MARKS_JS, Path(__file__).resolve().parent / "instrument.js")
 TARGET_P50_MS = 100.0
 STEP_TIMEOUT_MS = 30_000  # every wait in a run is bounded by this
 WARM_UP = 2
@@ -75,24 +81,6 @@ def make_pair() -> tuple[str, str]:
         sphere_join(user=user, sphere=sphere)
     first, second = session_cookies([user.pk for user in users])
     return first, second
-
-
-async def open_page(playwright: Any, base: str, cookie: str) -> tuple[Any, Any]:
-    path, reason = find_chromium()
-    if reason is not None:
-        raise SystemExit(reason)
-    browser = await playwright.chromium.launch(
-        executable_path=path, args=CHROMIUM_FLAGS, headless=True
-    )
-    context = await browser.new_context(
-        base_url=base,
-        permissions=["camera", "microphone"],
-        viewport={"width": 1280, "height": 800},
-    )
-    name, value = cookie.split("=", 1)
-    await context.add_cookies([{"name": name, "value": value, "url": base}])
-    await context.add_init_script(path=str(HERE / "instrument.js"))
-    return browser, await context.new_page()
 
 
 async def meet(first: Any, second: Any) -> None:
@@ -142,8 +130,8 @@ async def measure(base: str, cookies: tuple[str, str], runs: int) -> list[dict[s
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        first_browser, first = await open_page(playwright, base, cookies[0])
-        second_browser, second = await open_page(playwright, base, cookies[1])
+        first_browser, first = await open_page(playwright, base, cookies[0], scripts=SCRIPTS)
+        second_browser, second = await open_page(playwright, base, cookies[1], scripts=SCRIPTS)
         try:
             await meet(first, second)
             results = []
@@ -161,11 +149,8 @@ async def measure(base: str, cookies: tuple[str, str], runs: int) -> list[dict[s
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 runs instead of 20 (development)")
-    parser.add_argument("--runs", type=int, help="measured runs (default 20, 5 with --quick)")
-    args = parser.parse_args()
-    runs = args.runs or (5 if args.quick else 20)
+    args = runs_arguments(__doc__.splitlines()[0])
+    runs = args.runs
     began = time.monotonic()
     with scratch() as area:
         cookies = make_pair()
@@ -176,25 +161,18 @@ def main() -> None:
             results = asyncio.run(measure(base, cookies, runs))
         load_after = os.getloadavg()
 
-    latencies = [run["ms"] for run in results]
-    steps = {
-        name: round(median([run["moments"][name] for run in results if name in run["moments"]]), 1)
-        for name in results[0]["moments"]
-    }
-    p50, p90 = median(latencies), percentile(latencies, 0.9)
-    print()
-    print(
-        f"  press → card painted on the partner's screen: p50 {p50:.0f} ms, p90 {p90:.0f} ms"
-        f" (target p50 ≤ {TARGET_P50_MS:.0f})"
-    )
-    print("  median moments after the press:")
-    for name, at in steps.items():
-        print(f"    {at:8.1f} ms  {name}")
-    print(f"  load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}")
-    print(f"  took {time.monotonic() - began:.0f} s")
-    write_result(
+    write_press_result(
         "prompt",
-        {
+        results,
+        args=args,
+        warm_up=WARM_UP,
+        target_p50_ms=TARGET_P50_MS,
+        load=(load_before, load_after),
+        began=began,
+        headline="press → card painted on the partner's screen",
+        target_name="a prompt: from Draw a prompt to the card on the partner's screen",
+        notes_tail=".",
+        figures={
             "definition": (
                 'From the click on "Draw a prompt" (one person\'s call page) to the card painted'
                 " on the partner's call page (the other browser): both performance.timeOrigin +"
@@ -202,36 +180,8 @@ def main() -> None:
                 " the server draws, saves the card with the conversation and, on commit, sends"
                 " prompt.card to both tabs."
             ),
-            "runs": runs,
-            "warmup_runs_discarded": WARM_UP,
             "server": "one process (python -m chatspheres.server), SQLite, no Redis",
             "browsers": "two headless Chromium (/usr/bin/chromium), one per person, in a call",
-            "p50_ms": round(p50, 1),
-            "p90_ms": round(p90, 1),
-            "min_ms": round(min(latencies), 1),
-            "max_ms": round(max(latencies), 1),
-            "target_p50_ms": TARGET_P50_MS,
-            "meets_target": p50 <= TARGET_P50_MS,
-            "per_run_ms": [round(value, 1) for value in latencies],
-            "quick": bool(args.quick),
-            "targets": [
-                {
-                    "name": "a prompt: from Draw a prompt to the card on the partner's screen",
-                    "target": f"p50 at most {TARGET_P50_MS:.0f} ms",
-                    "value": round(p50, 1),
-                    "passed": p50 <= TARGET_P50_MS,
-                }
-            ],
-            "notes": [
-                "Where the time goes (medians after the press): "
-                + "; ".join(f"{name} {at:.0f} ms" for name, at in steps.items())
-                + ".",
-                f"Load average (1 min) {load_before[0]:.1f} before and {load_after[0]:.1f} after"
-                " the run, on a shared 2-core machine.",
-            ],
-            "median_moments_after_press_ms": steps,
-            "load_average_before": round(load_before[0], 2),
-            "load_average_after": round(load_after[0], 2),
         },
     )
 
