@@ -62,6 +62,27 @@ def first_event_id(now: float | None = None) -> int:
     return int((time.time() if now is None else now) * 1_000_000)
 
 
+def count_in(presence: dict[str, Counter[int]], scope: str, member: int) -> bool:
+    """Count one more tab of ``member`` in ``scope``; True when it is their first."""
+    members = presence.setdefault(scope, Counter())
+    members[member] += 1
+    return members[member] == 1
+
+
+def count_out(presence: dict[str, Counter[int]], scope: str, member: int) -> bool:
+    """Count one tab less of ``member`` in ``scope``; True when it was their last."""
+    members = presence.get(scope)
+    if not members or member not in members:
+        return False
+    members[member] -= 1
+    if members[member] > 0:
+        return False
+    del members[member]
+    if not members:
+        del presence[scope]
+    return True
+
+
 class Inbox(Protocol):
     """Something that can receive envelopes: a tab's live socket."""
 
@@ -296,22 +317,11 @@ class MemoryHub:
 
     async def presence_add(self, scope: str, member: int) -> bool:
         """Count one more tab of ``member`` in ``scope``."""
-        members = self._presence.setdefault(scope, Counter())
-        members[member] += 1
-        return members[member] == 1
+        return count_in(self._presence, scope, member)
 
     async def presence_remove(self, scope: str, member: int) -> bool:
         """Count one tab less of ``member`` in ``scope``."""
-        members = self._presence.get(scope)
-        if not members or member not in members:
-            return False
-        members[member] -= 1
-        if members[member] > 0:
-            return False
-        del members[member]
-        if not members:
-            del self._presence[scope]
-        return True
+        return count_out(self._presence, scope, member)
 
     async def presence_counts(self, scopes: Iterable[str]) -> dict[str, int]:
         """Distinct members per scope."""

@@ -104,6 +104,8 @@ from chatspheres.realtime.hub import (
     Inbox,
     SweepResult,
     TabRef,
+    count_in,
+    count_out,
     first_event_id,
     with_event_id,
 )
@@ -873,23 +875,14 @@ class RedisHub:
 
     async def presence_add(self, scope: str, member: int) -> bool:
         """Count one more tab of ``member`` here; True when no process counted them before."""
-        members = self._presence.setdefault(scope, Counter())
-        members[member] += 1
-        if members[member] > 1:
+        if not count_in(self._presence, scope, member):
             return False
         return bool(await self._mirror_presence(scope, member, adding=True))
 
     async def presence_remove(self, scope: str, member: int) -> bool:
         """Count one tab less here; True when no process counts them any more."""
-        members = self._presence.get(scope)
-        if not members or member not in members:
+        if not count_out(self._presence, scope, member):
             return False
-        members[member] -= 1
-        if members[member] > 0:
-            return False
-        del members[member]
-        if not members:
-            del self._presence[scope]
         return bool(await self._mirror_presence(scope, member, adding=False))
 
     async def _mirror_presence(self, scope: str, member: int, *, adding: bool) -> Any:
