@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
@@ -10,7 +12,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from chatspheres.calls.direct import direct_calls
+from chatspheres.calls.direct import DirectCall, direct_calls
 from chatspheres.calls.selectors import access_conversation
 from chatspheres.calls.services import conversation_reflect
 from chatspheres.common.auth import member_id
@@ -55,39 +57,43 @@ def call_page(request: HttpRequest, slug: str) -> HttpResponse:
     return _render_call_page(request, sphere, None)
 
 
-@login_required
-def call_now(request: HttpRequest, handle: str) -> HttpResponse:
-    """Call now: the call page, ringing a connection, in the sphere where the two last met."""
+def _direct_call_page(
+    request: HttpRequest, mode: str, find: Callable[[], DirectCall], refused_url: str
+) -> HttpResponse:
+    """The call page for a direct call, or back to ``refused_url`` when it is refused."""
     try:
-        callee = direct_calls().to_call(caller_id=member_id(request), handle=handle)
+        other = find()
     except NotFound as missing:
         raise Http404(missing.message) from missing
     except ApplicationError as refusal:
         messages.info(request, refusal.message)
-        return redirect("connections:person", handle=handle)
-    sphere = Sphere.objects.get(pk=callee.sphere_id)
-    direct = {"mode": "call", "handle": callee.handle, "name": callee.name}
-    return _render_call_page(request, sphere, direct)
+        return redirect(refused_url)
+    direct = {"mode": mode, "handle": other.handle, "name": other.name}
+    if mode == "answer":
+        direct["ring"] = other.ring
+    return _render_call_page(request, Sphere.objects.get(pk=other.sphere_id), direct)
+
+
+@login_required
+def call_now(request: HttpRequest, handle: str) -> HttpResponse:
+    """Call now: the call page, ringing a connection, in the sphere where the two last met."""
+    return _direct_call_page(
+        request,
+        "call",
+        lambda: direct_calls().to_call(caller_id=member_id(request), handle=handle),
+        reverse("connections:person", kwargs={"handle": handle}),
+    )
 
 
 @login_required
 def call_answer(request: HttpRequest, ring: str) -> HttpResponse:
     """Accept a ring: the call page, which answers it as soon as its socket is open."""
-    try:
-        answering = direct_calls().to_answer(callee_id=member_id(request), ring=ring)
-    except NotFound as missing:
-        raise Http404(missing.message) from missing
-    except ApplicationError as refusal:
-        messages.info(request, refusal.message)
-        return redirect("notifications:list")
-    sphere = Sphere.objects.get(pk=answering.sphere_id)
-    direct = {
-        "mode": "answer",
-        "ring": answering.ring,
-        "handle": answering.handle,
-        "name": answering.name,
-    }
-    return _render_call_page(request, sphere, direct)
+    return _direct_call_page(
+        request,
+        "answer",
+        lambda: direct_calls().to_answer(callee_id=member_id(request), ring=ring),
+        reverse("notifications:list"),
+    )
 
 
 @login_required
