@@ -35,6 +35,21 @@ NUDGES_SHOWN = 3
 PEOPLE_PER_PAGE = 8
 HISTORY_PER_PAGE = 10
 RECAP_NOTES = 5
+# People's lists of people, in order: key, title, and what an empty list says.
+PERSON_SECTIONS = (
+    (
+        "connections",
+        "Connections",
+        "No connections yet. When you and someone both tap "
+        "“I'd like to talk again”, you become connected.",
+    ),
+    (
+        "following",
+        "Following",
+        "You don't follow anyone yet. Follow people after a conversation.",
+    ),
+    ("followers", "Followers", "Nobody follows you yet."),
+)
 
 
 # ---------------------------------------------------------------- access
@@ -519,7 +534,7 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
     history = [sides[pk] for pk in shown_ids["history"] if pk in sides]
 
     shown = {row[0] for row in stalled} | {side["partner_id"] for side in history}
-    for key in ("connections", "following", "followers"):
+    for key, _title, _empty in PERSON_SECTIONS:
         shown.update(shown_ids[key])
     facts = people_facts(viewer_id=viewer_id, user_ids=shown)
     presence = presence_allowed(facts)
@@ -553,29 +568,15 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
             for user_id, last, connected_at in stalled
         ],
         sections=[
-            Section(
-                key="connections",
-                title="Connections",
-                rows=[person(user_id) for user_id in shown_ids["connections"]],
-                page=numbers["connections"],
-                empty=(
-                    "No connections yet. When you and someone both tap "
-                    "“I'd like to talk again”, you become connected."
-                ),
-            ),
-            Section(
-                key="following",
-                title="Following",
-                rows=[person(user_id) for user_id in shown_ids["following"]],
-                page=numbers["following"],
-                empty="You don't follow anyone yet. Follow people after a conversation.",
-            ),
-            Section(
-                key="followers",
-                title="Followers",
-                rows=[person(user_id) for user_id in shown_ids["followers"]],
-                page=numbers["followers"],
-                empty="Nobody follows you yet.",
+            *(
+                Section(
+                    key=key,
+                    title=title,
+                    rows=[person(user_id) for user_id in shown_ids[key]],
+                    page=numbers[key],
+                    empty=empty,
+                )
+                for key, title, empty in PERSON_SECTIONS
             ),
             Section(
                 key="history",

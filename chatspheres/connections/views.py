@@ -54,8 +54,13 @@ def _conversation_id(request: HttpRequest, other_id: int) -> int | None:
     public_id = request.POST.get("conversation", "")
     if not public_id:
         return None
+    return _conversation_pk(member_id(request), other_id, public_id)
+
+
+def _conversation_pk(viewer_id: int, other_id: int, public_id: str) -> int | None:
+    """The conversation with this public id, if it was between the viewer and this person."""
     return (
-        Conversation.objects.between(member_id(request), other_id)
+        Conversation.objects.between(viewer_id, other_id)
         .filter(public_id=public_id)
         .values_list("pk", flat=True)
         .first()
@@ -155,12 +160,7 @@ def after_conversation(request: HttpRequest, handle: str, public_id: str) -> Htt
     """What the reflection screen shows as already chosen about the partner (JSON)."""
     profile = _person_or_404(request, handle)
     viewer_id = member_id(request)
-    conversation_id = (
-        Conversation.objects.between(viewer_id, profile.user_id)
-        .filter(public_id=public_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    conversation_id = _conversation_pk(viewer_id, profile.user_id, public_id)
     if conversation_id is None:
         raise Http404("There is no such conversation.")
     return JsonResponse(
