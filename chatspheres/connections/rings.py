@@ -147,6 +147,11 @@ def ring_to_answer(*, callee_id: int, public_id: str) -> Ring:
         .select_related("caller__profile")
         .first()
     )
+    return _still_ringing(ring)
+
+
+def _still_ringing(ring: Ring | None) -> Ring:
+    """The ring, if it still rings; one that stopped says so (``ring_over``)."""
     if ring is None:
         raise NotFound(code=RING_OVER)
     if ring.state != Ring.State.PENDING or ring.expires_at <= timezone.now():
@@ -272,11 +277,7 @@ def _pending_for_callee(*, callee_id: int, public_id: str) -> Ring:
         .filter(public_id=public_id, callee_id=callee_id)
         .first()
     )
-    if ring is None:
-        raise NotFound(code=RING_OVER)
-    if ring.state != Ring.State.PENDING or ring.expires_at <= timezone.now():
-        raise ApplicationError(f"{_name(ring.caller.profile)}'s call has ended.", code=RING_OVER)
-    return ring
+    return _still_ringing(ring)
 
 
 def _shared_interests(first_id: int, second_id: int) -> list[str]:
