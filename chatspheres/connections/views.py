@@ -16,13 +16,14 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
+from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError, NotFound
+from chatspheres.common.http import redirect_back, wants_json
 from chatspheres.connections import services
 from chatspheres.connections.models import NOTE_MAX_LENGTH
 from chatspheres.connections.selectors import (
@@ -36,10 +37,6 @@ NOTE_PLACEHOLDER = "What did they share that you want to remember?"
 SECTION_KEYS = ("connections", "following", "followers", "history")
 
 View = Callable[..., HttpResponse]
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return request.headers.get("Accept", "").startswith("application/json")
 
 
 def _person_or_404(request: HttpRequest, handle: str) -> Profile:
@@ -69,12 +66,7 @@ def _conversation_pk(viewer_id: int, other_id: int, public_id: str) -> int | Non
 
 def _back(request: HttpRequest, profile: Profile) -> HttpResponse:
     """Where a plain form post returns: the page it came from (on this site), or the person's."""
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect("connections:person", handle=profile.handle)
+    return redirect_back(request, reverse("connections:person", kwargs={"handle": profile.handle}))
 
 
 def person_action(view: Callable[..., tuple[dict[str, Any], str]]) -> View:
@@ -88,15 +80,15 @@ def person_action(view: Callable[..., tuple[dict[str, Any], str]]) -> View:
             profile = access_person(viewer_id=member_id(request), handle=handle)
             state, words = view(request, profile, **kwargs)
         except NotFound as missing:
-            if _wants_json(request):
+            if wants_json(request):
                 return JsonResponse({"error": missing.code, "message": missing.message}, status=404)
             raise Http404(missing.message) from missing
         except ApplicationError as refusal:
-            if _wants_json(request):
+            if wants_json(request):
                 return JsonResponse({"error": refusal.code, "message": refusal.message}, status=400)
             messages.error(request, refusal.message)
             return _back(request, profile)
-        if _wants_json(request):
+        if wants_json(request):
             return JsonResponse({**state, "message": words})
         messages.success(request, words)
         return _back(request, profile)

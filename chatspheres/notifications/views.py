@@ -6,11 +6,11 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import NotFound
+from chatspheres.common.http import redirect_back, wants_json
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.selectors import (
     access_notification,
@@ -24,19 +24,6 @@ from chatspheres.notifications.services import (
     notification_preferences_set,
     notifications_mark_all_read,
 )
-
-
-def _wants_json(request: HttpRequest) -> bool:
-    return "application/json" in request.headers.get("Accept", "")
-
-
-def _back(request: HttpRequest, fallback: str) -> HttpResponse:
-    target = request.POST.get("next", "")
-    if target and url_has_allowed_host_and_scheme(
-        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
-    ):
-        return redirect(target)
-    return redirect(fallback)
 
 
 @login_required
@@ -84,9 +71,9 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
     except NotFound as missing:
         raise Http404(missing.message) from missing
     unread = notification_mark_read(user_id=user_id, notification=notification)
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"unread": unread})
-    return _back(request, "notifications:list")
+    return redirect_back(request, "notifications:list")
 
 
 @login_required
@@ -94,10 +81,10 @@ def notification_read(request: HttpRequest, notification_id: int) -> HttpRespons
 def notification_read_all(request: HttpRequest) -> HttpResponse:
     """Mark every notification read."""
     notifications_mark_all_read(user_id=member_id(request))
-    if _wants_json(request):
+    if wants_json(request):
         return JsonResponse({"unread": 0})
     messages.success(request, "All your notifications are marked read.")
-    return _back(request, "notifications:list")
+    return redirect_back(request, "notifications:list")
 
 
 @login_required
