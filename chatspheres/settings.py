@@ -69,6 +69,8 @@ INSTALLED_APPS = [
     "chatspheres.presence",
     "chatspheres.notifications",
     "chatspheres.prompts",
+    "chatspheres.safety",
+    "chatspheres.moderation",
     "chatspheres.realtime",
 ]
 
@@ -203,6 +205,22 @@ X_FRAME_OPTIONS = "DENY"
 # Largest WebSocket frame accepted; bigger ones close the socket with 1009.
 REALTIME_MAX_FRAME_BYTES = int(os.environ.get("REALTIME_MAX_FRAME_BYTES", str(64 * 1024)))
 # Sustained frames per second per socket before throttling, and the burst allowed.
+# Our own limits per member ("count/period", period s, m, h or d), checked in
+# the services (common/ratelimit.py); allauth limits login, sign-up and
+# password reset itself. Each can be set as RATE_LIMIT_<ACTION>.
+RATE_LIMITS = {
+    action: os.environ.get(f"RATE_LIMIT_{action.upper()}", default)
+    for action, default in {
+        "queue_join": "60/m",
+        "ring": "10/m",
+        "report": "10/h",
+        "follow": "60/h",
+        "talk_again": "60/h",
+        "block": "30/h",
+        "message": "30/m",
+    }.items()
+}
+
 REALTIME_RATE_PER_SECOND = float(os.environ.get("REALTIME_RATE_PER_SECOND", "50"))
 REALTIME_RATE_BURST = int(os.environ.get("REALTIME_RATE_BURST", "100"))
 # Frames dropped within REALTIME_FLOOD_WINDOW seconds before the socket is closed (1008).

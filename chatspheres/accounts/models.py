@@ -72,11 +72,22 @@ class InterestQuerySet(models.QuerySet["Interest"]):
         """Most chosen first: the suggestions shown on the profile form."""
         return self.annotate(chosen=models.Count("profiles")).order_by("-chosen", "name")
 
+    def suggestable(self) -> InterestQuerySet:
+        """The names every member may be offered: shipped ones and those a moderator approved."""
+        return self.filter(approved=True)
+
 
 class Interest(BaseModel):
     """A topic a member cares about; matching pairs people who share them."""
 
     name = models.CharField(max_length=40, unique=True)
+    # A name a member typed stays private to them (it still matches people
+    # who typed the same) until a moderator approves it as a suggestion for
+    # everyone. Shipped names are approved.
+    approved = models.BooleanField(default=False)
+    suggested_by = models.ForeignKey(
+        "accounts.User", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     objects = InterestQuerySet.as_manager()
 
@@ -129,6 +140,9 @@ class Profile(BaseModel):
     # A first meeting in a sphere starts with the partner's video blurred until
     # both press "Reveal" (or a minute passes) when either person has this on.
     soft_start = models.BooleanField("Soft start with someone new", default=True)
+    # Calls go through a TURN relay only, so the partner never learns the
+    # member's IP address (iceTransportPolicy "relay").
+    hide_ip = models.BooleanField("Hide my IP address", default=False)
 
     def __str__(self) -> str:
         return self.display_name
