@@ -94,7 +94,7 @@ class AppendOnlyQuerySet(models.QuerySet["AuditEntry"]):
     def update(self, **kwargs: Any) -> NoReturn:
         raise PermissionError("The moderation audit log is append-only.")
 
-    def delete(self) -> NoReturn:  # type: ignore[override]
+    def delete(self) -> NoReturn:
         raise PermissionError("The moderation audit log is append-only.")
 
 
@@ -134,5 +134,5 @@ class AuditEntry(models.Model):
             raise PermissionError("The moderation audit log is append-only.")
         super().save(*args, **kwargs)
 
-    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:  # type: ignore[override]
+    def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("The moderation audit log is append-only.")
