@@ -48,6 +48,10 @@ DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
 # Hosts the site answers to; the WebSocket gateway checks Origin against these too.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+# What the site calls itself in emails and pages, and its public address
+# (links in emails point there).
+SITE_NAME = os.environ.get("SITE_NAME", "ChatSpheres")
+SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Origins trusted for CSRF, e.g. "https://chatspheres.example" behind a proxy.
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
 
