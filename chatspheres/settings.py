@@ -157,6 +157,7 @@ ACCOUNT_UNIQUE_EMAIL = True
 # "optional": a new member can talk straight away; the address is confirmed by
 # the link sent. Set "mandatory" to require it before the first login.
 ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_ADAPTER = "chatspheres.accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "chatspheres.accounts.forms.SignupDetailsForm"
 ACCOUNT_LOGOUT_ON_GET = False
 LOGIN_REDIRECT_URL = "/spheres/"
