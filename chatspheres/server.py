@@ -21,6 +21,8 @@ from typing import Any
 
 import uvicorn
 
+from chatspheres.common.config import env_choice, env_port, env_str
+
 # How the command ends when it refuses to start (argparse's code for bad usage).
 EXIT_USAGE = 2
 
@@ -45,9 +47,15 @@ def uvicorn_config(
         "ws_max_size": settings.REALTIME_MAX_FRAME_BYTES,
         "ws_ping_interval": settings.REALTIME_PING_INTERVAL,
         "ws_ping_timeout": settings.REALTIME_PING_TIMEOUT,
+        # X-Forwarded-For/-Proto only from the proxies in TRUSTED_PROXIES
+        # (none by default). Given explicitly: uvicorn's own default trusts
+        # loopback, where anyone on the machine could claim any address.
         "proxy_headers": True,
+        "forwarded_allow_ips": list(settings.TRUSTED_PROXIES),
         "server_header": False,
-        "log_level": os.environ.get("UVICORN_LOG_LEVEL", "info"),
+        "log_level": env_choice(
+            "UVICORN_LOG_LEVEL", "info", ("critical", "error", "warning", "info", "debug", "trace")
+        ),
     }
     options.update(overrides)
     return uvicorn.Config("chatspheres.asgi:application", **options)
@@ -57,8 +65,8 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m chatspheres.server", description="Serve ChatSpheres."
     )
-    parser.add_argument("--host", default=os.environ.get("HOST", "127.0.0.1"))
-    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "8000")))
+    parser.add_argument("--host", default=env_str("HOST", "127.0.0.1"))
+    parser.add_argument("--port", type=int, default=env_port("PORT", 8000))
     parser.add_argument(
         "--workers",
         type=int,
@@ -69,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
         "--check", action="store_true", help="only check these options, then exit (make run)"
     )
     args = parser.parse_args(argv)
+    load_settings()
     if args.workers < 1:
         parser.error("--workers must be 1 or more")
     refusal = workers_refusal(args.workers)
@@ -93,6 +102,18 @@ def main(argv: list[str] | None = None) -> None:
     from uvicorn.supervisors import Multiprocess
 
     Multiprocess(config, sockets=[config.bind_socket()]).run()
+
+
+def load_settings() -> None:
+    """Read every setting now, so that an invalid one stops the command before it serves.
+
+    An invalid value ends the process with one line naming it
+    (``chatspheres/common/config.py``), even under ``--check``.
+    """
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatspheres.settings")
+    from django.conf import settings
+
+    settings.INSTALLED_APPS  # noqa: B018 (reading one value loads the settings module)
 
 
 def workers_refusal(workers: int) -> str | None:

@@ -8,52 +8,71 @@ and the TURN settings (see docs/operator-guide.md).
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
+from email.utils import parseaddr
 from pathlib import Path
 
 import dj_database_url
 
+# Every variable is read through these: a value that does not fit stops the
+# process with one line naming it (common/config.py).
+from chatspheres.common.config import (
+    InvalidSetting,
+    create_private_file,
+    env_addresses,
+    env_bool,
+    env_choice,
+    env_ice_servers,
+    env_int,
+    env_list,
+    env_origins,
+    env_port,
+    env_positive_number,
+    env_rate_limits,
+    env_seconds,
+    env_site_url,
+    env_str,
+    env_url,
+    refuse_renamed,
+)
+from chatspheres.common.logs import SECURITY_LOGGERS
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 # Everything the running site writes (database, secret key, collected static
 # files) lives under one ignored folder, so a clone stays clean.
-VAR_DIR = Path(os.environ.get("CHATSPHERES_VAR_DIR", BASE_DIR / "var"))
-VAR_DIR.mkdir(parents=True, exist_ok=True)
-
-
-def env_bool(name: str, default: bool) -> bool:
-    value = os.environ.get(name)
-    if value is None:
-        return default
-    return value.strip().lower() in {"1", "true", "yes", "on"}
-
-
-def env_list(name: str, default: str) -> list[str]:
-    return [item.strip() for item in os.environ.get(name, default).split(",") if item.strip()]
+VAR_DIR = Path(env_str("CHATSPHERES_VAR_DIR", str(BASE_DIR / "var")))
+try:
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as error:
+    raise InvalidSetting(
+        "CHATSPHERES_VAR_DIR", str(VAR_DIR), f"it cannot be created ({error.strerror})"
+    ) from None
 
 
 def _local_secret_key() -> str:
     # A key generated once per checkout keeps sessions valid across restarts
     # without anyone committing a secret; production passes SECRET_KEY.
+    # Created readable by its owner only, never briefly by everyone.
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        key_file.write_text(secrets.token_urlsafe(50))
-        key_file.chmod(0o600)
+        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as opened:
+            opened.write(secrets.token_urlsafe(50))
     return key_file.read_text().strip()
 
 
 # Off unless asked for: a forgotten debug flag leaks tracebacks to strangers.
 DEBUG = env_bool("DEBUG", False)
-SECRET_KEY = os.environ.get("SECRET_KEY") or _local_secret_key()
+SECRET_KEY = env_str("SECRET_KEY", "") or _local_secret_key()
 # Hosts the site answers to; the WebSocket gateway checks Origin against these too.
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 # What the site calls itself in emails and pages, and its public address
 # (links in emails point there).
-SITE_NAME = os.environ.get("SITE_NAME", "ChatSpheres")
-SITE_URL = os.environ.get("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+SITE_NAME = env_str("SITE_NAME", "ChatSpheres")
+SITE_URL = env_site_url("SITE_URL", "http://127.0.0.1:8000")
 # Origins trusted for CSRF, e.g. "https://chatspheres.example" behind a proxy.
-CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", "")
+CSRF_TRUSTED_ORIGINS = env_origins("CSRF_TRUSTED_ORIGINS", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -89,6 +108,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "chatspheres.accounts.middleware.TimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # A limit reached in a view (RateLimited) is a 429 page or JSON answer.
+    "chatspheres.common.middleware.RateLimitedMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
 ]
@@ -116,8 +137,13 @@ ASGI_APPLICATION = "chatspheres.asgi.application"
 # postgres://user@host/db) when the site grows beyond one machine.
 DATABASES = {
     "default": dj_database_url.parse(
-        os.environ.get("DATABASE_URL", f"sqlite:///{VAR_DIR / 'chatspheres.sqlite3'}"),
-        conn_max_age=int(os.environ.get("DATABASE_CONN_MAX_AGE", "60")),
+        env_url(
+            "DATABASE_URL",
+            f"sqlite:///{VAR_DIR / 'chatspheres.sqlite3'}",
+            schemes=("sqlite", "postgres", "postgresql"),
+            what="database",
+        ),
+        conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -133,13 +159,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # A file, not memory: the test server's threads must share the database.
     # One per test run, so two runs on one machine never share it.
     DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-{os.getpid()}.sqlite3")}
+    # Members' data: readable by the site's own user only. SQLite gives its
+    # -wal and -shm files the database file's permissions.
+    create_private_file(Path(DATABASES["default"]["NAME"]))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Django's and allauth's backends, each refusing suspended and banned members
+# (chatspheres/moderation/backends.py), so a decision ends their sessions.
 AUTHENTICATION_BACKENDS = [
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
+    "chatspheres.moderation.backends.ModerationAwareModelBackend",
+    "chatspheres.moderation.backends.ModerationAwareAllauthBackend",
 ]
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -156,23 +187,38 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_UNIQUE_EMAIL = True
 # "optional": a new member can talk straight away; the address is confirmed by
 # the link sent. Set "mandatory" to require it before the first login.
-ACCOUNT_EMAIL_VERIFICATION = os.environ.get("ACCOUNT_EMAIL_VERIFICATION", "optional")
+ACCOUNT_EMAIL_VERIFICATION = env_choice(
+    "ACCOUNT_EMAIL_VERIFICATION", "optional", ("none", "optional", "mandatory")
+)
 ACCOUNT_ADAPTER = "chatspheres.accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "chatspheres.accounts.forms.SignupDetailsForm"
 ACCOUNT_LOGOUT_ON_GET = False
+# Sign-up never says whether an address is registered, with any verification
+# setting: our form sends a taken address down allauth's "account already
+# exists" email, and every sign-up ends on "Check your email" (decision 0006).
+ACCOUNT_PREVENT_ENUMERATION = True
+ACCOUNT_FORMS = {"signup": "chatspheres.accounts.signup.SignupForm"}
+# The link in that email, opened in the browser that signed up, signs the new member in.
+ACCOUNT_LOGIN_ON_EMAIL_CONFIRMATION = True
+# One address per member; a new one replaces the old once its link is opened.
+ACCOUNT_CHANGE_EMAIL = True
 LOGIN_REDIRECT_URL = "/spheres/"
 # A new member goes through the short welcome (profile, spheres, a first call).
 ACCOUNT_SIGNUP_REDIRECT_URL = "/welcome/"
 LOGIN_URL = "/accounts/login/"
 
 # Email: printed to the console unless an SMTP server is configured.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
-EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
-EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_port("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
-DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "ChatSpheres <no-reply@localhost>")
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ChatSpheres <no-reply@localhost>")
+# Where the Contact page sends people (questions, data requests, legal
+# notices; safety reports go through "Report"). Defaults to the address in
+# DEFAULT_FROM_EMAIL; set a mailbox someone reads.
+CONTACT_EMAIL = env_str("CONTACT_EMAIL", parseaddr(DEFAULT_FROM_EMAIL)[1] or "no-reply@localhost")
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -185,11 +231,16 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "chatspheres" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    # Collected files get their content's hash in their name and a gzip and a
+    # Brotli copy; WhiteNoise serves hashed names as cacheable for ten years
+    # (immutable) and the rest for WHITENOISE_MAX_AGE.
+    "staticfiles": {"BACKEND": "chatspheres.common.static.StaticFilesStorage"},
 }
 # Serve straight from the source folders when collectstatic has not run
-# (tests, a quick start); `make run` collects them first.
+# (tests, a quick start): pages then name files without a hash. `make run`
+# collects them first.
 WHITENOISE_USE_FINDERS = True
+WHITENOISE_MANIFEST_STRICT = False
 
 SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", not DEBUG and env_bool("HTTPS", False))
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
@@ -200,7 +251,7 @@ SECURE_PROXY_SSL_HEADER = (
     ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_HTTPS_PROXY", False) else None
 )
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
-SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0"))
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 # Only once every subdomain serves HTTPS: browsers remember these for months.
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
@@ -208,14 +259,13 @@ X_FRAME_OPTIONS = "DENY"
 
 # Real time -----------------------------------------------------------------
 # Largest WebSocket frame accepted; bigger ones close the socket with 1009.
-REALTIME_MAX_FRAME_BYTES = int(os.environ.get("REALTIME_MAX_FRAME_BYTES", str(64 * 1024)))
+REALTIME_MAX_FRAME_BYTES = env_int("REALTIME_MAX_FRAME_BYTES", 64 * 1024, minimum=1024)
 # Sustained frames per second per socket before throttling, and the burst allowed.
 # Our own limits per member ("count/period", period s, m, h or d), checked in
 # the services (common/ratelimit.py); allauth limits login, sign-up and
 # password reset itself. Each can be set as RATE_LIMIT_<ACTION>.
-RATE_LIMITS = {
-    action: os.environ.get(f"RATE_LIMIT_{action.upper()}", default)
-    for action, default in {
+RATE_LIMITS = env_rate_limits(
+    {
         "queue_join": "60/m",
         "ring": "10/m",
         "report": "10/h",
@@ -223,29 +273,29 @@ RATE_LIMITS = {
         "talk_again": "60/h",
         "block": "30/h",
         "message": "30/m",
-    }.items()
-}
+    }
+)
 
-REALTIME_RATE_PER_SECOND = float(os.environ.get("REALTIME_RATE_PER_SECOND", "50"))
-REALTIME_RATE_BURST = int(os.environ.get("REALTIME_RATE_BURST", "100"))
+REALTIME_RATE_PER_SECOND = env_positive_number("REALTIME_RATE_PER_SECOND", 50)
+REALTIME_RATE_BURST = env_int("REALTIME_RATE_BURST", 100, minimum=1)
 # Frames dropped within REALTIME_FLOOD_WINDOW seconds before the socket is closed (1008).
-REALTIME_FLOOD_LIMIT = int(os.environ.get("REALTIME_FLOOD_LIMIT", "100"))
-REALTIME_FLOOD_WINDOW = float(os.environ.get("REALTIME_FLOOD_WINDOW", "2"))
+REALTIME_FLOOD_LIMIT = env_int("REALTIME_FLOOD_LIMIT", 100, minimum=1)
+REALTIME_FLOOD_WINDOW = env_seconds("REALTIME_FLOOD_WINDOW", 2)
 # Server pings detect a vanished partner (closed laptop, lost Wi-Fi) quickly.
-REALTIME_PING_INTERVAL = float(os.environ.get("REALTIME_PING_INTERVAL", "4"))
-REALTIME_PING_TIMEOUT = float(os.environ.get("REALTIME_PING_TIMEOUT", "4"))
+REALTIME_PING_INTERVAL = env_seconds("REALTIME_PING_INTERVAL", 4)
+REALTIME_PING_TIMEOUT = env_seconds("REALTIME_PING_TIMEOUT", 4)
 # Open sockets (tabs) one member may have at once; more are refused with a reason.
-REALTIME_MAX_TABS_PER_MEMBER = int(os.environ.get("REALTIME_MAX_TABS_PER_MEMBER", "8"))
+REALTIME_MAX_TABS_PER_MEMBER = env_int("REALTIME_MAX_TABS_PER_MEMBER", 8, minimum=1)
 # WebSocket handshakes one address may make per minute.
-REALTIME_HANDSHAKES_PER_MINUTE = int(os.environ.get("REALTIME_HANDSHAKES_PER_MINUTE", "60"))
+REALTIME_HANDSHAKES_PER_MINUTE = env_int("REALTIME_HANDSHAKES_PER_MINUTE", 60, minimum=1)
 # How long a tab whose socket dropped may take to come back before its call
 # ends as "disconnected" (seconds).
-REALTIME_RECONNECT_GRACE_SECONDS = float(os.environ.get("REALTIME_RECONNECT_GRACE_SECONDS", "20"))
+REALTIME_RECONNECT_GRACE_SECONDS = env_seconds("REALTIME_RECONNECT_GRACE_SECONDS", 20)
 # Events kept per member for tabs that reconnect: how many, and for how long (seconds).
-REALTIME_EVENT_LOG_SIZE = int(os.environ.get("REALTIME_EVENT_LOG_SIZE", "200"))
-REALTIME_EVENT_LOG_SECONDS = float(os.environ.get("REALTIME_EVENT_LOG_SECONDS", "300"))
+REALTIME_EVENT_LOG_SIZE = env_int("REALTIME_EVENT_LOG_SIZE", 200, minimum=1)
+REALTIME_EVENT_LOG_SECONDS = env_seconds("REALTIME_EVENT_LOG_SECONDS", 300)
 # How often each process looks for tabs that did not come back in time (seconds).
-REALTIME_SWEEP_SECONDS = float(os.environ.get("REALTIME_SWEEP_SECONDS", "1"))
+REALTIME_SWEEP_SECONDS = env_seconds("REALTIME_SWEEP_SECONDS", 1)
 # The synchronous relay lane for signals (docs/decisions/0001-realtime-gateway.md);
 # off, every frame takes the ordinary ASGI route.
 REALTIME_FAST_LANE = env_bool("REALTIME_FAST_LANE", True)
@@ -253,40 +303,80 @@ REALTIME_FAST_LANE = env_bool("REALTIME_FAST_LANE", True)
 # Redis: unset, everything real-time lives in this one process (make run).
 # Set (e.g. redis://127.0.0.1:6379/0), the hub, the matching queue and presence
 # are shared through Redis by every process on every machine.
-REDIS_URL = os.environ.get("REDIS_URL", "")
+REDIS_URL = env_url("REDIS_URL", "", schemes=("redis", "rediss", "unix"), what="Redis")
 # Every key ChatSpheres writes starts with this, so one Redis can serve several sites.
-REDIS_KEY_PREFIX = os.environ.get("REDIS_KEY_PREFIX", "chatspheres:")
+REDIS_KEY_PREFIX = env_str("REDIS_KEY_PREFIX", "chatspheres:")
 # A process that stops refreshing its liveness key this long (seconds) is
 # taken for dead: its tabs vanish from presence and its calls wait for them.
-REALTIME_PROCESS_TTL = float(os.environ.get("REALTIME_PROCESS_TTL", "10"))
+REALTIME_PROCESS_TTL = env_seconds("REALTIME_PROCESS_TTL", 10)
 
 # Who may read /metrics (Prometheus format): comma-separated addresses or
 # networks (e.g. 10.0.0.0/8). Loopback only by default; everyone else gets 404.
-# Behind a proxy the address is the forwarded one (uvicorn's FORWARDED_ALLOW_IPS).
-METRICS_ALLOWED_ADDRESSES = env_list("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+# Behind a proxy listed in TRUSTED_PROXIES the address is the forwarded one.
+METRICS_ALLOWED_ADDRESSES = env_addresses("METRICS_ALLOWED_ADDRESSES", "127.0.0.1,::1")
+
+# Reverse proxies whose X-Forwarded-For and X-Forwarded-Proto headers are
+# believed (comma-separated addresses or networks). Empty by default, even for
+# loopback: anyone could otherwise claim any address and escape the
+# per-address limits (login, WebSocket handshakes). Set it to the proxy's
+# address. uvicorn (chatspheres/server.py) applies it before Django runs, so
+# REMOTE_ADDR is already the client's and allauth must not read the header again.
+TRUSTED_PROXIES = env_addresses("TRUSTED_PROXIES", "", strict=True)
+refuse_renamed("FORWARDED_ALLOW_IPS", "TRUSTED_PROXIES")
+ALLAUTH_TRUSTED_PROXY_COUNT = 0
+
+# Django's cache holds the limits' counts (ours in common/ratelimit.py and
+# allauth's). In this process's memory by default; with REDIS_URL in Redis
+# (Django's own backend), so that every process counts against one limit.
+CACHES = {
+    "default": (
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "KEY_PREFIX": f"{REDIS_KEY_PREFIX}cache",
+        }
+        if REDIS_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+    )
+}
 
 # Matching: how long two people who just parted are kept apart (seconds).
-MATCHING_RECENT_PARTNER_SECONDS = float(os.environ.get("MATCHING_RECENT_PARTNER_SECONDS", "600"))
+MATCHING_RECENT_PARTNER_SECONDS = env_seconds(
+    "MATCHING_RECENT_PARTNER_SECONDS", 600, positive=False
+)
 
 # Soft start: how long (seconds) a first meeting's video stays blurred when
 # nobody presses "Reveal".
-SOFT_START_SECONDS = int(os.environ.get("SOFT_START_SECONDS", "60"))
+SOFT_START_SECONDS = env_int("SOFT_START_SECONDS", 60, minimum=1)
 
 # WebRTC: ICE servers handed to browsers. None by default (host candidates
 # only, enough on one network). STUN/TURN as a JSON list of RTCIceServer, e.g.
 # [{"urls": ["stun:stun.example.org:3478"]}].
-ICE_SERVERS = json.loads(os.environ.get("ICE_SERVERS", "[]"))
+ICE_SERVERS = env_ice_servers("ICE_SERVERS")
 # coturn's TURN REST API: with a shared secret, each member gets short-lived
 # credentials for these TURN URLs (comma-separated, e.g. turn:turn.example.org:3478).
 TURN_URLS = env_list("TURN_URLS", "")
-TURN_SECRET = os.environ.get("TURN_SECRET", "")
-TURN_CREDENTIAL_TTL = int(os.environ.get("TURN_CREDENTIAL_TTL", "3600"))
+TURN_SECRET = env_str("TURN_SECRET", "")
+# At most an hour: a leaked credential must not outlive the call by much.
+TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 3600, minimum=60, maximum=3600)
 
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "filters": {
+        # What a client can trigger at will (a wrong Host header, an oversized
+        # or malformed request) is one WARNING line, never an ERROR traceback.
+        "client_fault": {"()": "chatspheres.common.logs.ClientFaultFilter"},
+    },
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
-    "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "INFO"}},
+    "root": {
+        "handlers": ["console"],
+        "level": env_choice("LOG_LEVEL", "INFO", ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")),
+    },
+    "loggers": {
+        "django.db.backends": {"level": "INFO"},
+        **{name: {"filters": ["client_fault"]} for name in SECURITY_LOGGERS},
+        "django.request": {"filters": ["client_fault"]},
+    },
 }

@@ -37,6 +37,15 @@ class LiveServer:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_limits() -> Iterator[None]:
+    """Each test starts with no limit counted: the cache (ours and allauth's counts) is emptied."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture(autouse=True)
 def _live_server_helper() -> Iterator[None]:
     """Replaces pytest-django's helper of the same name, which expects its own live_server."""
     yield

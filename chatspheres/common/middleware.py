@@ -1,9 +1,11 @@
-"""What every request and response goes through: refusing control characters, security headers."""
+"""What every request and response goes through: control characters, headers, limits reached."""
 
 from collections.abc import Callable
 
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 
+from chatspheres.common.ratelimit import RateLimited
+from chatspheres.common.views import too_many_requests
 from chatspheres.realtime.protocol import CONTROL_CHARACTERS
 
 # No inline scripts or styles anywhere: user text can never become code.
@@ -62,3 +64,23 @@ class RefuseControlCharactersMiddleware:
                 content_type="text/plain; charset=utf-8",
             )
         return self.get_response(request)
+
+
+class RateLimitedMiddleware:
+    """Answers a view that raised ``RateLimited`` with 429, ``Retry-After`` and the wait in words.
+
+    Services count their limits (``common/ratelimit.py``) and raise; a view
+    that catches ``ApplicationError`` to show a refusal lets this one through
+    (``except RateLimited: raise`` first), so every limit answers the same way.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, RateLimited):
+            return too_many_requests(request, exception)
+        return None

@@ -26,10 +26,16 @@ from chatspheres.calls.realtime import CallTab, MatchFound
 from chatspheres.calls.services import conversation_start
 from chatspheres.common.errors import ALREADY_IN_CALL, ApplicationError, PairingRefused
 from chatspheres.common.events import ToTab, send_event
+from chatspheres.common.ratelimit import rate_limit_hit
 from chatspheres.matching.backends import Matcher
 from chatspheres.matching.engine import Pairing, Seeker
 from chatspheres.matching.provider import matcher_of
-from chatspheres.matching.selectors import WaitingHint, queue_request_for, waiting_hint_for
+from chatspheres.matching.selectors import (
+    QueueRequest,
+    WaitingHint,
+    queue_request_for,
+    waiting_hint_for,
+)
 from chatspheres.realtime.db import run_in_db
 from chatspheres.realtime.gateway import UNAVAILABLE_ERRORS
 from chatspheres.realtime.hub import Envelope
@@ -122,12 +128,19 @@ def _stop_waiting(tab: Tab) -> None:
     state.seeker = None
 
 
+def _admit(*, user_id: int, sphere_id: int) -> QueueRequest:
+    # Counted on the database thread: with REDIS_URL the count is a Redis
+    # call (Django's cache), which must not hold up the event loop.
+    rate_limit_hit(action="queue_join", key=user_id)
+    return queue_request_for(user_id=user_id, sphere_id=sphere_id)
+
+
 @registry.message(QueueJoin)
 async def queue_join(tab: Tab, message: QueueJoin, _text: str) -> None:
     """Wait for a partner in a sphere; pair at once if a good one is waiting."""
     if tab.state(CallTab).conversation is not None:
         raise ApplicationError("You are already in a conversation.", code=ALREADY_IN_CALL)
-    request = await run_in_db(queue_request_for, user_id=tab.user_id, sphere_id=message.sphere)
+    request = await run_in_db(_admit, user_id=tab.user_id, sphere_id=message.sphere)
     matcher = matcher_of(tab.runtime)
     replaced = await matcher.leave(tab.user_id)
     if replaced is not None and replaced.tab != tab.id:
