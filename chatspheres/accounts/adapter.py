@@ -2,8 +2,49 @@
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+from typing import Any
+from urllib.parse import urlsplit
+
+from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from django.conf import settings
+from django.http import HttpRequest
 
 
 class AccountAdapter(DefaultAccountAdapter):
     """allauth's account flows with ChatSpheres' rules."""
+
+    # The site in emails: allauth names it after the request's host ("Hello
+    # from 127.0.0.1:8100!") and links to that host; ours says SITE_NAME and
+    # links to SITE_URL, whichever address the request came through.
+
+    def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
+        super().send_mail(template_prefix, email, {"current_site": site_identity(), **context})
+
+    def format_email_subject(self, subject: str) -> str:
+        prefix = account_settings.EMAIL_SUBJECT_PREFIX
+        return (f"[{settings.SITE_NAME}] " if prefix is None else prefix) + str(subject)
+
+    def get_email_confirmation_url(self, request: HttpRequest, emailconfirmation: Any) -> str:
+        return on_site(super().get_email_confirmation_url(request, emailconfirmation))
+
+    def get_reset_password_from_key_url(self, key: str) -> str:
+        return on_site(super().get_reset_password_from_key_url(key))
+
+    def _get_login_attempts_cache_key(self, request: HttpRequest, **credentials: Any) -> str:
+        # allauth counts failed logins per host name and email address: each
+        # name in ALLOWED_HOSTS would give a guesser five more tries. One count
+        # per email address, whichever name the site was reached by.
+        return str(credentials.get("email", credentials.get("username", ""))).lower()
+
+
+def site_identity() -> SimpleNamespace:
+    """The site as allauth's email templates name it: ``name`` and ``domain``."""
+    return SimpleNamespace(name=settings.SITE_NAME, domain=urlsplit(settings.SITE_URL).netloc)
+
+
+def on_site(url: str) -> str:
+    """``url`` (absolute, made from the request's host) moved to ``SITE_URL``."""
+    parts = urlsplit(url)
+    return f"{settings.SITE_URL}{parts.path}" + (f"?{parts.query}" if parts.query else "")

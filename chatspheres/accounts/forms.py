@@ -123,6 +123,24 @@ class CallChoicesForm(forms.Form):
             " both press Reveal, or a minute passes. You hear each other from the start."
         ),
     )
+    hide_ip = forms.BooleanField(
+        label="Hide my IP address",
+        required=False,
+        help_text=(
+            "Your calls go through the site's relay, so the people you talk with never see your"
+            " IP address. Calls may take a little longer to connect."
+        ),
+    )
+
+    def __init__(self, *args: Any, relay: bool = True, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if not relay:
+            hide_ip = self.fields["hide_ip"]
+            hide_ip.help_text = (
+                "This site has no relay configured, so it can't hide your IP address."
+            )
+            # Someone who turned it on before the relay went away can still turn it off.
+            hide_ip.disabled = not self.initial.get("hide_ip")
 
 
 class PrivacyForm(forms.Form):

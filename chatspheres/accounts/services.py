@@ -17,10 +17,12 @@ from chatspheres.accounts.models import (
     Profile,
     User,
 )
+from chatspheres.calls.ice import NO_RELAY_WORDS, relay_available
 from chatspheres.common.errors import (
     BAD_HANDLE,
     HANDLE_TAKEN,
     HANDLE_TOO_SOON,
+    NO_RELAY,
     NOT_ADULT,
     TOO_MANY_INTERESTS,
     ApplicationError,
@@ -155,8 +157,15 @@ def profile_privacy_update(
 
 
 @transaction.atomic
-def profile_call_choices_update(*, profile: Profile, soft_start: bool) -> Profile:
-    """Choose whether a first meeting starts softly (blurred until both reveal)."""
+def profile_call_choices_update(
+    *, profile: Profile, soft_start: bool, hide_ip: bool | None = None
+) -> Profile:
+    """Choose whether a first meeting starts softly, and whether calls hide the IP address."""
     profile.soft_start = soft_start
-    profile.save(update_fields=["soft_start", "updated"])
+    if hide_ip is not None:
+        # Only a relay hides an address: without one, the switch cannot be turned on.
+        if hide_ip and not profile.hide_ip and not relay_available():
+            raise ApplicationError(NO_RELAY_WORDS, code=NO_RELAY)
+        profile.hide_ip = hide_ip
+    profile.save(update_fields=["soft_start", "hide_ip", "updated"])
     return profile

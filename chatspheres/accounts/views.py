@@ -20,6 +20,7 @@ from chatspheres.accounts.services import (
     profile_update,
     profiles_ensure,
 )
+from chatspheres.calls.ice import relay_available
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError
 
@@ -71,14 +72,22 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Your handle is now {profile.handle}.")
             return redirect("accounts:profile")
     calls_form = CallChoicesForm(
-        request.POST if sent == "calls" else None, initial={"soft_start": profile.soft_start}
+        request.POST if sent == "calls" else None,
+        initial={"soft_start": profile.soft_start, "hide_ip": profile.hide_ip},
+        relay=relay_available(),
     )
     if sent == "calls" and calls_form.is_valid():
-        profile_call_choices_update(
-            profile=profile, soft_start=calls_form.cleaned_data["soft_start"]
-        )
-        messages.success(request, "Your call choices are saved.")
-        return redirect("accounts:profile")
+        try:
+            profile_call_choices_update(
+                profile=profile,
+                soft_start=calls_form.cleaned_data["soft_start"],
+                hide_ip=calls_form.cleaned_data["hide_ip"],
+            )
+        except ApplicationError as refusal:
+            calls_form.add_error("hide_ip", refusal.message)
+        else:
+            messages.success(request, "Your call choices are saved.")
+            return redirect("accounts:profile")
     if sent == "privacy" and privacy_form.is_valid():
         profile_privacy_update(
             profile=profile,

@@ -45,6 +45,11 @@ class MatchFound(Event, tag="match.found"):
     # or ``reveal_after_seconds`` pass (0 when there is no soft start).
     soft_start: bool = False
     reveal_after_seconds: int = 0
+    # "relay" when this side hides its IP address: its browser gathers relay
+    # candidates only. ``ice_expires_at``: when the TURN credential in
+    # ``ice_servers`` stops working (unix time), 0 without one.
+    ice_transport_policy: Literal["all", "relay"] = "all"
+    ice_expires_at: int = 0
 
 
 class CallEnded(Event, tag="call.ended"):

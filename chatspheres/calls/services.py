@@ -12,11 +12,12 @@ from chatspheres.accounts.selectors import public_card
 from chatspheres.accounts.services import profiles_ensure
 from chatspheres.calls.events import CallEnded, MatchFound, PartnerRevealed, Recap
 from chatspheres.calls.hooks import conversation_rated, conversation_started, recap_between
-from chatspheres.calls.ice import ice_servers_for
+from chatspheres.calls.ice import IceConfig, ice_config_for
 from chatspheres.calls.models import Conversation, Participant
 from chatspheres.common.errors import (
     ALREADY_IN_CALL,
     BAD_RATING,
+    NO_RELAY,
     NOT_ENDED,
     NOT_IN_CONVERSATION,
     ApplicationError,
@@ -74,6 +75,18 @@ def conversation_start(
         # How busy a sphere is counts the conversations people were matched in there.
         sphere_activity_record(sphere_id=sphere_id, started_at=conversation.started_at)
     profiles = profiles_ensure(user_ids=(a_user_id, b_user_id))
+    # Each side's own choice sets its own policy; refused here (nothing saved)
+    # if one hides their address and there is no relay to hide it behind.
+    ice: dict[int, IceConfig] = {}
+    for user_id in (b_user_id, a_user_id):
+        try:
+            ice[user_id] = ice_config_for(
+                conversation=conversation, user_id=user_id, hide_ip=profiles[user_id].hide_ip
+            )
+        except ApplicationError as refusal:
+            if refusal.code != NO_RELAY.name:
+                raise
+            raise PairingRefused(refusal.message, code=NO_RELAY, user_id=user_id) from None
     conversation_started.send(sender=Conversation, conversation=conversation)
     shared = sorted(shared_interests)
     # A first meeting in a sphere starts softly if either person wants it. A
@@ -97,7 +110,9 @@ def conversation_start(
                 partner=public_card(profiles[partner]),
                 shared_interests=shared,
                 talked_before=talked_before,
-                ice_servers=ice_servers_for(me),
+                ice_servers=ice[me].servers,
+                ice_transport_policy=ice[me].transport_policy,
+                ice_expires_at=ice[me].expires_at,
                 # A first meeting has nothing to recall.
                 recap=recap_between(viewer_id=me, partner_id=partner) if talked_before else Recap(),
                 soft_start=soft_start,

@@ -6,13 +6,15 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from chatspheres.calls.direct import DirectCall, direct_calls
+from chatspheres.calls.ice import ice_config_for_call
 from chatspheres.calls.selectors import access_conversation
 from chatspheres.calls.services import conversation_reflect
 from chatspheres.common.auth import member_id
@@ -32,6 +34,8 @@ def _render_call_page(
         "sphereUrl": sphere.get_absolute_url(),
         "wsPath": "/ws/",
         "reflectionUrl": reverse("calls:reflection", kwargs={"public_id": REFLECTION_PLACEHOLDER}),
+        # Fresh TURN credentials for a call that outlives its first ones.
+        "iceUrl": reverse("calls:ice_servers", kwargs={"public_id": REFLECTION_PLACEHOLDER}),
         "csrfToken": get_token(request),
         # A direct call ("Call now"): this page rings someone, or answers their ring.
         "direct": direct,
@@ -93,6 +97,26 @@ def call_answer(request: HttpRequest, ring: str) -> HttpResponse:
         "answer",
         lambda: direct_calls().to_answer(callee_id=member_id(request), ring=ring),
         reverse("notifications:list"),
+    )
+
+
+@login_required
+@require_POST
+@never_cache
+def ice_servers(request: HttpRequest, public_id: str) -> HttpResponse:
+    """Fresh ICE servers (TURN credentials) for the member's own call in progress, as JSON."""
+    try:
+        ice = ice_config_for_call(user_id=member_id(request), public_id=public_id)
+    except NotFound as missing:
+        return JsonResponse({"error": missing.code, "message": missing.message}, status=404)
+    except ApplicationError as refusal:
+        return JsonResponse({"error": refusal.code, "message": refusal.message}, status=400)
+    return JsonResponse(
+        {
+            "ice_servers": ice.servers,
+            "ice_transport_policy": ice.transport_policy,
+            "ice_expires_at": ice.expires_at,
+        }
     )
 
 

@@ -67,6 +67,9 @@ NOT_IN_CONVERSATION = error_code("not_in_conversation", "You are not in that con
 TOO_LONG = error_code("too_long", "A chat message can be at most 1,000 characters.")
 BAD_RATING = error_code("bad_rating", "Choose good, okay or not for me.")
 NOT_ENDED = error_code("not_ended", "You can say how it was once the conversation has ended.")
+NO_RELAY = error_code(
+    "no_relay", "This site has no relay configured, so it can't hide your IP address."
+)
 
 # Accounts ----------------------------------------------------------------
 NOT_ADULT = error_code("not_adult", "ChatSpheres is for people 18 or older.")

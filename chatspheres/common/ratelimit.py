@@ -46,8 +46,8 @@ def wait_in_words(seconds: int) -> str:
         return "a few seconds"
     if seconds < 60:
         return f"{seconds} seconds"
-    if seconds < 3600:
-        minutes = math.ceil(seconds / 60)
+    minutes = math.ceil(seconds / 60)
+    if minutes < 60:  # 59 min 30 s is "1 hour", not "60 minutes"
         return "1 minute" if minutes == 1 else f"{minutes} minutes"
     hours = math.ceil(seconds / 3600)
     return "1 hour" if hours == 1 else f"{hours} hours"

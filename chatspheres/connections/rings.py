@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.direct import DirectCall
+from chatspheres.calls.ice import hidden_ip_check
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import conversation_start
 from chatspheres.common.errors import (
@@ -233,6 +234,7 @@ def ring_start(*, caller_id: int, caller_tab: str, callee_handle: str) -> Ring:
     callee = access_callee(caller_id=caller_id, handle=callee_handle)
     if Conversation.objects.active().involving(caller_id).exists():
         raise ApplicationError(code=ALREADY_IN_CALL)
+    hidden_ip_check(user_id=caller_id)
     # The caller's earlier rings stop: one ring at a time, from the newest tab.
     for earlier in Ring.objects.select_for_update().filter(
         caller_id=caller_id, state=Ring.State.PENDING

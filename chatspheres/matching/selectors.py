@@ -9,6 +9,7 @@ from django.db.models import Exists, OuterRef
 from django.urls import reverse
 
 from chatspheres.accounts.models import Interest, Profile
+from chatspheres.calls.ice import hidden_ip_check
 from chatspheres.calls.models import Conversation, Participant
 from chatspheres.calls.selectors import user_in_active_conversation
 from chatspheres.common.errors import ALREADY_IN_CALL, ApplicationError
@@ -45,6 +46,7 @@ def queue_request_for(*, user_id: int, sphere_id: int) -> QueueRequest:
         raise ApplicationError(
             "You are already in a conversation in another tab.", code=ALREADY_IN_CALL
         )
+    hidden_ip_check(user_id=user_id)
     interests = Interest.objects.filter(profiles__user_id=user_id).values_list("name", flat=True)
     return QueueRequest(
         sphere_id=sphere.pk,

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
-import hmac
 from typing import Any
 
 import pytest
@@ -12,7 +10,6 @@ from django.db import transaction
 from django.test import Client
 
 from chatspheres.calls.events import CallEnded, MatchFound
-from chatspheres.calls.ice import ice_servers_for
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import (
     conversation_end,
@@ -144,23 +141,6 @@ def test_how_was_it_refuses_strangers_bad_answers_and_live_calls(
     client.force_login(cleo)
     assert client.post(url, {"rating": "good"}).status_code == 404
     assert ratings(conversation, ana, ben) == ("", "")
-
-
-def test_ice_servers_come_from_settings_with_expiring_turn_credentials(settings: Any) -> None:
-    settings.ICE_SERVERS = [{"urls": ["stun:stun.test:3478"]}]
-    settings.TURN_URLS = ["turn:turn.test:3478?transport=udp"]
-    settings.TURN_SECRET = "shared-secret"
-    settings.TURN_CREDENTIAL_TTL = 600
-    stun, turn = ice_servers_for(42, now=1_000_000)
-    assert stun == {"urls": ["stun:stun.test:3478"]}
-    assert turn["urls"] == ["turn:turn.test:3478?transport=udp"]
-    assert turn["username"] == "1000600:42"
-    expected = hmac.new(b"shared-secret", b"1000600:42", hashlib.sha1).digest()
-    assert turn["credential"] == base64.b64encode(expected).decode()
-
-
-def test_no_ice_servers_by_default() -> None:
-    assert ice_servers_for(42) == []
 
 
 # What the services announce, captured without a server -----------------------------

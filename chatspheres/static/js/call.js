@@ -6,6 +6,7 @@ import { showRecap, startReflection } from "./reflection.js";
 import { balanceEnd, balanceStart } from "./balance.js";
 import { softStartBegin, softStartEnd } from "./softstart.js";
 import { promptsCallEnded, promptsCallStarted } from "./prompts.js";
+import { keepIceFresh, peerConnectionFor } from "./ice.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
 const sphereId = Number(config.sphere);
@@ -1029,7 +1030,7 @@ function cancelQueue() {
 function startCall(msg) {
   state.queued = false;
   clearAlert();
-  const pc = takePeerConnection(msg.ice_servers);
+  const pc = takePeerConnection(msg);
   const call = {
     id: msg.conversation,
     polite: msg.polite !== false,
@@ -1055,8 +1056,20 @@ function startCall(msg) {
     ending: null,
     mediaTimer: null,
     endTimer: null,
+    stopIceRenewal: null,
   };
   state.call = call;
+  call.stopIceRenewal = keepIceFresh({
+    pc,
+    conversation: call.id,
+    expiresAt: msg.ice_expires_at,
+    url: config.iceUrl,
+    csrfToken: config.csrfToken || csrfFromCookie(),
+    isCurrent: () => state.call === call && !call.ending,
+    restart: () => {
+      if (!call.polite) pc.restartIce();
+    },
+  });
   state.reflection = null;
   Object.assign(window.chatspheres, { pc, conversation: call.id, polite: call.polite, iceRestarts: 0 });
 
@@ -1143,20 +1156,11 @@ function preparePeerConnection() {
   }
 }
 
-/** The prepared peer connection (given the call's ICE servers), or a new one. */
-function takePeerConnection(iceServers) {
-  const servers = Array.isArray(iceServers) ? iceServers : [];
+/** The prepared peer connection (given the call's ICE servers), or a new one (ice.js). */
+function takePeerConnection(msg) {
   const pc = preparedPc;
   preparedPc = null;
-  if (pc && pc.signalingState === "stable") {
-    try {
-      if (servers.length) pc.setConfiguration({ iceServers: servers });
-      return pc;
-    } catch {
-      pc.close();
-    }
-  }
-  return new RTCPeerConnection({ iceServers: servers });
+  return peerConnectionFor(msg, pc);
 }
 
 function addLocalMedia(call) {
@@ -1501,6 +1505,7 @@ function teardown(call) {
   window.clearTimeout(call.mediaTimer);
   window.clearTimeout(call.endTimer);
   window.clearTimeout(call.iceTimer);
+  call.stopIceRenewal?.();
   const pc = call.pc;
   pc.onicecandidate = null;
   pc.onnegotiationneeded = null;
