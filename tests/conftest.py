@@ -37,6 +37,20 @@ class LiveServer:
 
 
 @pytest.fixture(autouse=True)
+def _static_files_from_the_source(settings: Any) -> None:
+    """Pages name static files plainly, served from the source folders.
+
+    A manifest that ``make run`` left in the var folder would otherwise point
+    pages at the copies collected then, older than the code under test.
+    tests/common/test_static_files.py tests the collected, hashed files.
+    """
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
 def _fresh_limits() -> Iterator[None]:
     """Each test starts with no limit counted: the cache (ours and allauth's counts) is emptied."""
     from django.core.cache import cache
