@@ -13,6 +13,7 @@ urlpatterns = [
     path("people/", include("chatspheres.connections.urls")),
     path("notifications/", include("chatspheres.notifications.urls")),
     path("prompts/", include("chatspheres.prompts.urls")),
+    path("", include("chatspheres.common.pages")),
     path("", include("chatspheres.calls.urls")),
     # The admin's own login has no lockout; allauth's login counts failures
     # and locks, so staff sign in there (?next= brings them back to the admin).

@@ -11,6 +11,8 @@ from allauth.account.adapter import DefaultAccountAdapter
 from django.conf import settings
 from django.http import HttpRequest
 
+ALLAUTH_EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
+
 
 class AccountAdapter(DefaultAccountAdapter):
     """allauth's account flows with ChatSpheres' rules."""
@@ -37,6 +39,14 @@ class AccountAdapter(DefaultAccountAdapter):
         # name in ALLOWED_HOSTS would give a guesser five more tries. One count
         # per email address, whichever name the site was reached by.
         return str(credentials.get("email", credentials.get("username", ""))).lower()
+
+    def get_login_stages(self) -> list[str]:
+        # Sign-up ends on "Check your email" with one email, taken address or
+        # not, whatever the verification setting (accounts/signup.py).
+        return [
+            "chatspheres.accounts.signup.SignupEmailStage" if path == ALLAUTH_EMAIL_STAGE else path
+            for path in super().get_login_stages()
+        ]
 
 
 def site_identity() -> SimpleNamespace:

@@ -16,15 +16,32 @@ from chatspheres.accounts.models import (
     Profile,
     User,
 )
+from chatspheres.accounts.names import DISPLAY_NAME_MAX_LENGTH, display_name_clean
 from chatspheres.accounts.services import interests_normalize, profile_create
+from chatspheres.common.errors import ApplicationError
+
+
+class DisplayNameField(forms.CharField):
+    """A display name, cleaned as the services clean it (no invisible or bidi characters)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("label", "Display name")
+        # Room for characters that are stripped; the cleaned name is checked again.
+        kwargs.setdefault("max_length", DISPLAY_NAME_MAX_LENGTH * 2)
+        super().__init__(**kwargs)
+
+    def clean(self, value: Any) -> str:
+        text = super().clean(value)
+        try:
+            return display_name_clean(text)
+        except ApplicationError as refusal:
+            raise forms.ValidationError(refusal.message, code=refusal.code) from refusal
 
 
 class SignupDetailsForm(forms.Form):
     """The fields allauth's sign-up form gains: name, age, time zone."""
 
-    display_name = forms.CharField(
-        label="Display name",
-        max_length=50,
+    display_name = DisplayNameField(
         help_text="What people you talk with will see. Not your email.",
     )
     is_adult = forms.BooleanField(
@@ -48,7 +65,7 @@ class SignupDetailsForm(forms.Form):
 class ProfileForm(forms.Form):
     """Edit what others see, and the time zone times are shown in."""
 
-    display_name = forms.CharField(label="Display name", max_length=50)
+    display_name = DisplayNameField()
     bio = forms.CharField(
         label="About you",
         required=False,
@@ -154,4 +171,18 @@ class PrivacyForm(forms.Form):
     )
     announce_follows = forms.BooleanField(
         label="Let people know when I follow them", required=False
+    )
+
+
+class AccountDeleteForm(forms.Form):
+    """Deleting an account takes the address and the password: nobody does it by a slip."""
+
+    email = forms.EmailField(
+        label="Your email address",
+        widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+    )
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput(attrs={"autocomplete": "current-password"}),
     )

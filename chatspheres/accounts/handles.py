@@ -15,13 +15,16 @@ from chatspheres.accounts.models import HANDLE_MAX_LENGTH, HANDLE_MIN_LENGTH, HA
 RESERVED_HANDLES = frozenset(
     {
         "about", "accounts", "admin", "administrator", "api", "call", "calls", "chatspheres",
-        "connections", "conversations", "edit", "everyone", "follow", "followers", "following",
+        "connections", "contact", "conversations", "edit", "everyone", "follow", "followers",
+        "following", "guidelines", "terms-of-service",
         "healthz", "help", "home", "login", "logout", "me", "media", "metrics", "moderator",
         "new", "notes", "notifications", "null", "people", "presence", "privacy", "profile",
         "readyz", "root", "security", "settings", "signup", "spheres", "staff", "static",
         "support", "system", "terms", "undefined", "welcome", "www", "ws",
     }
 )  # fmt: skip
+# Deleted accounts keep a handle with this prefix; no member may look like one.
+DELETED_HANDLE_PREFIX = "deleted-"
 SUFFIX_LENGTH = 4
 _SUFFIX_ALPHABET = string.ascii_lowercase + string.digits
 _VALID = re.compile(HANDLE_PATTERN)
@@ -44,7 +47,7 @@ def handle_problem(handle: str) -> str | None:
             "A handle may use only lower-case letters, digits and hyphens, "
             "and cannot start or end with a hyphen or have two in a row."
         )
-    if handle in RESERVED_HANDLES:
+    if handle in RESERVED_HANDLES or handle.startswith(DELETED_HANDLE_PREFIX):
         return f"“{handle}” is reserved for the site. Please pick another handle."
     return None
 
@@ -53,6 +56,8 @@ def handle_base(display_name: str) -> str:
     """The handle a display name suggests, before any suffix: "Ana María" → "ana-maria"."""
     base = slugify(display_name).replace("_", "-")
     base = re.sub(r"-{2,}", "-", base).strip("-")
+    if base.startswith(DELETED_HANDLE_PREFIX):
+        base = base.replace("-", "", 1)  # "Deleted Dan" → "deleteddan", never a deleted account's
     base = base[: HANDLE_MAX_LENGTH - SUFFIX_LENGTH - 1].strip("-")
     if len(base) < HANDLE_MIN_LENGTH or base in RESERVED_HANDLES:
         base = f"{base}-member".strip("-") if base else "member"

@@ -12,6 +12,10 @@ from django.db import models
 from chatspheres.common.models import BaseModel
 
 MAX_INTERESTS = 10
+# What others see of a member who deleted their account.
+DELETED_MEMBER_NAME = "Deleted member"
+# The address a deleted account's row keeps: unique, and at a domain that can never receive mail.
+DELETED_EMAIL_DOMAIN = "deleted.invalid"
 BIO_MAX_LENGTH = 500
 HANDLE_MIN_LENGTH = 3
 HANDLE_MAX_LENGTH = 30
@@ -57,6 +61,10 @@ class User(AbstractUser):
     first_name = None  # type: ignore[assignment]
     last_name = None  # type: ignore[assignment]
     email = models.EmailField("email address", unique=True)
+    # Set when the member deleted their account: the row stays as a tombstone
+    # (no address, no password, inactive) so that conversations others had
+    # with them, and what others wrote about them, keep their other side.
+    deleted_at = models.DateTimeField(null=True, blank=True)
 
     USERNAME_FIELD = "email"
     REQUIRED_FIELDS: ClassVar[list[str]] = []

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods, require_safe
 
-from chatspheres.accounts.forms import CallChoicesForm, HandleForm, PrivacyForm, ProfileForm
+from chatspheres.accounts.forms import (
+    AccountDeleteForm,
+    CallChoicesForm,
+    HandleForm,
+    PrivacyForm,
+    ProfileForm,
+)
+from chatspheres.accounts.models import User
 from chatspheres.accounts.selectors import (
+    account_data,
     interest_suggestions,
     profile_form_initial,
     profile_with_interests,
 )
 from chatspheres.accounts.services import (
+    account_delete,
     profile_call_choices_update,
     profile_handle_change,
     profile_privacy_update,
@@ -107,3 +119,39 @@ def profile_edit(request: HttpRequest) -> HttpResponse:
             "profile": profile,
         },
     )
+
+
+@login_required
+@require_safe
+def account_data_download(request: HttpRequest) -> HttpResponse:
+    """Serve "Download my data": the member's own data as one JSON file."""
+    profiles_ensure(user_ids=[member_id(request)])
+    data = account_data(user_id=member_id(request))
+    response = JsonResponse(data, json_dumps_params={"indent": 2, "ensure_ascii": False})
+    stamp = timezone.now().strftime("%Y-%m-%d")
+    response["Content-Disposition"] = f'attachment; filename="chatspheres-data-{stamp}.json"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def account_delete_confirm(request: HttpRequest) -> HttpResponse:
+    """Serve "Delete my account": what goes, what stays, then the address and password."""
+    form = AccountDeleteForm(request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        user = request.user
+        assert isinstance(user, User)
+        try:
+            account_delete(
+                user=user,
+                email=form.cleaned_data["email"],
+                password=form.cleaned_data["password"],
+            )
+        except ApplicationError as refusal:
+            form.add_error(None, refusal.message)
+        else:
+            logout(request)
+            messages.success(request, "Your account is deleted. Thank you for the conversations.")
+            return redirect("home")
+    return render(request, "accounts/delete.html", {"form": form})

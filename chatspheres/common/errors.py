@@ -78,6 +78,12 @@ BAD_HANDLE = error_code(
     "bad_handle", "A handle is 3 to 30 lower-case letters, digits and hyphens, and not reserved."
 )
 HANDLE_TAKEN = error_code("handle_taken", "That handle is taken.")
+BAD_DISPLAY_NAME = error_code(
+    "bad_display_name", "A display name needs at least one visible letter."
+)
+WRONG_CONFIRMATION = error_code(
+    "wrong_confirmation", "Type your email address and your password to delete your account."
+)
 HANDLE_TOO_SOON = error_code("handle_too_soon", "You can change your handle once a month.")
 
 # Connections -------------------------------------------------------------

@@ -7,6 +7,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from django.core import mail
 from django.core.management import call_command
 from django.test import Client
 from django.utils import timezone
@@ -35,8 +36,14 @@ def sign_up(client: Client) -> str:
             "time_zone": "Asia/Tokyo",
         },
     )
-    assert response.status_code == 302
-    return str(response["Location"])
+    assert response["Location"] == "/accounts/confirm-email/"
+    # The link in the email, opened in the same browser, signs the new member in.
+    return str(client.post(confirmation_path(mail.outbox[-1].body))["Location"])
+
+
+def confirmation_path(body: str) -> str:
+    """The path of the confirmation link in an email's text."""
+    return re.search(r"https?://[^/\s]+(/accounts/confirm-email/\S+)", body)[1]  # type: ignore[index]
 
 
 def page(client: Client, url: str) -> str:

@@ -110,6 +110,13 @@ class Participant:
         page.get_by_label("Display name", exact=True).fill(self.name)
         page.get_by_label("I am 18 or older").check()
         page.get_by_role("button", name="Sign up").click()
+        # Sign-up ends on "Check your email", taken address or not (decision
+        # 0006); with verification optional the new account logs in at once.
+        expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+        page.goto("/accounts/login/")
+        page.get_by_label("Email", exact=True).fill(self.email)
+        page.get_by_label("Password", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Log in").click()
         page.wait_for_load_state()
 
     def open_call_page(self, slug: str) -> None:

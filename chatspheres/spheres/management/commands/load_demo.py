@@ -42,7 +42,8 @@ class Command(BaseCommand):
                 week_hours=demo_week_hours(peak_hour, conversations),
                 recent_rank=recent_rank_of(weight, now),
             )
-        interests_ensure(names=DEMO_INTERESTS)
+        # Shipped names are offered to every member as suggestions.
+        interests_ensure(names=DEMO_INTERESTS, approved=True)
         prompts = prompts_load_shipped()
         self.stdout.write(
             f"Demo content ready: {len(DEMO_SPHERES)} spheres ({seeded} given a past), "
