@@ -33,6 +33,7 @@ from chatspheres.common.config import (
     env_seconds,
     env_site_url,
     env_str,
+    env_turn,
     env_url,
     refuse_renamed,
 )
@@ -353,10 +354,12 @@ SOFT_START_SECONDS = env_int("SOFT_START_SECONDS", 60, minimum=1)
 # only, enough on one network). STUN/TURN as a JSON list of RTCIceServer, e.g.
 # [{"urls": ["stun:stun.example.org:3478"]}].
 ICE_SERVERS = env_ice_servers("ICE_SERVERS")
-# coturn's TURN REST API: with a shared secret, each member gets short-lived
-# credentials for these TURN URLs (comma-separated, e.g. turn:turn.example.org:3478).
-TURN_URLS = env_list("TURN_URLS", "")
-TURN_SECRET = env_str("TURN_SECRET", "")
+# coturn's TURN REST API (docs/coturn.md): with a shared secret (coturn's
+# static-auth-secret, at least 32 characters), each member in a call gets
+# short-lived credentials for these TURN URLs (comma-separated, e.g.
+# turn:turn.example.org:3478,turns:turn.example.org:443?transport=tcp). Both or
+# neither. Without them, "Hide my IP address" cannot be turned on.
+TURN_URLS, TURN_SECRET = env_turn("TURN_URLS", "TURN_SECRET")
 # At most an hour: a leaked credential must not outlive the call by much.
 TURN_CREDENTIAL_TTL = env_int("TURN_CREDENTIAL_TTL", 3600, minimum=60, maximum=3600)
 

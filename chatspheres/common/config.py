@@ -255,6 +255,41 @@ def env_ice_servers(name: str, default: str = "[]") -> list[dict[str, Any]]:
     return servers
 
 
+# A browser sees a username and its HMAC: a short secret could be guessed
+# offline from them, and then anyone could mint credentials for the relay.
+TURN_SECRET_MIN_LENGTH = 32
+
+
+def env_turn(urls_name: str, secret_name: str) -> tuple[list[str], str]:
+    """TURN URLs (``turn:``/``turns:``, comma-separated) and the secret signing their credentials.
+
+    Both or neither: URLs without the secret would give browsers a relay they
+    cannot use, a secret without URLs a relay nobody is told about. The
+    secret's value is never printed.
+    """
+    urls = env_list(urls_name, "")
+    secret = env_str(secret_name, "")
+    given = os.environ.get(urls_name, "")
+    for url in urls:
+        if not re.match(r"^turns?:[^\s]+$", url):
+            raise InvalidSetting(
+                urls_name, given, "use comma-separated TURN URLs such as turn:turn.example.org:3478"
+            )
+    if urls and not secret:
+        raise InvalidSetting(
+            urls_name, given, f"set {secret_name} too (coturn's static-auth-secret)"
+        )
+    if secret and not urls:
+        raise InvalidSetting(urls_name, given, f"list the relay's URLs, since {secret_name} is set")
+    if secret and len(secret) < TURN_SECRET_MIN_LENGTH:
+        raise InvalidSetting(
+            secret_name,
+            f"(hidden, {len(secret)} characters)",
+            f"use at least {TURN_SECRET_MIN_LENGTH} random characters (openssl rand -hex 32)",
+        )
+    return urls, secret
+
+
 RATE_LIMIT_PREFIX = "RATE_LIMIT_"
 RATE_LIMIT_FORM = re.compile(r"^\s*([1-9][0-9]*)\s*/\s*([smhd])\s*$")
 
