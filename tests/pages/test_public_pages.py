@@ -84,3 +84,12 @@ def test_the_home_page_claims_safety_only_with_the_tools_that_exist(client: Clie
     assert "Safe by design" not in page
     for claim in ("Block", "Report", "moderators", "Hide my IP address"):
         assert claim in page
+
+
+def test_after_asking_for_a_password_reset_the_page_links_to_contact(client: Client) -> None:
+    response = client.post(
+        "/accounts/password/reset/", {"email": "nobody@example.com"}, follow=True
+    )
+    page = response.content.decode()
+    assert "<h1>Check your email</h1>" in page
+    assert '<a href="/contact/">contact us</a>' in page
