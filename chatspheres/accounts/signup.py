@@ -23,7 +23,7 @@ from allauth.account.internal.flows.email_verification import (
 from allauth.account.internal.userkit import filter_users_by_email
 from allauth.account.stages import EmailVerificationStage
 from allauth.core import context
-from django.http import HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.urls import reverse
 
 from chatspheres.accounts.services import age_assurance_check
@@ -39,6 +39,13 @@ class SignupForm(AllauthSignupForm):
         # the "account already exists" path instead of failing the form.
         self.account_already_exists = bool(filter_users_by_email(email))
         return email
+
+    def try_save(self, request: HttpRequest) -> tuple[Any, HttpResponse | None]:
+        if self.account_already_exists:
+            # Making an account reads (and so writes) this session key; doing
+            # the same here gives both paths the same session cookie.
+            get_adapter(request).unstash_verified_email(request)
+        return super().try_save(request)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
