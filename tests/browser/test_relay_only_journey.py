@@ -33,6 +33,10 @@ from tests.conftest import make_member, session_cookie
 pytestmark = pytest.mark.browser
 
 REALM = "chatspheres.test"
+NO_RELAY_WORDS = (
+    "This site has no relay configured, so it can't hide your IP address. "
+    "Turn off “Hide my IP address” on your profile to talk."
+)
 
 # Every text frame this page's sockets receive, kept in order for the test to read.
 RECORD_RECEIVED_FRAMES = """(() => {
@@ -255,6 +259,15 @@ def test_two_members_who_hide_their_address_talk_only_through_the_relay(
     for person in (ana, ben):
         person.open_call_page(call_sphere.slug)
         expect(person.page.get_by_role("button", name="Join call")).to_be_enabled(timeout=10_000)
+
+    # Were the relay taken away, Ana would be told so before any call, and
+    # never connected peer to peer without it.
+    settings.TURN_URLS, settings.TURN_SECRET = [], ""
+    ana.page.get_by_role("button", name="Join call").click()
+    expect(ana.page.get_by_text(NO_RELAY_WORDS)).to_be_visible(timeout=10_000)
+    expect(ana.page.get_by_role("button", name="Join call")).to_be_visible()
+    settings.TURN_URLS, settings.TURN_SECRET = [turnserver.url], turnserver.secret
+
     ana.page.get_by_role("button", name="Join call").click()
     expect(status(ana.page)).to_have_text("Waiting for someone…", timeout=10_000)
     ben.page.get_by_role("button", name="Join call").click()

@@ -961,7 +961,8 @@ rt.on("error", (msg) => {
       // …: nothing changed, the call (if any) stays on; say so in words.
       break;
   }
-  if (["not_a_member", "no_such_sphere", "already_in_call"].includes(msg.code) && state.phase === "waiting") {
+  // no_relay: this member hides their IP address and the site has no relay to hide it behind.
+  if (["not_a_member", "no_such_sphere", "already_in_call", "no_relay"].includes(msg.code) && state.phase === "waiting") {
     stopWaiting();
   }
   showAlert(words);
