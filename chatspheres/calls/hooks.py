@@ -3,16 +3,26 @@
 - ``conversation_started`` and ``conversation_rated`` are sent inside the
   service's transaction (a receiver that fails undoes the change);
 - the recap shown on a partner card comes from the provider registered with
-  :func:`recap_provider_register` (the connections app's, once it is ready).
+  :func:`recap_provider_register` (the connections app's, once it is ready);
+- every chat line relayed is offered to the listeners registered with
+  :func:`chat_listener_register` (the safety app's short-lived report buffer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from django.dispatch import Signal
 
 from chatspheres.calls.events import Recap
+
+if TYPE_CHECKING:
+    from chatspheres.realtime.runtime import Runtime
+
+logger = logging.getLogger(__name__)
 
 # Both sent with sender=Conversation; kwargs: conversation, and user_id for a rating.
 conversation_started = Signal()
@@ -33,3 +43,25 @@ def recap_between(*, viewer_id: int, partner_id: int) -> Recap:
     if _recap_provider is None:
         return Recap()
     return _recap_provider(viewer_id, partner_id)
+
+
+# Called with the runtime, the conversation's public id, the sender's id, the text and the time.
+ChatListener = Callable[["Runtime", str, int, str, datetime], Awaitable[None]]
+_chat_listeners: list[ChatListener] = []
+
+
+def chat_listener_register(listener: ChatListener) -> None:
+    """Have ``listener`` hear of every chat line this process relays (once per listener)."""
+    if listener not in _chat_listeners:
+        _chat_listeners.append(listener)
+
+
+async def chat_line_relayed(
+    runtime: Runtime, *, conversation: str, user_id: int, text: str, at: datetime
+) -> None:
+    """Tell the listeners of a relayed line; one that fails is logged and never stops the chat."""
+    for listener in _chat_listeners:
+        try:
+            await listener(runtime, conversation, user_id, text, at)
+        except Exception:
+            logger.warning("a chat listener failed", exc_info=True)

@@ -31,6 +31,7 @@ from chatspheres.calls.events import (
     PartnerBack,
     PartnerRevealed,
 )
+from chatspheres.calls.hooks import chat_line_relayed
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.selectors import access_conversation, active_call_for_tab
 from chatspheres.calls.services import (
@@ -252,10 +253,18 @@ async def relay_to_partner(tab: Tab, message: Signal | MediaState, frame: str) -
 async def chat_send(tab: Tab, message: ChatSend, _frame: str) -> None:
     """Pass a chat line to the partner, stamped with the server's time (kept for catch-up)."""
     partner_user, partner_tab = _partner_tab(tab, message.conversation)
+    at = timezone.now()
     await send_event(
-        ChatMessage(conversation=message.conversation, text=message.text, at=timezone.now()),
+        ChatMessage(conversation=message.conversation, text=message.text, at=at),
         to=ToTab(partner_user, partner_tab),
         meta=(message.conversation,),
+    )
+    await chat_line_relayed(
+        tab.runtime,
+        conversation=message.conversation,
+        user_id=tab.user_id,
+        text=message.text,
+        at=at,
     )
 
 

@@ -92,6 +92,10 @@ NOT_YOURSELF = error_code("not_yourself", "That is you.")
 BAD_NOTE = error_code("bad_note", "A note is 1 to 2,000 characters.")
 NO_SUCH_NOTE = error_code("no_such_note", "There is no such note.")
 
+# Blocking and reporting --------------------------------------------------
+BAD_REASON = error_code("bad_reason", "Choose what the report is about.")
+REPORT_TOO_LONG = error_code("report_too_long", "Say what happened in at most 2,000 characters.")
+
 # Calling a connection ("Call now") ---------------------------------------
 NOT_CONNECTED = error_code(
     "not_connected", "You can call only your connections: people you both want to talk with again."

@@ -48,11 +48,13 @@ from chatspheres.common.errors import (
     PermissionDenied,
 )
 from chatspheres.common.events import ToMember, ToTab, send_event_on_commit
+from chatspheres.common.ratelimit import rate_limit_hit
 from chatspheres.connections.models import Bond, Ring
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.services import notification_send
 from chatspheres.presence.selectors import is_online
 from chatspheres.realtime.protocol import Event
+from chatspheres.safety.selectors import is_blocked_between
 
 # How long a ring rings before it counts as missed.
 RING_SECONDS = 30
@@ -129,7 +131,7 @@ def access_callee(*, caller_id: int, handle: str) -> Callee:
         .select_related("last_conversation")
         .first()
     )
-    if bond is None:
+    if bond is None or is_blocked_between(caller_id, callee.user_id):
         raise NotFound(code=NO_SUCH_PERSON)
     if bond.connected_at is None or bond.last_conversation is None:
         raise PermissionDenied(code=NOT_CONNECTED)
@@ -234,6 +236,7 @@ def ring_start(*, caller_id: int, caller_tab: str, callee_handle: str) -> Ring:
     callee = access_callee(caller_id=caller_id, handle=callee_handle)
     if Conversation.objects.active().involving(caller_id).exists():
         raise ApplicationError(code=ALREADY_IN_CALL)
+    rate_limit_hit(action="ring", key=caller_id)
     hidden_ip_check(user_id=caller_id)
     # The caller's earlier rings stop: one ring at a time, from the newest tab.
     for earlier in Ring.objects.select_for_update().filter(
@@ -362,6 +365,38 @@ def rings_cancel_for_tab(*, caller_tab: str) -> int:
                 to_callee=f"{_name(ring.caller.profile)} stopped calling.",
             )
     return cancelled
+
+
+@transaction.atomic
+def rings_stop_between(*, blocker_id: int, blocked_id: int) -> int:
+    """A block stops the pair's rings either way; the blocked side hears only an ordinary stop.
+
+    The blocked caller is told the callee can't talk right now, as after a
+    decline; a blocked callee's card just stops.
+    """
+    stopped = 0
+    for ring in (
+        Ring.objects.select_for_update(of=("self",))
+        .select_related("caller__profile", "callee__profile")
+        .filter(
+            Q(caller_id=blocker_id, callee_id=blocked_id)
+            | Q(caller_id=blocked_id, callee_id=blocker_id),
+            state=Ring.State.PENDING,
+        )
+    ):
+        if ring.caller_id == blocker_id:
+            if _stop(ring, Ring.State.CANCELLED):
+                _tell_stopped(ring, "cancelled", to_caller="", to_callee="")
+                stopped += 1
+        elif _stop(ring, Ring.State.DECLINED):
+            _tell_stopped(
+                ring,
+                "declined",
+                to_caller=f"{_name(ring.callee.profile)} can't talk right now.",
+                to_callee="",
+            )
+            stopped += 1
+    return stopped
 
 
 def any_ring_due(*, now: datetime | None = None) -> bool:

@@ -28,6 +28,7 @@ from chatspheres.connections.models import (
     stage_for,
 )
 from chatspheres.presence.selectors import MemberPresence, presence_of
+from chatspheres.safety.selectors import blocked_ids_for, is_blocked_between
 
 # A connection with no conversation for this long gets a nudge on People.
 STALLED_AFTER = timedelta(days=14)
@@ -87,6 +88,9 @@ def access_person(*, viewer_id: int, handle: str) -> Profile:
         or profile.viewer_talked  # type: ignore[attr-defined]
         or profile.viewer_follows  # type: ignore[attr-defined]
     ):
+        raise NotFound(code=NO_SUCH_PERSON)
+    # A block, either way, hides each one's page from the other.
+    if profile.user_id != viewer_id and is_blocked_between(viewer_id, profile.user_id):
         raise NotFound(code=NO_SUCH_PERSON)
     return profile
 
@@ -149,6 +153,8 @@ class PersonFacts:
     positive: int
     connected: bool
     shows_presence: bool
+    # Blocked either way: no page to link to, no presence, whatever the settings say.
+    blocked: bool = False
 
 
 def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, PersonFacts]:
@@ -161,6 +167,7 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
     wanted = {int(user_id) for user_id in user_ids} - {viewer_id}
     if not wanted:
         return {}
+    blocked = blocked_ids_for(viewer_id)
     bond = Bond.objects.filter(user_id=viewer_id, other_id=OuterRef("user_id"))
     rows = (
         Profile.objects.filter(user_id__in=wanted)
@@ -187,9 +194,9 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
             handle=handle,
             positive=positive or 0,
             connected=connected,
-            shows_presence=shows_presence(
-                audience, connected=connected, follows_viewer=follows_viewer
-            ),
+            shows_presence=user_id not in blocked
+            and shows_presence(audience, connected=connected, follows_viewer=follows_viewer),
+            blocked=user_id in blocked,
         )
         for user_id, name, handle, audience, positive, connected, follows_viewer in rows
     }
@@ -397,6 +404,7 @@ class PersonRow:
     presence: MemberPresence | None
     presence_text: str
     url: str
+    blocked: bool = False
 
     @property
     def online(self) -> bool:
@@ -557,7 +565,10 @@ def people_page(*, viewer_id: int, pages: Mapping[str, int | str | None]) -> Peo
                 connected=fact.connected,
                 presence=seen,
                 presence_text=presence_words(seen, now=now),
-                url=person_url.replace("__handle__", fact.handle) if fact.handle else "",
+                url=person_url.replace("__handle__", fact.handle)
+                if fact.handle and not fact.blocked
+                else "",
+                blocked=fact.blocked,
             )
         return rows[user_id]
 

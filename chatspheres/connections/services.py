@@ -18,6 +18,7 @@ from chatspheres.common.errors import (
     ApplicationError,
     NotFound,
 )
+from chatspheres.common.ratelimit import rate_limit_hit
 from chatspheres.connections.models import (
     NOTE_MAX_LENGTH,
     Bond,
@@ -30,6 +31,7 @@ from chatspheres.connections.models import (
 from chatspheres.connections.selectors import access_note
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.services import notification_send
+from chatspheres.safety.selectors import is_blocked_between
 
 STAGE_RANK = {Stage.NEW: 0, Stage.FAMILIAR_FACE: 1, Stage.FRIEND: 2}
 # How a stage_reached notification names the stage: "You and Ana are now friends".
@@ -44,6 +46,8 @@ def _refuse_self(user_id: int, other_id: int) -> None:
 
 def _require_acquaintance(viewer_id: int, other_id: int) -> None:
     """The viewer may act on someone only if they may see their page (same 404 otherwise)."""
+    if is_blocked_between(viewer_id, other_id):
+        raise NotFound(code=NO_SUCH_PERSON)
     talked = Bond.objects.filter(user_id=viewer_id, other_id=other_id, conversations__gt=0)
     follows = Follow.objects.filter(follower_id=viewer_id, followee_id=other_id)
     if not (talked.exists() or follows.exists()):
@@ -74,6 +78,7 @@ def follow_create(*, follower_id: int, followee_id: int) -> Follow:
     """Follow someone whose page the follower may see; they hear of it if the follower allows."""
     _refuse_self(follower_id, followee_id)
     _require_acquaintance(follower_id, followee_id)
+    rate_limit_hit(action="follow", key=follower_id)
     follow, created = Follow.objects.get_or_create(follower_id=follower_id, followee_id=followee_id)
     announce = (
         Profile.objects.filter(user_id=follower_id)
@@ -116,6 +121,7 @@ def talk_again_wish(
     """Say "I'd like to talk again"; blind until both have said it, then both are told."""
     _refuse_self(wisher_id, about_id)
     _require_acquaintance(wisher_id, about_id)
+    rate_limit_hit(action="talk_again", key=wisher_id)
     mine, theirs = _pair_locked(wisher_id, about_id)
     defaults = {"conversation_id": conversation_id} if conversation_id is not None else {}
     TalkAgainWish.objects.update_or_create(
@@ -146,6 +152,32 @@ def talk_again_withdraw(*, wisher_id: int, about_id: int) -> None:
         Bond.objects.filter(pk__in=(mine.pk, theirs.pk)).update(
             connected_at=None, updated=timezone.now()
         )
+
+
+# ---------------------------------------------------------------- blocks
+
+
+@transaction.atomic
+def pair_part_for_block(*, blocker_id: int, blocked_id: int) -> None:
+    """A block ends what ties the two: follows and wishes both ways, a connection, rings.
+
+    Runs inside ``block_create`` (through ``safety.signals.block_made``).
+    Nobody is told: the blocked person's ring simply stops, as a declined one does.
+    """
+    from chatspheres.connections.rings import rings_stop_between
+
+    pair = Q(user_id=blocker_id, other_id=blocked_id) | Q(user_id=blocked_id, other_id=blocker_id)
+    Follow.objects.filter(
+        Q(follower_id=blocker_id, followee_id=blocked_id)
+        | Q(follower_id=blocked_id, followee_id=blocker_id)
+    ).delete()
+    TalkAgainWish.objects.filter(
+        Q(wisher_id=blocker_id, about_id=blocked_id) | Q(wisher_id=blocked_id, about_id=blocker_id)
+    ).delete()
+    Bond.objects.filter(pair, connected_at__isnull=False).update(
+        connected_at=None, updated=timezone.now()
+    )
+    rings_stop_between(blocker_id=blocker_id, blocked_id=blocked_id)
 
 
 # ---------------------------------------------------------------- notes

@@ -18,6 +18,7 @@ from chatspheres.connections.selectors import (
     never_again_for,
     visible_presence,
 )
+from chatspheres.safety.selectors import blocked_ids_for
 from chatspheres.spheres.selectors import access_sphere_for_queue
 
 # At most one familiar pairing in every this many matches of a person.
@@ -29,9 +30,8 @@ class QueueRequest:
     sphere_id: int
     interests: frozenset[str]
     # People this member must never meet: those a conversation with was rated
-    # okay or not for me (by either side).  Blocks (either way) will join them
-    # when the safety app arrives.  Both relations hold both ways, so this one
-    # side's set is complete.
+    # okay or not for me (by either side), and those blocked either way.  Both
+    # relations hold both ways, so this one side's set is complete.
     excluded: frozenset[int]
     # Connections with no neutral or negative conversation between them.
     familiar: frozenset[int]
@@ -51,7 +51,7 @@ def queue_request_for(*, user_id: int, sphere_id: int) -> QueueRequest:
     return QueueRequest(
         sphere_id=sphere.pk,
         interests=frozenset(interests),
-        excluded=never_again_for(user_id=user_id),
+        excluded=never_again_for(user_id=user_id) | blocked_ids_for(user_id),
         familiar=familiar_faces_for(user_id=user_id),
         familiar_allowed=familiar_pairing_allowed(user_id=user_id),
     )
@@ -117,7 +117,7 @@ def waiting_hint_for(
     if not partners:
         return WaitingHint()
     if excluded is None:
-        excluded = never_again_for(user_id=user_id)
+        excluded = never_again_for(user_id=user_id) | blocked_ids_for(user_id)
     partners -= excluded
     if not partners:
         return WaitingHint()

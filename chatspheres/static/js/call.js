@@ -6,6 +6,7 @@ import { showRecap, startReflection } from "./reflection.js";
 import { balanceEnd, balanceStart } from "./balance.js";
 import { softStartBegin, softStartEnd } from "./softstart.js";
 import { promptsCallEnded, promptsCallStarted } from "./prompts.js";
+import { safetyPerson } from "./safety.js";
 import { keepIceFresh, peerConnectionFor } from "./ice.js";
 
 const config = JSON.parse(document.getElementById("call-config").textContent);
@@ -1105,6 +1106,7 @@ function startCall(msg) {
   }
 
   renderPartner(call, msg);
+  safetyPerson({ handle: call.partner.handle, name: call.partner.name, conversation: call.id });
   showRecap(msg.recap);
   balanceStart({ conversation: call.id, partnerName: call.partner.name, audioTrack: () => liveTrack("audio") });
   softStartBegin(msg, { partnerName: call.partner.name });

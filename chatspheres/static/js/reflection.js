@@ -102,9 +102,9 @@ async function send(url, body) {
       body: body ? new URLSearchParams(body) : undefined,
     });
     const data = await response.json().catch(() => ({}));
-    return { ok: response.ok, data };
+    return { ok: response.ok, status: response.status, data };
   } catch {
-    return { ok: false, data: {} };
+    return { ok: false, status: 0, data: {} };
   }
 }
 
@@ -176,8 +176,13 @@ export async function startReflection({ conversation, partner }) {
   els.personLink.href = personUrl(handle);
   els.personLink.textContent = `${screen.name}'s page`;
   render(screen);
-  const { ok, data } = await send(personUrl(handle, `after/${encodeURIComponent(conversation)}/`));
+  const { ok, status, data } = await send(personUrl(handle, `after/${encodeURIComponent(conversation)}/`));
   if (current !== screen) return;
+  if (status === 404) {
+    // Their page is gone for this member (a block): nothing to keep in touch with.
+    els.extras.hidden = true;
+    return;
+  }
   if (ok) {
     screen.following = Boolean(data.following);
     screen.wished = Boolean(data.wished);
