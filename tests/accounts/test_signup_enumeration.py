@@ -114,3 +114,15 @@ def test_sign_up_links_the_terms_and_the_community_guidelines(client: Client) ->
     assert "By signing up you agree to the" in page
     assert 'href="/terms/">Terms</a>' in page
     assert 'href="/guidelines/">Community guidelines</a>' in page
+
+
+def test_with_mandatory_verification_logging_in_before_confirming_is_not_enough() -> None:
+    with override_settings(ACCOUNT_EMAIL_VERIFICATION="mandatory"):
+        sign_up(Client(), "new@example.com")
+        response = Client().post(
+            "/accounts/login/",
+            {"login": "new@example.com", "password": "correct horse battery staple"},
+            follow=True,
+        )
+    assert "<h1>Check your email</h1>" in response.content.decode()
+    assert "_auth_user_id" not in response.client.session
