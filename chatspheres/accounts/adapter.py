@@ -8,8 +8,11 @@ from urllib.parse import urlsplit
 
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.internal.stagekit import clear_login
 from django.conf import settings
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
+
+from chatspheres.moderation.views import login_refused_response
 
 ALLAUTH_EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
 
@@ -47,6 +50,15 @@ class AccountAdapter(DefaultAccountAdapter):
             "chatspheres.accounts.signup.SignupEmailStage" if path == ALLAUTH_EMAIL_STAGE else path
             for path in super().get_login_stages()
         ]
+
+    def pre_login(self, request: HttpRequest, user: Any, **kwargs: Any) -> HttpResponse | None:
+        # A suspended or banned member gave the right password (allauth keeps
+        # whose it was): say until when and how to appeal, not "wrong password".
+        refused = login_refused_response(request, user)
+        if refused is not None:
+            clear_login(request)
+            return refused
+        return super().pre_login(request, user, **kwargs)
 
 
 def site_identity() -> SimpleNamespace:

@@ -115,6 +115,29 @@ BAD_ANSWER = error_code(
 )
 TOO_MANY_ANSWERS = error_code("too_many_answers", "Answer at most 3 profile prompts.")
 
+# Moderation --------------------------------------------------------------
+ACCOUNT_RESTRICTED = error_code(
+    "account_restricted",
+    "Your account is suspended or banned, so you can't join conversations. "
+    "Your email from the moderators says until when and how to appeal.",
+)
+BAD_DECISION = error_code(
+    "bad_decision",
+    "Choose Dismiss, Warn, Suspend (for 1 to 365 days) or Ban, and write a statement of reasons.",
+)
+REPORT_DECIDED = error_code("report_decided", "This report has already been decided.")
+OWN_CASE = error_code("own_case", "Another moderator must decide this: you are part of it.")
+SAME_MODERATOR = error_code(
+    "same_moderator",
+    "A different moderator must decide this appeal: you took the decision it is about.",
+)
+APPEAL_EXISTS = error_code("appeal_exists", "You have already appealed against this decision.")
+APPEAL_CLOSED = error_code(
+    "appeal_closed", "This decision can no longer be appealed (appeals are open for 6 months)."
+)
+APPEAL_DECIDED = error_code("appeal_decided", "This appeal has already been decided.")
+BAD_APPEAL = error_code("bad_appeal", "Say why in 1 to 4,000 characters.")
+
 
 class ApplicationError(Exception):
     """A rule refused the action; nothing was changed."""

@@ -12,12 +12,13 @@ from chatspheres.accounts.models import Interest, Profile
 from chatspheres.calls.ice import hidden_ip_check
 from chatspheres.calls.models import Conversation, Participant
 from chatspheres.calls.selectors import user_in_active_conversation
-from chatspheres.common.errors import ALREADY_IN_CALL, ApplicationError
+from chatspheres.common.errors import ACCOUNT_RESTRICTED, ALREADY_IN_CALL, ApplicationError
 from chatspheres.connections.selectors import (
     familiar_faces_for,
     never_again_for,
     visible_presence,
 )
+from chatspheres.moderation.selectors import is_restricted
 from chatspheres.safety.selectors import blocked_ids_for
 from chatspheres.spheres.selectors import access_sphere_for_queue
 
@@ -46,6 +47,8 @@ def queue_request_for(*, user_id: int, sphere_id: int) -> QueueRequest:
         raise ApplicationError(
             "You are already in a conversation in another tab.", code=ALREADY_IN_CALL
         )
+    if is_restricted(user_id=user_id):
+        raise ApplicationError(code=ACCOUNT_RESTRICTED)
     hidden_ip_check(user_id=user_id)
     interests = Interest.objects.filter(profiles__user_id=user_id).values_list("name", flat=True)
     return QueueRequest(

@@ -107,8 +107,11 @@ class AuditEntry(models.Model):
     """
 
     class Kind(models.TextChoices):
+        REPORT_FILED = "report_filed", "Report filed"
         DECISION = "decision", "Decision"
+        APPEAL_MADE = "appeal_made", "Appeal made"
         APPEAL_OUTCOME = "appeal_outcome", "Appeal outcome"
+        INTEREST_REVIEW = "interest_review", "Interest name reviewed"
 
     at = models.DateTimeField(auto_now_add=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -136,3 +139,27 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> NoReturn:
         raise PermissionError("The moderation audit log is append-only.")
+
+
+class InterestReview(BaseModel):
+    """A moderator's answer about an interest name a member typed.
+
+    Approving also marks the :class:`~chatspheres.accounts.models.Interest`
+    approved, so it becomes a suggestion for everyone; rejecting keeps it private
+    to those who chose it and takes it off the moderators' list for good.
+    """
+
+    interest = models.OneToOneField(
+        "accounts.Interest", on_delete=models.CASCADE, related_name="moderation_review"
+    )
+    approved = models.BooleanField()
+    moderator = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+
+    def __str__(self) -> str:
+        return f"{self.interest_id}: {'approved' if self.approved else 'rejected'}"

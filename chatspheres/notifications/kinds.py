@@ -6,6 +6,7 @@ from collections.abc import Callable
 
 from django.urls import NoReverseMatch, reverse
 
+from chatspheres.moderation.tokens import notice_url
 from chatspheres.notifications.models import Notification
 
 Kind = Notification.Kind
@@ -24,6 +25,13 @@ def _sphere_name(notification: Notification) -> str:
     return notification.sphere.name if notification.sphere is not None else "a sphere"
 
 
+# Words for a moderation decision about the recipient, by its action.
+_DECISION_WORDS: dict[str, str] = {
+    "warn": "A moderator sent you a warning: see why, and how to appeal",
+    "suspend": "A moderator suspended your account: see why, until when, and how to appeal",
+    "ban": "A moderator banned your account: see why, and how to appeal",
+}
+
 _WORDS: dict[str, Callable[[Notification], str]] = {
     Kind.NEW_FOLLOWER: lambda n: f"{actor_name(n)} followed you",
     Kind.CONNECTION_MADE: lambda n: f"You and {actor_name(n)} are now connected",
@@ -32,6 +40,22 @@ _WORDS: dict[str, Callable[[Notification], str]] = {
         f"You and {actor_name(n)} are now {n.data.get('stage') or 'closer'}"
     ),
     Kind.SOMEONE_WAITING: lambda n: f"Someone is waiting in {_sphere_name(n)}",
+    Kind.REPORT_RECEIVED: lambda n: (
+        f"We received your report about {n.data.get('about') or 'someone'}."
+        " A moderator will look at it; we'll tell you what they decide"
+    ),
+    Kind.REPORT_OUTCOME: lambda n: (
+        f"A moderator looked at your report about {n.data.get('about') or 'someone'}: "
+        + ("we took action" if n.data.get("outcome") == "action" else "we found no breach")
+    ),
+    Kind.MODERATION_DECISION: lambda n: _DECISION_WORDS.get(
+        n.data.get("action", ""), "A moderator decided about your account"
+    ),
+    Kind.APPEAL_OUTCOME: lambda n: (
+        "Your appeal succeeded: the decision is withdrawn"
+        if n.data.get("outcome") == "overturned"
+        else "A moderator looked at your appeal: the decision stands"
+    ),
 }
 
 
@@ -51,8 +75,19 @@ def _person_url(notification: Notification) -> str:
         return reverse("notifications:list")
 
 
+def _notice_url(notification: Notification) -> str:
+    # The notice page is opened with a signed link, so it also works for
+    # someone who can no longer sign in.
+    decision = notification.data.get("decision", "")
+    return notice_url(int(decision)) if decision.isdigit() else reverse("notifications:list")
+
+
 def link_for(notification: Notification) -> str:
-    """Where the notification leads: the person's page, or the sphere's."""
+    """Where the notification leads: the person's page, the sphere's, or a moderation notice."""
+    if notification.kind in (Kind.MODERATION_DECISION, Kind.APPEAL_OUTCOME):
+        return _notice_url(notification)
+    if notification.kind == Kind.REPORT_OUTCOME:
+        return reverse("notifications:list")
     if notification.kind == Kind.SOMEONE_WAITING and notification.sphere is not None:
         return notification.sphere.get_absolute_url()
     return _person_url(notification)

@@ -33,6 +33,10 @@ class Notification(BaseModel):
         MISSED_RING = "missed_ring", "You missed a call"
         STAGE_REACHED = "stage_reached", "A friendship reaches a new stage"
         SOMEONE_WAITING = "someone_waiting", "Someone is waiting in a sphere you watch"
+        REPORT_RECEIVED = "report_received", "We received your report"
+        REPORT_OUTCOME = "report_outcome", "A moderator decided about your report"
+        MODERATION_DECISION = "moderation_decision", "A moderator decided about your account"
+        APPEAL_OUTCOME = "appeal_outcome", "A moderator decided your appeal"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
@@ -61,6 +65,17 @@ class Notification(BaseModel):
 
     def __str__(self) -> str:
         return f"{self.kind} for {self.recipient_id}"
+
+
+# What moderators decide is always told (the notice-and-action duties of the
+# EU Digital Services Act): these kinds have no preference to turn them off.
+ALWAYS_SENT_KINDS = frozenset(
+    {
+        Notification.Kind.REPORT_OUTCOME,
+        Notification.Kind.MODERATION_DECISION,
+        Notification.Kind.APPEAL_OUTCOME,
+    }
+)
 
 
 class Channel(models.TextChoices):

@@ -9,6 +9,7 @@ from chatspheres.common.errors import NotFound
 from chatspheres.notifications.events import NotificationCard
 from chatspheres.notifications.kinds import link_for, words_for
 from chatspheres.notifications.models import (
+    ALWAYS_SENT_KINDS,
     Channel,
     Notification,
     NotificationPreference,
@@ -146,4 +147,5 @@ def preferences_for(*, user_id: int, channel: str = Channel.SITE) -> list[Prefer
     return [
         PreferenceView(kind=kind, label=label, enabled=saved.get(kind, CHANNEL_DEFAULTS[channel]))
         for kind, label in Notification.Kind.choices
+        if kind not in ALWAYS_SENT_KINDS
     ]

@@ -9,7 +9,12 @@ from django.utils import timezone
 
 from chatspheres.common.events import ToMember, send_event_on_commit
 from chatspheres.notifications.events import NotificationNew, NotificationUnread
-from chatspheres.notifications.models import Channel, Notification, NotificationPreference
+from chatspheres.notifications.models import (
+    ALWAYS_SENT_KINDS,
+    Channel,
+    Notification,
+    NotificationPreference,
+)
 from chatspheres.notifications.selectors import (
     card_of,
     kind_enabled,
@@ -34,7 +39,9 @@ def notification_send(
     if kind not in Notification.Kind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
     small = {str(key): str(value)[:DATA_VALUE_MAX] for key, value in (data or {}).items()}
-    if not kind_enabled(user_id=recipient_id, kind=kind, channel=Channel.SITE):
+    if kind not in ALWAYS_SENT_KINDS and not kind_enabled(
+        user_id=recipient_id, kind=kind, channel=Channel.SITE
+    ):
         return None
     notification = Notification.objects.create(
         recipient_id=recipient_id, kind=kind, actor_id=actor_id, sphere_id=sphere_id, data=small
