@@ -71,18 +71,6 @@ SELECTED_PAIR = """async () => {
   };
 }"""
 
-# Every video frame decoded so far from the partner.
-FRAMES_DECODED = """async () => {
-  const stats = await window.chatspheres.pc.getStats();
-  let frames = 0;
-  stats.forEach((report) => {
-    if (report.type === "inbound-rtp" && report.kind === "video") {
-      frames += report.framesDecoded || 0;
-    }
-  });
-  return frames;
-}"""
-
 
 def find_turnserver() -> str:
     """Debian's turnserver, or a skip with the reason (a failure under CI=true)."""
@@ -272,15 +260,16 @@ def test_two_members_who_hide_their_address_talk_only_through_the_relay(
     expect(status(ana.page)).to_have_text("Waiting for someone…", timeout=10_000)
     ben.page.get_by_role("button", name="Join call").click()
 
+    # Each page decodes the partner's video (framesDecoded > 0) and receives
+    # their sound: video flows both ways.
     for person in (ana, ben):
         wait_for_media(person.page)
         expect(status(person.page)).to_have_text(CONNECTED_WITH_SOMEONE, timeout=10_000)
 
     for person in (ana, ben):
         page = person.page
-        # The media path is relay to relay, and video decodes both ways.
+        # The media path is relay to relay.
         assert page.evaluate(SELECTED_PAIR) == {"local": "relay", "remote": "relay"}
-        assert page.evaluate(FRAMES_DECODED) > 0
         # The server told this browser to use relays only, with credentials
         # that are not the secret.
         frames = page.evaluate("window.__receivedFrames")
