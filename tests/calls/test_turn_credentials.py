@@ -26,9 +26,13 @@ from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import conversation_end, conversation_start
 from chatspheres.common.errors import ApplicationError, NotFound, PairingRefused
 from chatspheres.common.events import Captured, ToTab
+from chatspheres.connections.models import Ring
+from chatspheres.connections.rings import ring_accept, ring_start
+from chatspheres.connections.services import talk_again_wish
 from chatspheres.matching.selectors import queue_request_for
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
+from tests.connections.helpers import handle_of, set_online, talk
 
 pytestmark = pytest.mark.django_db
 
@@ -300,3 +304,27 @@ def test_without_a_relay_someone_who_hid_their_address_can_still_turn_it_off(
 
     client.post(reverse("accounts:profile"), {"form": "calls"})
     assert not Profile.objects.get(user=ana).hide_ip
+
+
+def test_without_a_relay_a_hidden_address_neither_rings_nor_answers(
+    no_turn: Any, sphere: Sphere
+) -> None:
+    ana, ben = make_member("ana@example.com"), make_member("ben@example.com")
+    talk(sphere, ana, ben, a_rating="good", b_rating="good")
+    for wisher, about in ((ana, ben), (ben, ana)):
+        talk_again_wish(wisher_id=wisher.pk, about_id=about.pk)
+    set_online(ben)
+    hide_ip(ana)
+    with pytest.raises(ApplicationError) as refused:
+        ring_start(caller_id=ana.pk, caller_tab="ana-tab", callee_handle=handle_of(ben))
+    assert (refused.value.code, refused.value.message) == ("no_relay", NO_RELAY_WORDS)
+    assert not Ring.objects.exists()
+
+    # Ben hides his address: Ana's ring reaches him, but answering it is refused, to him.
+    Profile.objects.filter(user=ana).update(hide_ip=False)
+    hide_ip(ben)
+    ring = ring_start(caller_id=ana.pk, caller_tab="ana-tab", callee_handle=handle_of(ben))
+    with pytest.raises(PairingRefused) as refusal:
+        ring_accept(callee_id=ben.pk, callee_tab="ben-tab", public_id=ring.public_id)
+    assert (refusal.value.user_id, refusal.value.message) == (ben.pk, NO_RELAY_WORDS)
+    assert not Conversation.objects.active().exists()
