@@ -232,9 +232,8 @@ STATIC_ROOT.mkdir(exist_ok=True)
 STATICFILES_DIRS = [BASE_DIR / "chatspheres" / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    # Collected files get their content's hash in their name and a gzip and a
-    # Brotli copy; WhiteNoise serves hashed names as cacheable for ten years
-    # (immutable) and the rest for WHITENOISE_MAX_AGE.
+    # Collected files get their content's hash in their name and a gzip copy;
+    # WhiteNoise serves hashed names as cacheable for ten years (immutable).
     "staticfiles": {"BACKEND": "chatspheres.common.static.StaticFilesStorage"},
 }
 # Serve straight from the source folders when collectstatic has not run

@@ -1,7 +1,7 @@
 """Static files: hashed names and compressed copies once collected, plain names before.
 
 ``collectstatic`` (which ``make run`` runs) writes each file under a name
-with its content's hash, plus gzip and Brotli copies, and a manifest that
+with its content's hash, plus a gzip copy, and a manifest that
 maps the plain names to the hashed ones. WhiteNoise serves the hashed names
 as immutable, cacheable for years, since a change makes a new name.
 

@@ -3,7 +3,7 @@
 Only the addresses in ``METRICS_ALLOWED_ADDRESSES`` (loopback by default) may
 scrape; anyone else gets a plain 404, as if there were nothing here. The
 address is the one uvicorn reports for the request: behind a proxy it trusts
-(``FORWARDED_ALLOW_IPS``), that is the address the proxy forwarded for.
+(``TRUSTED_PROXIES``), that is the address the proxy forwarded for.
 
 With several worker processes (``python -m chatspheres.server --workers N``)
 each keeps its figures in files under ``PROMETHEUS_MULTIPROC_DIR`` (set by the
