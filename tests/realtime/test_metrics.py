@@ -144,7 +144,14 @@ def test_a_failing_handler_is_counted_by_type(
     ben.close()
 
 
-def test_anyone_else_gets_404(live_server: LiveServer, settings: Any) -> None:
+@pytest.fixture
+def proxy_on_this_machine(settings: Any) -> None:
+    settings.TRUSTED_PROXIES = ["127.0.0.1"]
+
+
+def test_anyone_else_gets_404(
+    proxy_on_this_machine: None, live_server: LiveServer, settings: Any
+) -> None:
     # A request a proxy on this machine forwarded for someone on the internet.
     status, _type, body = fetch(live_server, "/metrics", headers={"X-Forwarded-For": "203.0.113.7"})
     assert (status, "chatspheres" in body) == (404, False)
@@ -155,6 +162,15 @@ def test_anyone_else_gets_404(live_server: LiveServer, settings: Any) -> None:
     assert (status, "chatspheres" in body) == (404, False)
     status, _type, body = fetch(live_server, "/metrics", headers={"X-Forwarded-For": "192.0.2.10"})
     assert status == 200 and "chatspheres_sockets_open" in body
+
+
+def test_a_forwarded_address_counts_only_from_a_trusted_proxy(
+    live_server: LiveServer, settings: Any
+) -> None:
+    settings.METRICS_ALLOWED_ADDRESSES = ["192.0.2.0/24"]
+    # No TRUSTED_PROXIES: the header is anyone's claim, the address is loopback's.
+    status, _type, _body = fetch(live_server, "/metrics", headers={"X-Forwarded-For": "192.0.2.10"})
+    assert status == 404
 
 
 def test_the_address_list_takes_addresses_and_networks_and_fails_closed() -> None:
