@@ -127,6 +127,13 @@ def ice_config_for_call(*, user_id: int, public_id: str, now: float | None = Non
     return ice_config_for(conversation=conversation, user_id=user_id, hide_ip=hide_ip, now=now)
 
 
+def address_hiding_for(*, user_id: int) -> Literal["off", "hidden", "no_relay"]:
+    """Whether the member's calls hide their address: "off", "hidden", or "no_relay" (cannot)."""
+    if not Profile.objects.filter(user_id=user_id, hide_ip=True).exists():
+        return "off"
+    return "hidden" if relay_available() else "no_relay"
+
+
 def hidden_ip_check(*, user_id: int) -> None:
     """Refuse to start a call for a member who hides their IP address on a site with no relay."""
     # Without a relay configured only: the usual case costs no query.

@@ -14,7 +14,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from chatspheres.calls.direct import DirectCall, direct_calls
-from chatspheres.calls.ice import ice_config_for_call
+from chatspheres.calls.ice import address_hiding_for, ice_config_for_call
 from chatspheres.calls.selectors import access_conversation
 from chatspheres.calls.services import conversation_reflect
 from chatspheres.common.auth import member_id
@@ -43,7 +43,13 @@ def _render_call_page(
     return render(
         request,
         "calls/call.html",
-        {"sphere": sphere, "call_config": call_config, "direct": direct},
+        {
+            "sphere": sphere,
+            "call_config": call_config,
+            "direct": direct,
+            # Said before the call: the address is hidden, or cannot be (no relay).
+            "address_hiding": address_hiding_for(user_id=member_id(request)),
+        },
     )
 
 

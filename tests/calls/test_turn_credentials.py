@@ -328,3 +328,32 @@ def test_without_a_relay_a_hidden_address_neither_rings_nor_answers(
         ring_accept(callee_id=ben.pk, callee_tab="ben-tab", public_id=ring.public_id)
     assert (refusal.value.user_id, refusal.value.message) == (ben.pk, NO_RELAY_WORDS)
     assert not Conversation.objects.active().exists()
+
+
+@pytest.mark.parametrize(
+    ("relay", "hidden", "words"),
+    [
+        (True, True, "Your IP address is hidden: your calls go through the site's relay"),
+        (False, True, "This site has no relay configured, so it can't hide your IP address."),
+        (True, False, None),
+    ],
+)
+def test_the_call_page_says_before_joining_whether_the_address_is_hidden(
+    settings: Any, sphere: Sphere, relay: bool, hidden: bool, words: str | None
+) -> None:
+    settings.ICE_SERVERS = []
+    settings.TURN_URLS = [TURN_URL] if relay else []
+    settings.TURN_SECRET = SECRET if relay else ""
+    ana = make_member("ana@example.com", spheres=(sphere,))
+    if hidden:
+        hide_ip(ana)
+    client = Client()
+    client.force_login(ana)
+    page = client.get(reverse("calls:call", args=[sphere.slug])).content.decode()
+    for said in (
+        "Your IP address is hidden",
+        "This site has no relay configured",
+    ):
+        assert (said in page) == (words is not None and words.startswith(said))
+    if words:
+        assert words in page
