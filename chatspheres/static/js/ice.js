@@ -64,8 +64,8 @@ export function keepIceFresh({ pc, conversation, expiresAt, url, csrfToken, isCu
         credentials: "same-origin",
         headers: { "X-CSRFToken": csrfToken },
       });
-      // 404: the call is over; nothing more to renew.
-      if (response.status === 404) return;
+      // 404: the call is over; 400: the site has no relay any more. Nothing to renew.
+      if (response.status === 404 || response.status === 400) return;
       if (response.ok) fresh = await response.json();
     } catch {
       fresh = null;
