@@ -23,9 +23,9 @@ from chatspheres.common.config import (
     env_addresses,
     env_bool,
     env_choice,
+    env_hosts,
     env_ice_servers,
     env_int,
-    env_list,
     env_origins,
     env_port,
     env_positive_number,
@@ -67,7 +67,7 @@ def _local_secret_key() -> str:
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = env_str("SECRET_KEY", "") or _local_secret_key()
 # Hosts the site answers to; the WebSocket gateway checks Origin against these too.
-ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
+ALLOWED_HOSTS = env_hosts("ALLOWED_HOSTS", "127.0.0.1,localhost")
 # What the site calls itself in emails and pages, and its public address
 # (links in emails point there).
 SITE_NAME = env_str("SITE_NAME", "ChatSpheres")

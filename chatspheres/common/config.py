@@ -151,6 +151,23 @@ def env_list(name: str, default: str) -> list[str]:
     return [item.strip() for item in text.split(",") if item.strip()]
 
 
+def env_hosts(name: str, default: str) -> list[str]:
+    """Comma-separated host names as Django matches them: ``chatspheres.example``, ``.example.org``.
+
+    A URL in their place (``https://chatspheres.example``) would match no
+    request, and every page would answer 400.
+    """
+    hosts = env_list(name, default)
+    for host in hosts:
+        if "/" in host or " " in host or "@" in host:
+            raise InvalidSetting(
+                name,
+                os.environ.get(name, default),
+                "use comma-separated host names such as chatspheres.example (no https://)",
+            )
+    return hosts
+
+
 def env_addresses(name: str, default: str, *, strict: bool = False) -> list[str]:
     """Comma-separated IP addresses or networks (``10.0.0.0/8``).
 

@@ -72,6 +72,9 @@ def test_a_misspelt_boolean_stops_the_start_with_one_line(command: list[str]) ->
         ("EMAIL_PORT", "70000", "use a whole number from 1 to 65535"),
         ("DATABASE_URL", "mysql://u@h/db", "use a database URL starting with sqlite://"),
         ("TRUSTED_PROXIES", "the proxy", "use comma-separated IP addresses or networks"),
+        ("ALLOWED_HOSTS", "https://chatspheres.example", "use comma-separated host names"),
+        ("SITE_URL", "chatspheres.example", "use the site's address such as https://"),
+        ("CSRF_TRUSTED_ORIGINS", "chatspheres.example", "use comma-separated origins such as"),
     ],
 )
 def test_each_kind_of_bad_value_is_named_with_what_is_allowed(

@@ -46,6 +46,26 @@ def test_login_locks_after_five_wrong_passwords_even_for_the_right_one(client: C
     assert not signed_in(client)
 
 
+def test_allauth_keeps_its_limits_on_login_sign_up_and_password_reset() -> None:
+    from allauth.account import app_settings
+
+    limits = app_settings.RATE_LIMITS
+    for action in ("login", "login_failed", "signup", "reset_password", "reset_password_from_key"):
+        assert limits.get(action), action
+
+
+@pytest.mark.django_db
+def test_allauths_own_429_is_our_page_with_a_wait(client: Client, settings: Any) -> None:
+    settings.ACCOUNT_RATE_LIMITS = {"signup": "1/m/ip"}
+    client.post("/accounts/signup/", {"email": "a@example.com"})
+    response = client.post("/accounts/signup/", {"email": "b@example.com"})
+    assert response.status_code == 429
+    assert response["Retry-After"] == "60"
+    page = response.content.decode()
+    assert "<h1>Slow down a little</h1>" in page
+    assert "Please try again in 1 minute." in page
+
+
 @pytest.mark.django_db
 def test_another_name_of_the_site_does_not_give_more_tries(client: Client) -> None:
     make_member("ana@example.com")
