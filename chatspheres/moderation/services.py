@@ -12,8 +12,11 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
+from django.contrib.auth import SESSION_KEY
 from django.db import transaction
 from django.utils import timezone
+from django.utils.module_loading import import_string
 
 from chatspheres.accounts.models import Interest
 from chatspheres.calls.models import Conversation
@@ -125,13 +128,35 @@ def audit_report_filed(*, report: Report) -> AuditEntry:
 # ---------------------------------------------------------------- decisions
 
 
+def _end_sessions(user_id: int) -> int:
+    """Delete every saved session of the member, so none comes back when a suspension ends.
+
+    Sessions are not indexed by member, so this reads each live one: a
+    moderator's decision is rare, and it costs one pass over the session
+    table. With sessions that are not in the database (cookies, a cache) the
+    sign-in backends' refusal is what ends them, for as long as the decision
+    is in force.
+    """
+    store_class = import_string(settings.SESSION_ENGINE + ".SessionStore")
+    if not hasattr(store_class, "get_model_class"):
+        return 0
+    ended = 0
+    model = store_class.get_model_class()
+    for session in model.objects.filter(expire_date__gt=timezone.now()).iterator():
+        if str(session.get_decoded().get(SESSION_KEY)) == str(user_id):
+            store_class(session.session_key).delete()
+            ended += 1
+    return ended
+
+
 def _enforce(subject_id: int) -> None:
-    """Keep a suspended or banned person out now: their calls end, their sockets close.
+    """Keep a suspended or banned person out now: their calls end, their sessions and sockets too.
 
     The call ends as if they had left, so the partner sees the words of a
-    partner leaving and never learns why. Their sessions stop working at once
-    (moderation/backends.py); every tab of theirs, on every process, is told to
-    check its session and closes when it finds it over.
+    partner leaving and never learns why. Their sessions are deleted (and
+    refused by moderation/backends.py while the decision is in force); every
+    tab of theirs, on every process, is told to check its session and closes
+    when it finds it over.
     """
     for conversation in Conversation.objects.active().involving(subject_id):
         conversation_end(
@@ -139,6 +164,7 @@ def _enforce(subject_id: int) -> None:
             by_user_id=subject_id,
             reason=Conversation.EndReason.LEFT,
         )
+    _end_sessions(subject_id)
     sessions_end_on_commit(user_id=subject_id)
 
 

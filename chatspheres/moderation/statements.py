@@ -8,6 +8,8 @@ appeal, so the words here never repeat them.
 
 from __future__ import annotations
 
+from django.conf import settings
+
 from chatspheres.moderation.models import Appeal, Decision
 from chatspheres.safety.models import Report
 
@@ -19,7 +21,7 @@ CONDUCT: dict[str, str] = {
     Reason.HARASSMENT: "harassing or bullying the person you talked with",
     Reason.SEXUAL: "showing nudity or sexual content",
     Reason.HATE: "attacking someone for who they are (hate)",
-    Reason.MINOR: "being under 18, the minimum age for ChatSpheres",
+    Reason.MINOR: "being under 18, the minimum age on the site",
     Reason.SPAM: "spam or a scam",
     Reason.THREAT: "threatening to harm someone",
     Reason.OTHER: "behaviour against the community guidelines",
@@ -28,7 +30,7 @@ CONDUCT: dict[str, str] = {
 _FOUND = (
     "A member reported you for {conduct} during a conversation. A moderator looked at the "
     "report, the details of the conversation and any chat lines attached to it, and found "
-    "that it broke ChatSpheres' community guidelines."
+    "that it broke {site}'s community guidelines."
 )
 
 _TEMPLATES: dict[str, str] = {
@@ -67,7 +69,7 @@ _APPEAL_TEMPLATES: dict[str, str] = {
 def statement_template(*, action: str, reason: str) -> str:
     """The starting words of a statement of reasons for this decision about this reason."""
     conduct = CONDUCT.get(reason, CONDUCT[Reason.OTHER])
-    return _TEMPLATES[action].format(conduct=conduct)
+    return _TEMPLATES[action].format(conduct=conduct, site=settings.SITE_NAME)
 
 
 def statement_templates(*, reason: str) -> dict[str, str]:

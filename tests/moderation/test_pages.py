@@ -8,6 +8,7 @@ from html import unescape
 from typing import Any
 
 import pytest
+from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import reverse
 
@@ -221,15 +222,22 @@ def test_a_suspended_member_cannot_sign_in_and_is_told_until_when_and_how_to_app
     assert "suspended" not in text_of(wrong)
 
 
+def test_the_moderators_group_exists() -> None:
+    assert Group.objects.filter(name="Moderators").exists()
+
+
 def test_an_overturned_ban_lets_the_member_sign_in_again(
     people: dict[str, User], report: Report
 ) -> None:
     ben = people["ben"]
+    before = signed_in(ben)
     decision = decision_make(report=report, moderator=people["mia"], action="ban", statement="x")
     refused = Client().post(reverse("account_login"), {"login": ben.email, "password": PASSWORD})
     assert "Your account is banned" in text_of(refused)
     appeal = appeal_make(decision=decision, text="Not me.")
     appeal_decide(appeal=appeal, moderator=people["max"], outcome="overturned", statement="Ok.")
+    # The session from before the ban was ended, not just paused: he signs in anew.
+    assert before.get(reverse("accounts:profile")).status_code == 302
     client = Client()
     signed = client.post(reverse("account_login"), {"login": ben.email, "password": PASSWORD})
     assert signed.status_code == 302
