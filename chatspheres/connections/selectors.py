@@ -28,7 +28,7 @@ from chatspheres.connections.models import (
     stage_for,
 )
 from chatspheres.presence.selectors import MemberPresence, presence_of
-from chatspheres.safety.selectors import blocked_ids_for, is_blocked_between
+from chatspheres.safety.models import Block
 
 # A connection with no conversation for this long gets a nudge on People.
 STALLED_AFTER = timedelta(days=14)
@@ -67,7 +67,18 @@ def _can_see_person(viewer_id: int) -> dict[str, Exists]:
         "viewer_follows": Exists(
             Follow.objects.filter(follower_id=viewer_id, followee_id=OuterRef("user_id"))
         ),
+        "blocked_either_way": _blocked_either_way(viewer_id),
     }
+
+
+def _blocked_either_way(viewer_id: int) -> Exists:
+    """Whether the viewer and a profile's member blocked each other, either way (an annotation)."""
+    return Exists(
+        Block.objects.filter(
+            Q(blocker_id=viewer_id, blocked_id=OuterRef("user_id"))
+            | Q(blocker_id=OuterRef("user_id"), blocked_id=viewer_id)
+        )
+    )
 
 
 def access_person(*, viewer_id: int, handle: str) -> Profile:
@@ -90,7 +101,7 @@ def access_person(*, viewer_id: int, handle: str) -> Profile:
     ):
         raise NotFound(code=NO_SUCH_PERSON)
     # A block, either way, hides each one's page from the other.
-    if profile.user_id != viewer_id and is_blocked_between(viewer_id, profile.user_id):
+    if profile.user_id != viewer_id and profile.blocked_either_way:  # type: ignore[attr-defined]
         raise NotFound(code=NO_SUCH_PERSON)
     return profile
 
@@ -162,12 +173,12 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
 
     One query whatever the number of members. A member shows presence to
     the viewer when their setting is "connections" and they are connected,
-    or "following" and they follow the viewer; "nobody" never.
+    or "following" and they follow the viewer; "nobody" never; and never
+    to someone they blocked or were blocked by.
     """
     wanted = {int(user_id) for user_id in user_ids} - {viewer_id}
     if not wanted:
         return {}
-    blocked = blocked_ids_for(viewer_id)
     bond = Bond.objects.filter(user_id=viewer_id, other_id=OuterRef("user_id"))
     rows = (
         Profile.objects.filter(user_id__in=wanted)
@@ -177,6 +188,7 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
             follows_viewer=Exists(
                 Follow.objects.filter(follower_id=OuterRef("user_id"), followee_id=viewer_id)
             ),
+            blocked=_blocked_either_way(viewer_id),
         )
         .values_list(
             "user_id",
@@ -186,6 +198,7 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
             "positive",
             "connected",
             "follows_viewer",
+            "blocked",
         )
     )
     return {
@@ -194,11 +207,11 @@ def people_facts(*, viewer_id: int, user_ids: Iterable[int]) -> dict[int, Person
             handle=handle,
             positive=positive or 0,
             connected=connected,
-            shows_presence=user_id not in blocked
+            shows_presence=not blocked
             and shows_presence(audience, connected=connected, follows_viewer=follows_viewer),
-            blocked=user_id in blocked,
+            blocked=blocked,
         )
-        for user_id, name, handle, audience, positive, connected, follows_viewer in rows
+        for user_id, name, handle, audience, positive, connected, follows_viewer, blocked in rows
     }
 
 

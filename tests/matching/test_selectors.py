@@ -211,7 +211,8 @@ def test_the_hint_takes_the_same_queries_for_one_partner_or_many(
         talk(sphere, ana, other)
         connect(ana, other)
 
-    with django_assert_num_queries(5) as one:
+    # Never-again, blocks, familiar faces, presence settings, presence and names.
+    with django_assert_num_queries(6) as one:
         assert waiting_hint_for(user_id=ana.pk, partner_ids=[others[0].pk]).recent_partners == 1
     with django_assert_num_queries(len(one.captured_queries)):
         hint = waiting_hint_for(user_id=ana.pk, partner_ids=[each.pk for each in others])
