@@ -11,11 +11,14 @@ from django.core import mail
 from django.test import Client
 
 from chatspheres.accounts.models import DELETED_MEMBER_NAME, Interest, Profile, User
+from chatspheres.accounts.services import account_delete
 from chatspheres.calls.models import Participant
+from chatspheres.common.events import ToMember
 from chatspheres.connections.models import Follow, Note
 from chatspheres.connections.services import follow_create, note_create
 from chatspheres.moderation.models import Decision
 from chatspheres.notifications.models import Notification
+from chatspheres.realtime.sessions import SessionCheck
 from chatspheres.safety.models import Report
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
@@ -280,3 +283,11 @@ def test_pages_that_show_a_past_partner_show_a_deleted_member(
     handle = Profile.objects.get(user=ana).handle
     person = client.get(f"/people/{handle}/").content.decode()
     assert "<h1>Deleted member</h1>" in person
+
+
+def test_deleting_closes_the_members_open_sockets_on_every_process(
+    pair: tuple[User, User], sent_events: Any
+) -> None:
+    ana, _ben = pair
+    account_delete(user=ana, email="ana@example.com", password=PASSWORD)
+    assert [sent.targets for sent in sent_events.of_type(SessionCheck)] == [(ToMember(ana.pk),)]
