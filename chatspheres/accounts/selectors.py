@@ -16,7 +16,7 @@ from django.utils.module_loading import import_string
 from chatspheres.accounts.models import DELETED_MEMBER_NAME, Interest, Profile, User
 from chatspheres.calls.models import Participant
 from chatspheres.connections.models import Follow, Note, TalkAgainWish
-from chatspheres.moderation.models import Decision
+from chatspheres.moderation.models import Appeal, Decision
 from chatspheres.notifications.kinds import words_for
 from chatspheres.notifications.models import Notification, NotificationPreference
 from chatspheres.safety.models import Block, Report
@@ -229,6 +229,16 @@ def account_data(*, user_id: int) -> dict[str, Any]:
                 "lifted_at": _when(decision.lifted_at),
             }
             for decision in Decision.objects.filter(subject_id=user_id)
+        ],
+        "my_appeals": [
+            {
+                "against": appeal.decision.get_action_display(),
+                "why": appeal.text,
+                "made": _when(appeal.created),
+                "outcome": appeal.get_state_display(),
+                "moderators_answer": appeal.statement,
+            }
+            for appeal in Appeal.objects.filter(appellant_id=user_id).select_related("decision")
         ],
         "notifications": [
             {
