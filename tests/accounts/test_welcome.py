@@ -38,7 +38,7 @@ def sign_up(client: Client) -> str:
     )
     assert response["Location"] == "/accounts/confirm-email/"
     # The link in the email, opened in the same browser, signs the new member in.
-    return str(client.post(confirmation_path(mail.outbox[-1].body))["Location"])
+    return str(client.post(confirmation_path(str(mail.outbox[-1].body)))["Location"])
 
 
 def confirmation_path(body: str) -> str:
