@@ -5,10 +5,12 @@
 // the partner. TURN credentials expire (at most an hour); a longer call gets
 // fresh ones from the server before they do.
 
-// Fetch fresh credentials this long before the old ones stop working.
+// Fetch fresh credentials this long before the old ones stop working (or
+// halfway through their life, when it is shorter than twice that).
 const RENEW_BEFORE_MS = 5 * 60_000;
-// The side that makes offers restarts ICE this long after the renewal, so the
-// other side has its own fresh credentials by the time the new offer comes.
+// The side that makes offers restarts ICE this long after the renewal (at
+// most halfway to the old credentials' end), so the other side has its own
+// fresh credentials by the time the new offer comes.
 const RESTART_AFTER_RENEW_MS = 60_000;
 const RETRY_MS = 30_000;
 
@@ -42,16 +44,22 @@ export function peerConnectionFor(msg, prepared) {
  * Keep a call's TURN credentials fresh: shortly before they expire, ask the
  * server for new ones (it checks the call is still this member's), give them
  * to the peer connection, and let the offering side restart ICE so the new
- * relay allocations replace the old. Returns a function that stops it.
+ * relay allocations replace the old. The call keeps the transport policy it
+ * started with: a switch changed during a call applies from the next one.
+ * Returns a function that stops it.
  */
 export function keepIceFresh({ pc, conversation, expiresAt, url, csrfToken, isCurrent, restart }) {
+  const { iceTransportPolicy } = pc.getConfiguration();
   let timer = null;
   let stopped = false;
+  let restartAfter = RESTART_AFTER_RENEW_MS;
 
   function schedule(expiry) {
     if (stopped || !expiry) return;
-    const wait = Math.max(expiry * 1000 - RENEW_BEFORE_MS - Date.now(), 0);
-    timer = window.setTimeout(renew, wait);
+    const left = Math.max(expiry * 1000 - Date.now(), 0);
+    const lead = Math.min(RENEW_BEFORE_MS, left / 2);
+    restartAfter = Math.min(RESTART_AFTER_RENEW_MS, lead / 2);
+    timer = window.setTimeout(renew, left - lead);
   }
 
   async function renew() {
@@ -76,7 +84,7 @@ export function keepIceFresh({ pc, conversation, expiresAt, url, csrfToken, isCu
       return;
     }
     try {
-      pc.setConfiguration(peerConfiguration(fresh));
+      pc.setConfiguration({ ...peerConfiguration(fresh), iceTransportPolicy });
     } catch (error) {
       console.warn("call: could not use fresh ICE servers", error);
     }
@@ -84,7 +92,7 @@ export function keepIceFresh({ pc, conversation, expiresAt, url, csrfToken, isCu
       timer = null;
       if (!stopped && isCurrent()) restart();
       schedule(fresh.ice_expires_at);
-    }, RESTART_AFTER_RENEW_MS);
+    }, restartAfter);
   }
 
   schedule(expiresAt);
