@@ -23,6 +23,7 @@ from playwright.sync_api import BrowserContext, Page, expect
 from chatspheres.accounts.models import User
 from chatspheres.moderation.models import AuditEntry, Decision
 from chatspheres.safety.models import Report
+from tests.browser.axe import assert_no_axe_violations
 from tests.browser.conftest import Participant, run_outside_playwright
 from tests.conftest import make_member
 from tests.moderation.helpers import PASSWORD, make_moderator, talk
@@ -122,9 +123,11 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     expect(reports).to_contain_text("He said he would find out where I live.")
     expect(reports).to_contain_text("Night Owls")
     screenshot(mia, "moderation-1280x800")
+    assert_no_axe_violations(mia, "moderation page")
     mia.set_viewport_size({"width": 390, "height": 844})
     expect(mia.get_by_role("link", name="Review the report about Ben Okafor")).to_be_visible()
     screenshot(mia, "moderation-390x844")
+    assert_no_axe_violations(mia, "moderation page on a phone")
     mia.set_viewport_size({"width": 1280, "height": 800})
     mia.get_by_role("link", name="Review the report about Ben Okafor").click()
     expect(mia.get_by_role("heading", name="Report about Ben Okafor")).to_be_visible()
@@ -136,6 +139,7 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     statement.fill(statement.input_value() + " " + STATEMENT_ADDED)
     mia.get_by_label("Suspend for (days)").fill("3")
     screenshot(mia, "moderation-report-decide")
+    assert_no_axe_violations(mia, "report page")
     decided_at = ben.page.evaluate("Date.now()")
     mia.get_by_role("button", name="Send decision").click()
     expect(mia.get_by_text("Decided: Suspend.")).to_be_visible()
@@ -160,6 +164,7 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     ).to_be_visible()
     expect(ben.page.get_by_role("link", name="Read why, and appeal")).to_be_visible()
     screenshot(ben.page, "moderation-login-refused")
+    assert_no_axe_violations(ben.page, "refused sign-in")
 
     # 4. Ben appeals through the link in the email he was sent.
     to_ben = next(message for message in mail.outbox if message.to == ["ben@example.com"])
@@ -168,6 +173,7 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     assert link is not None, to_ben.body
     ben.page.goto(link.group(1))
     expect(ben.page.get_by_text(STATEMENT_ADDED)).to_be_visible()
+    assert_no_axe_violations(ben.page, "decision notice")
     ben.page.get_by_label("Why should this be looked at again?").fill(
         "I never said that; she must mean someone else."
     )
