@@ -24,6 +24,7 @@ from chatspheres.calls.models import Conversation
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError, NotFound
 from chatspheres.common.http import redirect_back, wants_json
+from chatspheres.common.ratelimit import RateLimited
 from chatspheres.connections import services
 from chatspheres.connections.models import NOTE_MAX_LENGTH
 from chatspheres.connections.selectors import (
@@ -83,6 +84,8 @@ def person_action(view: Callable[..., tuple[dict[str, Any], str]]) -> View:
             if wants_json(request):
                 return JsonResponse({"error": missing.code, "message": missing.message}, status=404)
             raise Http404(missing.message) from missing
+        except RateLimited:
+            raise  # a 429 page or JSON, with Retry-After (common.middleware)
         except ApplicationError as refusal:
             if wants_json(request):
                 return JsonResponse({"error": refusal.code, "message": refusal.message}, status=400)

@@ -44,11 +44,7 @@ def _next_url(request: HttpRequest) -> str:
 
 
 def _refused(request: HttpRequest, refusal: ApplicationError) -> JsonResponse:
-    status = 429 if isinstance(refusal, RateLimited) else 400
-    response = JsonResponse({"error": refusal.code, "message": refusal.message}, status=status)
-    if isinstance(refusal, RateLimited):
-        response["Retry-After"] = str(refusal.retry_after)
-    return response
+    return JsonResponse({"error": refusal.code, "message": refusal.message}, status=400)
 
 
 def blocked_words(name: str) -> str:
@@ -73,6 +69,8 @@ def block(request: HttpRequest, handle: str) -> HttpResponse:
         )
     try:
         services.block_create(blocker_id=viewer_id, blocked_id=target.user_id)
+    except RateLimited:
+        raise  # a 429 page or JSON, with Retry-After (common.middleware)
     except ApplicationError as refusal:
         if wants_json(request):
             return _refused(request, refusal)
@@ -92,6 +90,8 @@ def unblock(request: HttpRequest, handle: str) -> HttpResponse:
     target = _target_or_404(request, handle)
     try:
         services.block_remove(blocker_id=member_id(request), blocked_id=target.user_id)
+    except RateLimited:
+        raise
     except ApplicationError as refusal:
         if wants_json(request):
             return _refused(request, refusal)
@@ -117,7 +117,6 @@ def report(request: HttpRequest, handle: str) -> HttpResponse:
             {"target": target, "form": form, "next": _next_url(request)},
         )
     form = ReportForm(request.POST)
-    status = 400
     if form.is_valid():
         try:
             services.report_create(
@@ -128,11 +127,12 @@ def report(request: HttpRequest, handle: str) -> HttpResponse:
                 conversation_public_id=form.cleaned_data["conversation"],
                 also_block=form.cleaned_data["also_block"],
             )
+        except RateLimited:
+            raise
         except ApplicationError as refusal:
             if wants_json(request):
                 return _refused(request, refusal)
             form.add_error(None, refusal.message)
-            status = 429 if isinstance(refusal, RateLimited) else 400
         else:
             blocked = bool(form.cleaned_data["also_block"])
             if wants_json(request):
@@ -161,5 +161,5 @@ def report(request: HttpRequest, handle: str) -> HttpResponse:
         request,
         "safety/report.html",
         {"target": target, "form": form, "next": _next_url(request)},
-        status=status,
+        status=400,
     )

@@ -280,3 +280,18 @@ def test_the_report_dialog_gets_the_acknowledgement_in_json(
     )
     assert refused.status_code == 400
     assert refused.json() == {"error": "bad_reason", "message": "Choose what the report is about."}
+
+
+def test_over_the_report_limit_the_dialog_gets_429_with_the_wait(
+    settings: Any, ana: User, ben: User, sphere: Sphere
+) -> None:
+    talk(sphere, ana, ben)
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "report": "1/h"}
+    client = signed_in(ana)
+    url = reverse("safety:report", kwargs={"handle": handle_of(ben)})
+    assert client.post(url, {"reason": "spam"}, HTTP_ACCEPT="application/json").status_code == 200
+    limited = client.post(url, {"reason": "spam"}, HTTP_ACCEPT="application/json")
+    assert limited.status_code == 429
+    assert int(limited["Retry-After"]) > 0
+    assert limited.json()["error"] == "rate_limited"
+    assert limited.json()["message"].startswith("You've done that too often.")
