@@ -18,8 +18,8 @@ from chatspheres.common.events import Captured, ToMember
 from chatspheres.moderation.models import Appeal, AuditEntry, Decision
 from chatspheres.moderation.selectors import is_restricted, restriction_for
 from chatspheres.moderation.services import appeal_decide, appeal_make, decision_make
-from chatspheres.moderation.tokens import notice_url
-from chatspheres.notifications.kinds import words_for
+from chatspheres.moderation.tokens import decision_id_from, notice_url
+from chatspheres.notifications.kinds import link_for, words_for
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.services import notification_preferences_set
 from chatspheres.realtime.sessions import SessionCheck
@@ -85,6 +85,10 @@ def test_a_warning_is_told_to_the_person_in_the_app(
     told = Notification.objects.get(recipient=people["ben"], kind="moderation_decision")
     assert words_for(told) == "A moderator sent you a warning: see why, and how to appeal"
     assert told.data["decision"] == str(decision.pk)
+    # It leads to the decision's notice, through the same signed link as the email.
+    link = link_for(told)
+    assert link.startswith("/moderation/notice/")
+    assert decision_id_from(link.split("/")[-2]) == decision.pk
 
 
 @pytest.mark.django_db(transaction=True)
