@@ -33,6 +33,7 @@ from chatspheres.connections.selectors import (
     person_page,
     reflection_state,
 )
+from chatspheres.safety.selectors import has_blocked
 
 NOTE_PLACEHOLDER = "What did they share that you want to remember?"
 SECTION_KEYS = ("connections", "following", "followers", "history")
@@ -153,8 +154,13 @@ def person(request: HttpRequest, handle: str) -> HttpResponse:
 @require_GET
 def after_conversation(request: HttpRequest, handle: str, public_id: str) -> HttpResponse:
     """What the reflection screen shows as already chosen about the partner (JSON)."""
-    profile = _person_or_404(request, handle)
     viewer_id = member_id(request)
+    blocker = _blocker_of(viewer_id, handle, public_id)
+    if blocker is not None:
+        # Blocked by the partner: the screen looks as after any first call, so
+        # the end of the call says nothing (the blocked person is never told).
+        return JsonResponse({"following": False, "wished": False, "connected": False, "note": None})
+    profile = _person_or_404(request, handle)
     conversation_id = _conversation_pk(viewer_id, profile.user_id, public_id)
     if conversation_id is None:
         raise Http404("There is no such conversation.")
@@ -163,6 +169,18 @@ def after_conversation(request: HttpRequest, handle: str, public_id: str) -> Htt
             viewer_id=viewer_id, other_id=profile.user_id, conversation_id=conversation_id
         )
     )
+
+
+def _blocker_of(viewer_id: int, handle: str, public_id: str) -> int | None:
+    """The partner of that conversation, if they blocked the viewer (else None)."""
+    other_id = (
+        Profile.objects.filter(handle=handle.lower()).values_list("user_id", flat=True).first()
+    )
+    if other_id is None or not has_blocked(blocker_id=other_id, blocked_id=viewer_id):
+        return None
+    if _conversation_pk(viewer_id, other_id, public_id) is None:
+        return None
+    return other_id
 
 
 # ---------------------------------------------------------------- posts

@@ -97,6 +97,7 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     expect(ben.page.get_by_role("button", name="End call")).to_be_hidden(timeout=10_000)
     expect(status(ben.page)).to_have_text("Ana Lima ended the call")
     expect(ben.page.get_by_role("group", name="How was it?")).to_be_visible()
+    expect(ben.page.get_by_role("button", name="Follow")).to_be_visible()
     expect(ben.page.locator("main")).not_to_contain_text(
         re.compile("blocked", re.IGNORECASE), use_inner_text=True
     )

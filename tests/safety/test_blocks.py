@@ -278,3 +278,27 @@ def test_block_and_report_are_on_a_persons_page_and_on_people(ana: User, ben: Us
         assert words in text_of(person.content)
     people = text_of(client.get(reverse("connections:people")).content)
     assert people.count("Block Ben") >= 3  # connections, following, followers, history rows
+
+
+def test_after_the_call_the_blocked_persons_screen_looks_as_after_any_call(
+    sphere: Sphere, ana: User, ben: User
+) -> None:
+    conversation = in_call(sphere, ana, ben)
+    block_create(blocker_id=ana.pk, blocked_id=ben.pk)
+
+    def after(viewer: User, other: User) -> Any:
+        return signed_in(viewer).get(
+            reverse(
+                "connections:after_conversation",
+                kwargs={"handle": handle_of(other), "public_id": conversation.public_id},
+            )
+        )
+
+    assert after(ben, ana).json() == {
+        "following": False,
+        "wished": False,
+        "connected": False,
+        "note": None,
+    }
+    # Ana, who blocked, has nothing to keep in touch with.
+    assert after(ana, ben).status_code == 404
