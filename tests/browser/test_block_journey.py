@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from chatspheres.accounts.models import Profile, User
 from chatspheres.safety.models import Block, Report
+from tests.browser.axe import assert_no_axe_violations
 from tests.browser.conftest import Participant, run_outside_playwright, say
 from tests.browser.test_call_journey import meet, status
 from tests.conftest import make_member
@@ -65,6 +66,7 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     reasons.get_by_role("radio", name="Threat of harm").check()
     dialog.get_by_label("What happened?").fill("He threatened me in the chat.")
     screenshot(page, "report-dialog")
+    assert_no_axe_violations(page, "report dialog")
     dialog.get_by_role("button", name="Send report").click()
     expect(
         dialog.get_by_text("Thanks. A moderator will look at it; we'll tell you what they decide.")
@@ -91,6 +93,7 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     page.get_by_role("button", name="Block Ben Okafor").click()
     confirm = page.get_by_role("dialog", name="Block Ben Okafor?")
     expect(confirm).to_contain_text("Ben Okafor won't be told.")
+    assert_no_axe_violations(page, "block confirmation")
     confirm.get_by_role("button", name="Block", exact=True).click()
 
     # Ben's call ends at once, as any call the other person ends: nothing says "blocked".
@@ -107,6 +110,7 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     expect(page.get_by_text("You blocked Ben Okafor. They won't be told.")).to_be_visible()
     expect(page.get_by_role("button", name="Follow")).to_be_hidden()
     screenshot(page, "block-reflection")
+    assert_no_axe_violations(page, "reflection after a block")
 
     # Then, over 50 rounds in which both wait in the sphere on real sockets,
     # in either order, they are never matched.
