@@ -22,6 +22,8 @@ MODERATORS_GROUP = "Moderators"
 # Decisions that keep a person out while they are in force.
 RESTRICTING = (Decision.Action.SUSPEND, Decision.Action.BAN)
 HISTORY_SHOWN = 20
+# The queue shows the oldest first; the rest come up as those are decided.
+OPEN_REPORTS_SHOWN = 100
 LOG_PER_PAGE = 50
 INTERESTS_SHOWN = 50
 
@@ -127,9 +129,16 @@ def _reports_with_names() -> QuerySet[Report]:
     )
 
 
-def open_reports() -> list[ReportRow]:
-    """Open reports, oldest first, with their subject's other reports and decisions (3 queries)."""
-    reports = list(_reports_with_names().filter(state=Report.State.OPEN).order_by("created", "id"))
+def open_report_count() -> int:
+    """How many reports wait for a decision."""
+    return Report.objects.filter(state=Report.State.OPEN).count()
+
+
+def open_reports(*, limit: int = OPEN_REPORTS_SHOWN) -> list[ReportRow]:
+    """The oldest open reports, with their subject's other reports and decisions (3 queries)."""
+    reports = list(
+        _reports_with_names().filter(state=Report.State.OPEN).order_by("created", "id")[:limit]
+    )
     subjects = {report.subject_id for report in reports if report.subject_id is not None}
     report_counts = Counter(
         dict(

@@ -35,6 +35,7 @@ from chatspheres.moderation.selectors import (
     conversation_facts,
     decisions_about_report,
     interests_to_approve,
+    open_report_count,
     open_reports,
     pending_appeals,
     restriction_for,
@@ -85,6 +86,7 @@ def queue(request: HttpRequest) -> HttpResponse:
         "moderation/queue.html",
         {
             "rows": open_reports(),
+            "open_count": open_report_count(),
             "appeals": pending_appeals(),
             "interests": interests_to_approve(),
             "recent_log": list(AuditEntry.objects.order_by("-at", "-id")[:RECENT_LOG_ENTRIES]),

@@ -9,10 +9,13 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chatspheres.accounts.models import Interest, User
+from chatspheres.accounts.services import interests_ensure
 from chatspheres.common.errors import ApplicationError
 from chatspheres.matching.selectors import queue_request_for
 from chatspheres.moderation.models import Appeal, Decision
@@ -302,8 +305,6 @@ def test_a_made_up_or_altered_notice_link_leads_nowhere(
 def test_moderators_approve_or_reject_the_interest_names_members_typed(
     people: dict[str, User],
 ) -> None:
-    from chatspheres.accounts.services import interests_ensure
-
     ana, ben = people["ana"], people["ben"]
     for person, names in ((ana, ["sourdough", "kite surfing"]), (ben, ["sourdough"])):
         person.profile.interests.add(*interests_ensure(names=names, suggested_by=person))
@@ -325,3 +326,24 @@ def test_moderators_approve_or_reject_the_interest_names_members_typed(
     section = answer.content.decode()
     section = section[section.index('id="interests"') : section.index('id="log-title"')]
     assert "sourdough" not in section and "kite surfing" not in section
+
+
+def test_the_queue_takes_the_same_queries_for_one_report_or_many(
+    people: dict[str, User], report: Report, django_assert_max_num_queries: Any
+) -> None:
+    client = signed_in(people["mia"])
+    url = reverse("moderation:queue")
+    with CaptureQueriesContext(connection) as one:
+        client.get(url)
+    for index in range(10):
+        reporter = make_member(f"r{index}@example.com", name=f"Reporter {index}")
+        subject = make_member(f"s{index}@example.com", name=f"Subject {index}")
+        decided = make_report(reporter, subject)
+        decision = decision_make(
+            report=decided, moderator=people["max"], action="warn", statement="x"
+        )
+        appeal_make(decision=decision, text="Please look again.")
+        make_report(reporter, subject)
+    with django_assert_max_num_queries(len(one.captured_queries)):
+        page = client.get(url)
+    assert "11 open reports" in text_of(page)
