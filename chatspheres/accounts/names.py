@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 
+from chatspheres.accounts.models import DELETED_MEMBER_NAME
 from chatspheres.common.errors import BAD_DISPLAY_NAME, ApplicationError
 
 DISPLAY_NAME_MAX_LENGTH = 50
@@ -44,6 +45,12 @@ def display_name_clean(text: str) -> str:
         raise ApplicationError(
             "A display name needs at least one visible letter. Invisible characters and "
             "text-direction marks are removed, and nothing readable was left.",
+            code=BAD_DISPLAY_NAME,
+        )
+    if name.casefold() == DELETED_MEMBER_NAME.casefold():
+        raise ApplicationError(
+            f"“{DELETED_MEMBER_NAME}” is how the site shows a deleted account. "
+            "Please pick another name.",
             code=BAD_DISPLAY_NAME,
         )
     if len(name) > DISPLAY_NAME_MAX_LENGTH:

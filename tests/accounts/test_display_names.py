@@ -106,3 +106,8 @@ def test_sign_up_refuses_an_invisible_name_in_words(client: Client) -> None:
 def test_no_member_handle_looks_like_a_deleted_accounts() -> None:
     assert handle_problem("deleted-1234") is not None
     assert not handle_base("Deleted Dan").startswith("deleted-")
+
+
+def test_nobody_can_take_the_name_deleted_accounts_are_shown_with() -> None:
+    with pytest.raises(ApplicationError, match="is how the site shows a deleted account"):
+        display_name_clean("deleted \u200bMEMBER")
