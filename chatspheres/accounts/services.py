@@ -240,6 +240,18 @@ def account_delete(*, user: User, email: str, password: str) -> None:
             "Type both exactly as you log in.",
             code=WRONG_CONFIRMATION,
         )
+    account_erase(user=user)
+
+
+@transaction.atomic
+def account_erase(*, user: User) -> None:
+    """Delete an account without asking for its password: for an operator acting on a request.
+
+    Everything ``account_delete`` describes; the caller has made sure the
+    request is the member's own (``manage.py delete_account``).
+    """
+    if user.deleted_at is not None:
+        return
     # What was the member's own.
     Note.objects.filter(author=user).delete()
     Follow.objects.filter(Q(follower=user) | Q(followee=user)).delete()

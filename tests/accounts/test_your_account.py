@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import json
 from typing import Any
 
 import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
+from django.core.management import CommandError, call_command
 from django.test import Client
 
 from chatspheres.accounts.models import DELETED_MEMBER_NAME, Interest, Profile, User
@@ -291,3 +293,15 @@ def test_deleting_closes_the_members_open_sockets_on_every_process(
     ana, _ben = pair
     account_delete(user=ana, email="ana@example.com", password=PASSWORD)
     assert [sent.targets for sent in sent_events.of_type(SessionCheck)] == [(ToMember(ana.pk),)]
+
+
+def test_an_operator_can_delete_an_account_on_request(pair: tuple[User, User]) -> None:
+    ana, ben = pair
+    out = io.StringIO()
+    call_command("delete_account", "Ana@Example.com", stdout=out)
+    assert "Deleted the account of Ana@Example.com" in out.getvalue()
+    ana.refresh_from_db()
+    assert ana.deleted_at is not None and not ana.is_active
+    assert Note.objects.get(author=ben).text == "Ben's secret note about Ana"
+    with pytest.raises(CommandError, match=r"No account uses the address nobody@example\.com\."):
+        call_command("delete_account", "nobody@example.com")
