@@ -112,6 +112,7 @@ class AuditEntry(models.Model):
         APPEAL_MADE = "appeal_made", "Appeal made"
         APPEAL_OUTCOME = "appeal_outcome", "Appeal outcome"
         INTEREST_REVIEW = "interest_review", "Interest name reviewed"
+        MODERATOR_CHANGE = "moderator_change", "Moderator added or removed"
 
     at = models.DateTimeField(auto_now_add=True)
     kind = models.CharField(max_length=16, choices=Kind.choices)

@@ -14,6 +14,7 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import SESSION_KEY
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 from django.utils.module_loading import import_string
@@ -35,7 +36,12 @@ from chatspheres.common.errors import (
 )
 from chatspheres.moderation import emails
 from chatspheres.moderation.models import Appeal, AuditEntry, Decision, InterestReview
-from chatspheres.moderation.selectors import RESTRICTING, can_moderate, name_of
+from chatspheres.moderation.selectors import (
+    MODERATORS_GROUP,
+    RESTRICTING,
+    can_moderate,
+    name_of,
+)
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.services import notification_send
 from chatspheres.realtime.sessions import sessions_end_on_commit
@@ -327,3 +333,27 @@ def interest_review(*, interest: Interest, moderator: Any, approve: bool) -> Int
         reasons=f"Interest name “{interest.name}”",
     )
     return review
+
+
+# ---------------------------------------------------------------- who moderates
+
+
+@transaction.atomic
+def moderator_set(*, user: Any, moderator: bool, by: str) -> bool:
+    """Add the member to the "Moderators" group or take them out; False if nothing changed."""
+    group, _ = Group.objects.get_or_create(name=MODERATORS_GROUP)
+    already = user.groups.filter(pk=group.pk).exists()
+    if already == moderator:
+        return False
+    if moderator:
+        user.groups.add(group)
+    else:
+        user.groups.remove(group)
+    _audit(
+        kind=AuditEntry.Kind.MODERATOR_CHANGE,
+        action="add" if moderator else "remove",
+        actor=None,
+        subject=user,
+        reasons=f"By {by}",
+    )
+    return True
