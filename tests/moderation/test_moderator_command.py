@@ -36,5 +36,7 @@ def test_an_operator_adds_and_removes_a_moderator() -> None:
 
 
 def test_an_unknown_address_is_said_so() -> None:
-    with pytest.raises(CommandError, match=re.escape("No account uses the address nobody@example.com.")):
+    with pytest.raises(
+        CommandError, match=re.escape("No account uses the address nobody@example.com.")
+    ):
         run("nobody@example.com")
