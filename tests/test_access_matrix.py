@@ -59,7 +59,7 @@ def row(
 
 
 def everyone(status: Expected) -> tuple[Expected, Expected, Expected, Expected, Expected]:
-    return (status,) * 5  # type: ignore[return-value]
+    return (status,) * 5
 
 
 def members(status: Expected) -> tuple[Expected, Expected, Expected, Expected, Expected]:

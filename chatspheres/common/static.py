@@ -18,6 +18,11 @@ from whitenoise.storage import CompressedManifestStaticFilesStorage
 class StaticFilesStorage(CompressedManifestStaticFilesStorage):
     """WhiteNoise's compressed manifest storage, naming a file plainly when it was not collected."""
 
+    # Imports between our ES modules are rewritten to the hashed names too.
+    # Otherwise a module a page loads by its hashed name (safety.js) and
+    # another imports by its plain name would run twice, as two modules.
+    support_js_module_import_aggregation = True
+
     def stored_name(self, name: str) -> str:
         try:
             return super().stored_name(name)

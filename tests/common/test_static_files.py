@@ -49,6 +49,21 @@ def test_collected_files_have_hashed_names_cached_for_a_year_and_compressed(
         assert body == (settings.BASE_DIR / "chatspheres/static/css/app.css").read_bytes()
 
 
+def test_modules_import_each_other_by_their_hashed_names(settings: Any, tmp_path: Path) -> None:
+    # A page loads safety.js by its hashed name and call.js imports it: by
+    # the same name, or the browser would run it twice as two modules.
+    from django.contrib.staticfiles.storage import staticfiles_storage
+
+    settings.STORAGES = {**settings.STORAGES, "staticfiles": OURS}
+    settings.STATIC_ROOT = tmp_path
+    call_command("collectstatic", interactive=False, verbosity=0)
+    call_js = (tmp_path / staticfiles_storage.stored_name("js/call.js")).read_text()
+    for module in ("realtime", "safety"):
+        hashed = Path(staticfiles_storage.stored_name(f"js/{module}.js")).name
+        assert re.fullmatch(rf"{module}\.[0-9a-f]{{12}}\.js", hashed)
+        assert f'from "./{hashed}";' in call_js
+
+
 def test_before_anything_is_collected_pages_name_files_plainly_and_they_are_served(
     settings: Any, tmp_path: Path
 ) -> None:
