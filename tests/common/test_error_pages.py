@@ -26,6 +26,14 @@ def test_a_missing_page_says_so_in_the_layout(client: Client) -> None:
     assert "<title>Page not found · ChatSpheres</title>" in html
 
 
+def test_a_request_we_cannot_read_is_a_400_page_in_the_layout(client: Client) -> None:
+    response = client.get("/", headers={"Host": "evil.example"})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert_in_layout(html)
+    assert "<h1>We couldn't read that request</h1>" in html
+
+
 def test_a_forbidden_page_says_so_in_the_layout(client: Client) -> None:
     response = client.get("/test-only/forbidden/")
     assert response.status_code == 403
