@@ -194,6 +194,17 @@ ACCOUNT_EMAIL_VERIFICATION = env_choice(
 ACCOUNT_ADAPTER = "chatspheres.accounts.adapter.AccountAdapter"
 ACCOUNT_SIGNUP_FORM_CLASS = "chatspheres.accounts.forms.SignupDetailsForm"
 ACCOUNT_LOGOUT_ON_GET = False
+# allauth's limits (its defaults, written here so that an upgrade cannot
+# loosen them unnoticed; docs/operator-guide.md, "Limits"): five wrong
+# passwords for one email address lock its login for five minutes, ten
+# failed logins lock an address for a minute. Counted in Django's cache.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,5/300s/key",
+    "signup": "20/m/ip",
+    "reset_password": "20/m/ip,5/m/key",
+    "reset_password_from_key": "20/m/ip",
+}
 # Sign-up never says whether an address is registered, with any verification
 # setting: our form sends a taken address down allauth's "account already
 # exists" email, and every sign-up ends on "Check your email" (decision 0006).
