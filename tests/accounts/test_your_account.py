@@ -10,9 +10,12 @@ import pytest
 from allauth.account.models import EmailAddress
 from django.core import mail
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 
 from chatspheres.accounts.models import DELETED_MEMBER_NAME, Interest, Profile, User
+from chatspheres.accounts.selectors import account_data
 from chatspheres.accounts.services import account_delete
 from chatspheres.calls.models import Participant
 from chatspheres.common.events import ToMember
@@ -305,3 +308,23 @@ def test_an_operator_can_delete_an_account_on_request(pair: tuple[User, User]) -
     assert Note.objects.get(author=ben).text == "Ben's secret note about Ana"
     with pytest.raises(CommandError, match=r"No account uses the address nobody@example\.com\."):
         call_command("delete_account", "nobody@example.com")
+
+
+def test_download_my_data_takes_the_same_queries_for_1_or_5_conversations(sphere: Sphere) -> None:
+    ana = make_member("ana@example.com", name="Ana")
+    others = [make_member(f"p{n}@example.com", name=f"P{n}") for n in range(5)]
+
+    def add(person: User) -> None:
+        talk(sphere, ana, person, a_rating="good")
+        note_create(author_id=ana.pk, about_id=person.pk, text="a note")
+        follow_create(follower_id=ana.pk, followee_id=person.pk)
+
+    add(others[0])
+    with CaptureQueriesContext(connection) as one:
+        account_data(user_id=ana.pk)
+    for person in others[1:]:
+        add(person)
+    with CaptureQueriesContext(connection) as five:
+        data = account_data(user_id=ana.pk)
+    assert len(data["conversations"]) == len(data["notes"]) == len(data["following"]) == 5
+    assert len(five.captured_queries) == len(one.captured_queries)
