@@ -31,6 +31,20 @@ def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> N
     )
 
 
+# "A moderator … decided …", by action.
+DECIDED: dict[str, str] = {
+    Decision.Action.DISMISS: "that no action was needed",
+    Decision.Action.WARN: "to send you a warning",
+    Decision.Action.SUSPEND: "to suspend your account",
+    Decision.Action.BAN: "to ban your account",
+}
+
+
+def decided_words(decision: Decision) -> str:
+    """What the moderator decided, to follow "decided": "to suspend your account"."""
+    return DECIDED[decision.action]
+
+
 def meaning_of(decision: Decision, time_zone: str = "UTC") -> str:
     """What a decision means for its subject, in one or two sentences."""
     if decision.lifted_at is not None:
@@ -65,6 +79,7 @@ def send_decision_notice(*, decision_id: int) -> None:
         context={
             "name": name_of(subject),
             "decision": decision,
+            "decided": decided_words(decision),
             "meaning": meaning_of(decision, time_zone_of(subject.pk)),
             "appeal_url": settings.SITE_URL + notice_url(decision.pk),
         },

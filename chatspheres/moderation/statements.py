@@ -30,7 +30,7 @@ CONDUCT: dict[str, str] = {
 _FOUND = (
     "A member reported you for {conduct} during a conversation. A moderator looked at the "
     "report, the details of the conversation and any chat lines attached to it, and found "
-    "that it broke {site}'s community guidelines."
+    "that it broke the community guidelines of {site}."
 )
 
 _TEMPLATES: dict[str, str] = {

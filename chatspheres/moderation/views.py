@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from chatspheres.common.errors import ApplicationError, NotFound
 from chatspheres.moderation import services
-from chatspheres.moderation.emails import meaning_of
+from chatspheres.moderation.emails import decided_words, meaning_of
 from chatspheres.moderation.forms import AppealDecisionForm, AppealForm, DecisionForm
 from chatspheres.moderation.models import Appeal, AuditEntry, Decision
 from chatspheres.moderation.selectors import (
@@ -243,6 +243,7 @@ def notice(request: HttpRequest, token: str) -> HttpResponse:
             "decision": decision,
             "appeal": appeal,
             "form": form,
+            "decided": decided_words(decision),
             "meaning": meaning_of(decision, time_zone),
             "can_appeal": appeal is None,
         },

@@ -174,6 +174,7 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     ben.page.goto(link.group(1))
     expect(ben.page.get_by_text(STATEMENT_ADDED)).to_be_visible()
     assert_no_axe_violations(ben.page, "decision notice")
+    screenshot(ben.page, "moderation-notice")
     ben.page.get_by_label("Why should this be looked at again?").fill(
         "I never said that; she must mean someone else."
     )
@@ -187,6 +188,8 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
     max_page.get_by_role("radio", name="Overturn").check()
     answer = max_page.get_by_role("textbox", name="Statement of reasons")
     expect(answer).to_have_value(re.compile("should not have been taken"))
+    screenshot(max_page, "moderation-appeal")
+    assert_no_axe_violations(max_page, "appeal page")
     max_page.get_by_role("button", name="Send answer").click()
     expect(max_page.get_by_text("Appeal answered: Decision overturned.")).to_be_visible()
     assert sign_in(ben.page, "ben@example.com").status == 302  # Ben may sign in again
@@ -205,6 +208,7 @@ def test_report_suspend_appeal_and_overturn_end_to_end(
         expect(log).to_contain_text(words)
     expect(log).to_contain_text("Mia <mia@example.com>")
     expect(log).to_contain_text("Max <max@example.com>")
+    screenshot(max_page, "moderation-log")
     kinds = run_outside_playwright(
         lambda: list(AuditEntry.objects.order_by("id").values_list("kind", flat=True))
     )

@@ -101,8 +101,9 @@ def test_emails_name_the_site_and_link_to_it(people: dict[str, User], settings: 
     to_ben, to_ana = sorted(mail.outbox, key=lambda message: message.to[0] != "ben@example.com")
     assert to_ben.to == ["ben@example.com"]
     assert to_ben.subject == "[Talk Town] A moderator's decision about your account"
-    assert "A moderator of Talk Town looked at a report about you and decided: suspend." in (
-        to_ben.body
+    assert (
+        "A moderator of Talk Town looked at a report about you and decided to suspend your account."
+        in (to_ben.body)
     )
     assert STATEMENT in to_ben.body
     assert "Your account is suspended until " in to_ben.body
