@@ -18,12 +18,20 @@ from typing import Any
 from allauth.account.auth_backends import AuthenticationBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.models import Group
 from django.db.models import Exists, OuterRef
 
-from chatspheres.moderation.selectors import is_restricted, restrictions_in_force
+from chatspheres.moderation.selectors import (
+    MODERATORS_GROUP,
+    is_restricted,
+    restrictions_in_force,
+)
 
-# The annotation get_user adds, so a request costs no query more than before.
+# The annotations get_user adds, so a request costs no query more than before:
+# whether a decision keeps the member out, and whether they are in the
+# "Moderators" group (the header's "Moderation" link, can_moderate).
 RESTRICTED = "moderation_restricted"
+MODERATOR = "moderation_moderator"
 
 
 class _RefusesRestricted:
@@ -39,7 +47,12 @@ class _RefusesRestricted:
         user_model = get_user_model()
         user = (
             user_model._default_manager.annotate(
-                **{RESTRICTED: Exists(restrictions_in_force().filter(subject_id=OuterRef("pk")))}
+                **{
+                    RESTRICTED: Exists(restrictions_in_force().filter(subject_id=OuterRef("pk"))),
+                    MODERATOR: Exists(
+                        Group.objects.filter(name=MODERATORS_GROUP, user=OuterRef("pk"))
+                    ),
+                }
             )
             .filter(pk=user_id)
             .first()

@@ -40,6 +40,10 @@ def can_moderate(user: Any, *, sphere: Any = None) -> bool:
         return False
     if user.is_staff:
         return True
+    # The sign-in backend reads group membership with the user (backends.py).
+    known = getattr(user, "moderation_moderator", None)
+    if known is not None:
+        return bool(known)
     return bool(user.groups.filter(name=MODERATORS_GROUP).exists())
 
 

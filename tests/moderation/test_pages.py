@@ -95,6 +95,11 @@ def test_only_moderators_and_staff_see_the_moderation_pages(
         assert signed_in(people["ana"]).get(url).status_code == 403
         assert signed_in(people["mia"]).get(url).status_code == 200
         assert signed_in(people["staff"]).get(url).status_code == 200
+    # The header links moderators (and only them) to the page.
+    link = '<a href="/moderation/">Moderation</a>'
+    assert link not in signed_in(people["ana"]).get(reverse("spheres:list")).content.decode()
+    assert link in signed_in(people["mia"]).get(reverse("spheres:list")).content.decode()
+    assert link in signed_in(people["staff"]).get(reverse("spheres:list")).content.decode()
     interest = Interest.objects.create(name="knitting", suggested_by=people["ana"])
     approve = reverse("moderation:interest_approve", kwargs={"interest_id": interest.pk})
     assert signed_in(people["ana"]).post(approve).status_code == 403
