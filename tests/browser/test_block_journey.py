@@ -140,3 +140,17 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     assert wait_outcome(cleo_tab) == "match.found"
     for tab in (ana_tab, ben_tab, cleo_tab):
         tab.close()
+
+    # On People, Ben's row keeps the history but says he is blocked; his page is gone.
+    page.goto("/people/")
+    history = page.get_by_role("region", name="People you've talked with")
+    expect(history.get_by_text("Blocked", exact=True)).to_be_visible()
+    expect(history.get_by_role("link", name="Ben Okafor")).to_have_count(0)
+    # "Blocked people" on her profile lists him, and Unblock lifts it.
+    page.goto("/profile/")
+    blocked = page.get_by_role("region", name="Blocked people")
+    blocked.get_by_role("button", name="Unblock Ben Okafor").click()
+    expect(page.get_by_text("You unblocked Ben Okafor.")).to_be_visible()
+    expect(page.get_by_role("region", name="Blocked people")).to_contain_text(
+        "You haven't blocked anyone."
+    )
