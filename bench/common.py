@@ -173,6 +173,8 @@ class Scratch:
         # Every simulated tab connects from 127.0.0.1: a real site sees them
         # from as many addresses as there are people.
         env["REALTIME_HANDSHAKES_PER_MINUTE"] = "1000000000"
+        # Simulated members join the queue again and again.
+        env["RATE_LIMIT_QUEUE_JOIN"] = "1000000000/s"
         env["UVICORN_LOG_LEVEL"] = "warning"
         return env
 
