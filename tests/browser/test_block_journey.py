@@ -21,6 +21,7 @@ from tests.realtime.wsclient import Tab
 pytestmark = pytest.mark.browser
 
 ROUNDS = 50
+ACK = "Thanks. A moderator will look at it; we'll tell you what they decide."
 
 
 def wait_outcome(tab: Tab) -> str:
@@ -68,9 +69,7 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     screenshot(page, "report-dialog")
     assert_no_axe_violations(page, "report dialog")
     dialog.get_by_role("button", name="Send report").click()
-    expect(
-        dialog.get_by_text("Thanks. A moderator will look at it; we'll tell you what they decide.")
-    ).to_be_visible(timeout=10_000)
+    expect(dialog.get_by_text(ACK)).to_be_visible(timeout=10_000)
     dialog.get_by_role("button", name="Close").click()
     expect(dialog).to_be_hidden()
 
@@ -154,3 +153,24 @@ def test_a_block_mid_call_ends_it_at_once_and_they_are_never_matched_again(
     expect(page.get_by_role("region", name="Blocked people")).to_contain_text(
         "You haven't blocked anyone."
     )
+
+    # On Ben's page, the same two dialogs: a report is acknowledged in place,
+    # and a confirmed block leads back to People with the words.
+    page.goto("/people/")
+    page.get_by_role("region", name="People you've talked with").get_by_role(
+        "link", name="Ben Okafor"
+    ).click()
+    expect(page.get_by_role("heading", name="Ben Okafor", level=1)).to_be_visible()
+    page.get_by_role("button", name="Report Ben Okafor").click()
+    dialog = page.get_by_role("dialog", name="Report Ben Okafor")
+    dialog.get_by_role("radio", name="Spam or scam").check()
+    dialog.get_by_role("button", name="Send report").click()
+    expect(dialog.get_by_text(ACK)).to_be_visible(timeout=10_000)
+    dialog.get_by_role("button", name="Close").click()
+    page.get_by_role("button", name="Block Ben Okafor").click()
+    page.get_by_role("dialog", name="Block Ben Okafor?").get_by_role(
+        "button", name="Block", exact=True
+    ).click()
+    expect(page.get_by_text("You blocked Ben Okafor. They won't be told.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/people/$"))
+    assert run_outside_playwright(lambda: (Report.objects.count(), Block.objects.count())) == (2, 1)
