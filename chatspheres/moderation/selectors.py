@@ -125,6 +125,7 @@ class ReportRow:
     subject_name: str
     earlier_reports: int
     earlier_decisions: int
+    conversation_length: str
 
 
 def _reports_with_names() -> QuerySet[Report]:
@@ -168,6 +169,11 @@ def open_reports(*, limit: int = OPEN_REPORTS_SHOWN) -> list[ReportRow]:
             subject_name=name_of(report.subject, report.subject_label),
             earlier_reports=max(0, report_counts[report.subject_id or 0] - 1),
             earlier_decisions=decision_counts[report.subject_id or 0],
+            conversation_length=length_words(
+                report.conversation.ended_at - report.conversation.started_at
+                if report.conversation and report.conversation.ended_at
+                else None
+            ),
         )
         for report in reports
     ]
@@ -189,6 +195,23 @@ class ConversationFacts:
     sphere: str
     duration: timedelta | None
     still_on: bool
+
+    @property
+    def length(self) -> str:
+        """How long it lasted, in words: "under a minute", "12 minutes", "1 h 5 min"."""
+        return length_words(self.duration)
+
+
+def length_words(duration: timedelta | None) -> str:
+    """A conversation's length as moderators read it; "still going" without an end."""
+    if duration is None:
+        return "still going"
+    minutes = int(duration.total_seconds() // 60)
+    if minutes < 1:
+        return "under a minute"
+    if minutes < 60:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 def conversation_facts(report: Report) -> ConversationFacts | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from datetime import timedelta
 from html import unescape
 from typing import Any
 
@@ -19,6 +20,7 @@ from chatspheres.accounts.services import interests_ensure
 from chatspheres.common.errors import ApplicationError
 from chatspheres.matching.selectors import queue_request_for
 from chatspheres.moderation.models import Appeal, Decision
+from chatspheres.moderation.selectors import length_words
 from chatspheres.moderation.services import appeal_decide, appeal_make, decision_make
 from chatspheres.moderation.tokens import notice_token, notice_url
 from chatspheres.safety.models import Report
@@ -121,12 +123,26 @@ def test_the_queue_shows_open_reports_with_their_context(
     table = html[html.index("<table") : html.index("</table>")]
     words = " ".join(re.sub(r"<[^>]+>", " ", table).split())
     assert "Ben Threat of harm Ana" in words
-    assert "in Book Club" in words
+    assert "in Book Club under a minute" in words  # the call ended as soon as it began
     assert "2 chat lines" in words
     assert "He said he knows where I live." in words
     assert "1 report, 1 decision" in words  # the earlier spam report and its warning
     assert "Ads." not in words  # decided reports leave the queue
     assert f'href="/moderation/reports/{report.pk}/"' in table
+
+
+@pytest.mark.parametrize(
+    ("seconds", "words"),
+    [
+        (None, "still going"),
+        (59, "under a minute"),
+        (60, "1 minute"),
+        (754, "12 minutes"),
+        (3900, "1 h 5 min"),
+    ],
+)
+def test_a_conversation_length_in_words(seconds: int | None, words: str) -> None:
+    assert length_words(None if seconds is None else timedelta(seconds=seconds)) == words
 
 
 def test_a_report_page_has_the_chat_the_history_and_a_prefilled_statement(
