@@ -339,12 +339,15 @@ ALLAUTH_TRUSTED_PROXY_COUNT = 0
 # Django's cache holds the limits' counts (ours in common/ratelimit.py and
 # allauth's). In this process's memory by default; with REDIS_URL in Redis
 # (Django's own backend), so that every process counts against one limit.
+# While Redis does not answer, nothing is counted and nobody is refused
+# (common/cache.py); the short timeouts keep a request from hanging on it.
 CACHES = {
     "default": (
         {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "chatspheres.common.cache.LimitsRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_PREFIX": f"{REDIS_KEY_PREFIX}cache",
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
         }
         if REDIS_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}

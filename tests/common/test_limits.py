@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import logging
 import re
 import types
 import urllib.parse
@@ -11,11 +12,11 @@ from http.cookiejar import CookieJar
 from typing import Any
 
 import pytest
-from django.core.cache.backends.redis import RedisCache
 from django.test import Client
 
 from chatspheres.accounts.models import User
 from chatspheres.common import ratelimit
+from chatspheres.common.cache import LimitsRedisCache
 from chatspheres.common.ratelimit import RateLimited, rate_limit_hit, wait_in_words
 from chatspheres.spheres.models import Sphere
 from tests.conftest import LiveServer, make_member
@@ -225,7 +226,7 @@ def test_every_process_counts_against_one_limit_through_redis(
     url, prefix = shared_redis_url(), unique_prefix()
     settings.RATE_LIMITS = {**settings.RATE_LIMITS, "report": "2/h"}
     # Two caches configured as settings.CACHES does with REDIS_URL: two processes.
-    first, second = (RedisCache(url, {"KEY_PREFIX": f"{prefix}cache"}) for _ in range(2))
+    first, second = (LimitsRedisCache(url, {"KEY_PREFIX": f"{prefix}cache"}) for _ in range(2))
     try:
         monkeypatch.setattr(ratelimit, "cache", first)
         rate_limit_hit(action="report", key=7)
@@ -237,3 +238,35 @@ def test_every_process_counts_against_one_limit_through_redis(
         assert refused.value.message == "You've done that too often. Please try again in 1 hour."
     finally:
         delete_prefix(url, prefix)
+
+
+# Nobody answers on port 1: Redis is away.
+REDIS_AWAY = {
+    "BACKEND": "chatspheres.common.cache.LimitsRedisCache",
+    "LOCATION": "redis://127.0.0.1:1/0",
+    "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1},
+}
+
+
+def test_while_redis_is_away_nothing_is_counted_and_one_warning_says_so(
+    settings: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "report": "2/h"}
+    monkeypatch.setattr(LimitsRedisCache, "_warned_at", float("-inf"))
+    monkeypatch.setattr(ratelimit, "cache", LimitsRedisCache(REDIS_AWAY["LOCATION"], REDIS_AWAY))
+    with caplog.at_level(logging.WARNING, logger="chatspheres.common.cache"):
+        for _ in range(5):
+            rate_limit_hit(action="report", key=7)  # never RateLimited
+    assert [record.getMessage().split(":")[0] for record in caplog.records] == [
+        "Redis does not answer; limits are not counted meanwhile"
+    ]
+
+
+@pytest.mark.django_db
+def test_while_redis_is_away_members_can_still_log_in(client: Client, settings: Any) -> None:
+    settings.CACHES = {"default": REDIS_AWAY}
+    make_member("ana@example.com")
+    assert NOT_CORRECT in log_in(client, "ana@example.com", WRONG)
+    response = client.post("/accounts/login/", {"login": "ana@example.com", "password": PASSWORD})
+    assert response.status_code == 302
+    assert signed_in(client)
