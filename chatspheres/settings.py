@@ -54,12 +54,21 @@ except OSError as error:
 def _local_secret_key() -> str:
     # A key generated once per checkout keeps sessions valid across restarts
     # without anyone committing a secret; production passes SECRET_KEY.
-    # Created readable by its owner only, never briefly by everyone.
+    # Readable by its owner only from the start, and complete when it appears:
+    # written aside, then linked into place, which fails if another process
+    # starting at the same moment was first (its key is then the one used).
     key_file = VAR_DIR / "secret_key"
     if not key_file.exists():
-        descriptor = os.open(key_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        aside = VAR_DIR / f".secret_key.{os.getpid()}"
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(descriptor, "w") as opened:
             opened.write(secrets.token_urlsafe(50))
+        try:
+            os.link(aside, key_file)
+        except FileExistsError:
+            pass
+        finally:
+            aside.unlink()
     return key_file.read_text().strip()
 
 

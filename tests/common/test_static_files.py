@@ -98,3 +98,26 @@ def test_the_database_and_the_generated_secret_key_are_readable_by_their_owner_o
     for name in ("chatspheres.sqlite3", "secret_key"):
         assert (tmp_path / name).stat().st_mode & 0o777 == 0o600, name
     assert (tmp_path / "chatspheres.sqlite3").stat().st_size > 0  # migrated, not just created
+
+
+def test_processes_starting_together_agree_on_one_generated_secret_key(tmp_path: Path) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "SECRET_KEY"}
+    environment["CHATSPHERES_VAR_DIR"] = str(tmp_path)
+    read_key = "import chatspheres.settings as s; print(s.SECRET_KEY)"
+    starting = [
+        subprocess.Popen(
+            [sys.executable, "-c", read_key],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    keys = {process.communicate(timeout=120)[0].strip() for process in starting}
+    assert [process.returncode for process in starting] == [0, 0, 0, 0]
+    assert keys == {(tmp_path / "secret_key").read_text().strip()}
+    assert len(keys.pop()) >= 50
+    assert sorted(path.name for path in tmp_path.iterdir() if "secret" in path.name) == [
+        "secret_key"
+    ]
