@@ -51,6 +51,20 @@ def _static_files_from_the_source(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Members made in tests get a cheap password hash (PBKDF2 costs most of a second each).
+
+    Every hasher still checks what it made; only the hashing of new passwords is cheap.
+    """
+    from django.conf import global_settings
+
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *global_settings.PASSWORD_HASHERS,
+    ]
+
+
+@pytest.fixture(autouse=True)
 def _fresh_limits() -> Iterator[None]:
     """Each test starts with no limit counted: the cache (ours and allauth's counts) is emptied."""
     from django.core.cache import cache

@@ -290,9 +290,7 @@ def moderators() -> Group:
 
 
 @pytest.fixture
-def world(db: None, sphere: Sphere, settings: Any) -> World:
-    # Nobody here logs in with a password: a fast hash keeps ~60 worlds cheap.
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+def world(db: None, sphere: Sphere) -> World:
     ana = make_member("ana@example.com", name="Ana", spheres=(sphere,))
     ben = make_member("ben@example.com", name="Ben", spheres=(sphere,))
     mo = make_member("mo@example.com", name="Mo")
