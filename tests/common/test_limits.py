@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import json
 import logging
 import re
 import types
@@ -188,6 +189,37 @@ def test_behind_a_trusted_proxy_the_forwarded_address_is_the_one_counted(
 ) -> None:
     answers = failed_logins_from_forged_addresses(live_server, 11)
     assert all(NOT_CORRECT in answer for answer in answers)
+
+
+def first_frame_or_close(server: LiveServer, member: User, forwarded_for: str) -> str | int:
+    """Open a socket claiming a client address: its first frame's type, or the close code."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    from tests.conftest import session_cookie
+
+    with connect(
+        server.ws_url,
+        origin=server.origin,  # type: ignore[arg-type]
+        additional_headers={"Cookie": session_cookie(member), "X-Forwarded-For": forwarded_for},
+        open_timeout=10,
+    ) as socket:
+        try:
+            return str(json.loads(socket.recv(timeout=10))["type"])
+        except ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return closed.rcvd.code
+
+
+def test_forged_forwarded_addresses_do_not_escape_the_handshake_limit(
+    live_server: LiveServer, sphere: Sphere, settings: Any
+) -> None:
+    settings.REALTIME_HANDSHAKES_PER_MINUTE = 3
+    ana = make_member("ana@example.com", spheres=(sphere,))
+    answers = [
+        first_frame_or_close(live_server, ana, f"198.51.100.{number}") for number in range(4)
+    ]
+    assert answers == ["ready", "ready", "ready", 4029]
 
 
 # Our own limits -------------------------------------------------------------
