@@ -19,7 +19,13 @@ import pytest
 from django.core.cache import cache
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+    run_state_machine_as_test,
+)
 
 from chatspheres.accounts.models import PresenceAudience, Profile
 from chatspheres.calls.services import conversation_end, conversation_start
@@ -95,6 +101,12 @@ class Blocks(RuleBasedStateMachine):
 
     def _pair(self, a: int, b: int) -> tuple[int, int] | None:
         return None if a == b else (self.ids[a], self.ids[b])
+
+    @initialize(a=person, offset=st.integers(1, PEOPLE - 1))
+    def start_with_a_block(self, a: int, offset: int) -> None:
+        """Every run starts with a block standing and the blocker waiting, so none is vacuous."""
+        self.block(a, (a + offset) % PEOPLE)
+        self.queue_join(a)
 
     @rule(a=person, b=person)
     def block(self, a: int, b: int) -> None:
