@@ -5,7 +5,10 @@
 - the recap shown on a partner card comes from the provider registered with
   :func:`recap_provider_register` (the connections app's, once it is ready);
 - every chat line relayed is offered to the listeners registered with
-  :func:`chat_listener_register` (the safety app's short-lived report buffer).
+  :func:`chat_listener_register` (the safety app's short-lived report buffer);
+- every pairing is first put to the checks registered with
+  :func:`pairing_check_register` (the safety app's blocks), inside the
+  transaction that would start the conversation.
 """
 
 from __future__ import annotations
@@ -65,3 +68,19 @@ async def chat_line_relayed(
             await listener(runtime, conversation, user_id, text, at)
         except Exception:
             logger.warning("a chat listener failed", exc_info=True)
+
+
+# Called with the two people's ids; True when they may be put in a call together.
+PairingCheck = Callable[[int, int], bool]
+_pairing_checks: list[PairingCheck] = []
+
+
+def pairing_check_register(check: PairingCheck) -> None:
+    """Have every new conversation first pass ``check`` (once per check)."""
+    if check not in _pairing_checks:
+        _pairing_checks.append(check)
+
+
+def pairing_allowed(a_user_id: int, b_user_id: int) -> bool:
+    """Whether every registered check lets the two talk now."""
+    return all(check(a_user_id, b_user_id) for check in _pairing_checks)

@@ -11,7 +11,12 @@ from django.utils import timezone
 from chatspheres.accounts.selectors import public_card
 from chatspheres.accounts.services import profiles_ensure
 from chatspheres.calls.events import CallEnded, MatchFound, PartnerRevealed, Recap
-from chatspheres.calls.hooks import conversation_rated, conversation_started, recap_between
+from chatspheres.calls.hooks import (
+    conversation_rated,
+    conversation_started,
+    pairing_allowed,
+    recap_between,
+)
 from chatspheres.calls.ice import IceConfig, ice_config_for
 from chatspheres.calls.models import Conversation, Participant
 from chatspheres.common.errors import (
@@ -20,6 +25,7 @@ from chatspheres.common.errors import (
     NO_RELAY,
     NOT_ENDED,
     NOT_IN_CONVERSATION,
+    PAIRING_FORBIDDEN,
     ApplicationError,
     PairingRefused,
 )
@@ -53,6 +59,10 @@ def conversation_start(
                 code=ALREADY_IN_CALL,
                 user_id=user_id,
             )
+    # The matcher decided from what it knew when each began waiting; a block
+    # made since then still stops the pairing here (who arrived is named).
+    if not pairing_allowed(a_user_id, b_user_id):
+        raise PairingRefused(code=PAIRING_FORBIDDEN, user_id=b_user_id)
     talked_before = Conversation.objects.between(a_user_id, b_user_id).count()
     conversation = Conversation.objects.create(
         sphere_id=sphere_id,

@@ -61,6 +61,9 @@ FORBIDDEN = error_code("forbidden", "You may not do that.")
 NO_SUCH_SPHERE = error_code("no_such_sphere", "There is no such sphere.")
 NOT_A_MEMBER = error_code("not_a_member", "Join the sphere before starting a conversation.")
 ALREADY_IN_CALL = error_code("already_in_call", "You are already in a conversation.")
+# Never shown: a pairing that a rule forbids since the two started waiting
+# (a block made meanwhile) is undone and both wait on, neither told why.
+PAIRING_FORBIDDEN = error_code("pairing_forbidden", "Still looking for someone.")
 
 # Conversations -----------------------------------------------------------
 NOT_IN_CONVERSATION = error_code("not_in_conversation", "You are not in that conversation.")

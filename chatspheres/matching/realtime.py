@@ -24,7 +24,12 @@ from prometheus_client import Gauge, Histogram
 
 from chatspheres.calls.realtime import CallTab, MatchFound
 from chatspheres.calls.services import conversation_start
-from chatspheres.common.errors import ALREADY_IN_CALL, ApplicationError, PairingRefused
+from chatspheres.common.errors import (
+    ALREADY_IN_CALL,
+    PAIRING_FORBIDDEN,
+    ApplicationError,
+    PairingRefused,
+)
 from chatspheres.common.events import ToTab, send_event
 from chatspheres.common.ratelimit import rate_limit_hit
 from chatspheres.matching.backends import Matcher
@@ -208,6 +213,13 @@ async def _start_conversation(tab: Tab, matcher: Matcher, pairing: Pairing) -> N
             shared_interests=pairing.shared,
         )
     except PairingRefused as refusal:
+        if refusal.code == PAIRING_FORBIDDEN.name:
+            # A block made while they waited: both wait on, apart, and neither
+            # is told (a block is silent). Waiting people are only matched
+            # with arrivals, so the two never meet from here.
+            await matcher.restore(pairing)
+            await _now_waiting(tab, arrival)
+            return
         arrival_at_fault = refusal.user_id == arrival.person
         await matcher.restore(pairing, arrival=not arrival_at_fault, partner=arrival_at_fault)
         if arrival_at_fault:

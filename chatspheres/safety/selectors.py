@@ -24,6 +24,11 @@ def is_blocked_between(a: int, b: int) -> bool:
     ).exists()
 
 
+def may_meet(a: int, b: int) -> bool:
+    """Whether two people may be put in a call together: neither blocked the other."""
+    return not is_blocked_between(a, b)
+
+
 def blocked_ids_for(user_id: int) -> frozenset[int]:
     """Everyone the member blocked or was blocked by: the people they never meet or see."""
     made = Block.objects.filter(blocker_id=user_id).values_list("blocked_id", flat=True)

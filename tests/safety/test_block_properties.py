@@ -28,8 +28,9 @@ from hypothesis.stateful import (
 )
 
 from chatspheres.accounts.models import PresenceAudience, Profile
+from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import conversation_end, conversation_start
-from chatspheres.common.errors import ApplicationError
+from chatspheres.common.errors import ApplicationError, PairingRefused
 from chatspheres.connections.models import Follow, Ring, TalkAgainWish
 from chatspheres.connections.rings import ring_start
 from chatspheres.connections.selectors import access_person, visible_presence
@@ -209,3 +210,20 @@ def test_a_block_holds_whatever_the_order_of_actions(sphere: Sphere, backend: st
     # The runs did what they are about: people met, and joined while blocks stood.
     assert seen["matches"] > 0
     assert seen["joins_while_blocked"] > 0
+
+
+def test_a_block_made_while_both_wait_stops_their_pairing(sphere: Sphere) -> None:
+    """The matcher decided from what it knew at the joins; the conversation is still refused."""
+    ana, ben = (quick_member(f"{n}@example.com", n.title()) for n in ("ana", "ben"))
+    block_create(blocker_id=ana.pk, blocked_id=ben.pk)
+    with pytest.raises(PairingRefused) as refused:
+        conversation_start(
+            sphere_id=sphere.pk,
+            a_user_id=ana.pk,
+            a_tab="ana-tab",
+            b_user_id=ben.pk,
+            b_tab="ben-tab",
+            shared_interests=(),
+        )
+    assert refused.value.code == "pairing_forbidden"
+    assert not Conversation.objects.exists()
