@@ -93,6 +93,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "allauth",
     "allauth.account",
+    "django_tasks",
+    "django_tasks_db",
     "chatspheres.common",
     "chatspheres.accounts",
     "chatspheres.spheres",
@@ -229,6 +231,11 @@ ACCOUNT_SIGNUP_REDIRECT_URL = "/welcome/"
 LOGIN_URL = "/accounts/login/"
 
 # Email: printed to the console unless an SMTP server is configured.
+# Background work (django-tasks, the backport of Django 6's task framework):
+# tasks are saved in the database and run by `manage.py db_worker`, which
+# `make run` starts beside the server. Tests run them at once.
+TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_port("EMAIL_PORT", 25)

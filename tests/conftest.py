@@ -51,6 +51,12 @@ def _static_files_from_the_source(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
+def _tasks_run_at_once(settings: Any) -> None:
+    """A task runs inside the call that enqueues it; a test of the queue itself drains it."""
+    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Members made in tests get a cheap password hash (PBKDF2 costs most of a second each).
 
