@@ -19,6 +19,8 @@ from chatspheres.common.events import Captured, capture
 from chatspheres.server import free_port, uvicorn_config
 from chatspheres.spheres.models import Sphere
 from chatspheres.spheres.services import sphere_join, sphere_upsert
+from tests.mailsink import MailSink
+from tests.taskqueue import LaterTasks
 
 
 @dataclass
@@ -51,9 +53,43 @@ def _static_files_from_the_source(settings: Any) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _tasks_run_at_once(settings: Any) -> None:
-    """A task runs inside the call that enqueues it; a test of the queue itself drains it."""
-    settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
+def _tasks_run_at_once(settings: Any) -> Iterator[None]:
+    """A task runs inside the call that enqueues it; one for later waits (tests/taskqueue.py).
+
+    ``later_tasks`` shows the waiting ones and runs them; a test of the queue
+    itself sets the database backend and drains it.
+    """
+    from tests.taskqueue import ImmediateOrLaterBackend
+
+    ImmediateOrLaterBackend.held.clear()
+    settings.TASKS = {"default": {"BACKEND": "tests.taskqueue.ImmediateOrLaterBackend"}}
+    yield
+    ImmediateOrLaterBackend.held.clear()
+
+
+@pytest.fixture
+def later_tasks() -> LaterTasks:
+    """The tasks enqueued with ``run_after`` in this test, held until ``run_due`` runs them."""
+    return LaterTasks()
+
+
+@pytest.fixture
+def smtp_sink(settings: Any) -> Iterator[MailSink]:
+    """A real SMTP server on a loopback port, as the site's mail server for this test.
+
+    What arrives is parsed (headers, text and HTML parts): see tests/mailsink.py.
+    """
+    sink = MailSink().start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = sink.host
+    settings.EMAIL_PORT = sink.port
+    settings.EMAIL_USE_TLS = False
+    settings.EMAIL_HOST_USER = ""
+    settings.EMAIL_HOST_PASSWORD = ""
+    try:
+        yield sink
+    finally:
+        sink.stop()
 
 
 @pytest.fixture(autouse=True)
