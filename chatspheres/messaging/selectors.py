@@ -1,0 +1,210 @@
+"""Reads of threads and messages, always from one member's side.
+
+Whom a member may write to is decided here (``access_correspondent``), and a
+thread is only ever reached through the member's own side of it: there is no
+thread id a client can name, so no member can reach another pair's thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import OuterRef, Q, Subquery, Sum
+
+from chatspheres.accounts.models import Profile
+from chatspheres.common.errors import CANNOT_WRITE, NO_SUCH_MESSAGE, NO_SUCH_PERSON, NotFound
+from chatspheres.connections.models import Bond, Follow
+from chatspheres.messaging.links import cards_for, own_pages_in, render_message
+from chatspheres.messaging.models import Message, MessagingSettings, ThreadMember
+from chatspheres.safety.selectors import is_blocked_between
+
+# Messages on a thread page, and in each "Load older messages".
+PAGE_SIZE = 40
+
+
+def may_write(*, sender_id: int, recipient_id: int) -> bool:
+    """Whether two people talked on a call at least once, or are connections; never if blocked."""
+    if sender_id == recipient_id or is_blocked_between(sender_id, recipient_id):
+        return False
+    return Bond.objects.filter(
+        Q(conversations__gt=0) | Q(connected_at__isnull=False),
+        user_id=sender_id,
+        other_id=recipient_id,
+    ).exists()
+
+
+def access_correspondent(*, viewer_id: int, handle: str) -> Profile:
+    """The person behind a handle, if the viewer may write to them.
+
+    Someone whose page the viewer may not see (a stranger, a block either
+    way, a handle nobody has) is "no such person", the same answer for all,
+    so a block stays silent; someone they may see but not write to is told why.
+    """
+    profile = (
+        Profile.objects.filter(handle=handle.lower(), user__is_active=True)
+        .select_related("user")
+        .first()
+    )
+    if profile is None or profile.user_id == viewer_id:
+        raise NotFound(code=NO_SUCH_PERSON)
+    if may_write(sender_id=viewer_id, recipient_id=profile.user_id):
+        return profile
+    if is_blocked_between(viewer_id, profile.user_id) or not (
+        Follow.objects.filter(follower_id=viewer_id, followee_id=profile.user_id).exists()
+    ):
+        raise NotFound(code=NO_SUCH_PERSON)
+    raise NotFound(code=CANNOT_WRITE)
+
+
+def side_of(*, user_id: int, other_id: int) -> ThreadMember | None:
+    """The member's side of their thread with ``other_id``, if they have one."""
+    return ThreadMember.objects.filter(user_id=user_id, other_id=other_id).first()
+
+
+def unread_total(*, user_id: int) -> int:
+    """How many messages wait unread for the member, across their threads."""
+    total = ThreadMember.objects.filter(user_id=user_id, unread__gt=0).aggregate(n=Sum("unread"))
+    return int(total["n"] or 0)
+
+
+def receipts_on(*, user_id: int, other_id: int) -> bool:
+    """Whether both people turned read receipts on (neither sees them otherwise)."""
+    return (
+        MessagingSettings.objects.filter(
+            user_id__in=[user_id, other_id], read_receipts=True
+        ).count()
+        == 2
+    )
+
+
+def read_receipts_setting(*, user_id: int) -> bool:
+    return MessagingSettings.objects.filter(user_id=user_id, read_receipts=True).exists()
+
+
+@dataclass(frozen=True, slots=True)
+class ShownMessage:
+    id: int
+    key: str
+    mine: bool
+    author: str
+    html: str
+    created: datetime
+
+
+def show_messages(
+    messages: list[Message], *, viewer_id: int, names: dict[int, str]
+) -> list[ShownMessage]:
+    """Messages as the viewer sees them, oldest first, cards looked up for all at once."""
+    cards = cards_for(own_pages_in(message.body for message in messages), viewer_id=viewer_id)
+    return [
+        ShownMessage(
+            id=message.pk,
+            key=message.client_key if message.sender_id == viewer_id else "",
+            mine=message.sender_id == viewer_id,
+            author=names.get(message.sender_id, ""),
+            html=render_message(message.body, cards),
+            created=message.created,
+        )
+        for message in messages
+    ]
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadPage:
+    other: Profile
+    side: ThreadMember | None
+    messages: list[ShownMessage]
+    older_cursor: int | None
+    # The id of the viewer's newest message the other has read, when both show receipts.
+    seen_upto: int | None
+
+
+def thread_messages(
+    *, side: ThreadMember | None, before: int | None = None, limit: int = PAGE_SIZE
+) -> tuple[list[Message], int | None]:
+    """A page of the thread's messages older than ``before`` (an id), oldest first, and the
+    cursor for the page before it (None at the start)."""
+    if side is None:
+        return [], None
+    rows = Message.objects.filter(thread_id=side.thread_id)
+    if before is not None:
+        rows = rows.filter(id__lt=before)
+    page = list(rows.order_by("-id")[: limit + 1])
+    more = len(page) > limit
+    page = page[:limit]
+    page.reverse()
+    return page, (page[0].pk if more and page else None)
+
+
+def thread_page(*, viewer: Profile, other: Profile, before: int | None = None) -> ThreadPage:
+    """The viewer's thread with ``other``: the newest page, or the one before ``before``."""
+    side = side_of(user_id=viewer.user_id, other_id=other.user_id)
+    messages, cursor = thread_messages(side=side, before=before)
+    names = {viewer.user_id: viewer.display_name, other.user_id: other.display_name}
+    seen_upto = None
+    if side is not None and receipts_on(user_id=viewer.user_id, other_id=other.user_id):
+        seen_upto = (
+            ThreadMember.objects.filter(thread_id=side.thread_id, user_id=other.user_id)
+            .values_list("read_upto", flat=True)
+            .first()
+        )
+    return ThreadPage(
+        other=other,
+        side=side,
+        messages=show_messages(messages, viewer_id=viewer.user_id, names=names),
+        older_cursor=cursor,
+        seen_upto=seen_upto,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class ThreadRow:
+    handle: str
+    name: str
+    unread: int
+    last_message_at: datetime | None
+    last_text: str
+
+
+def thread_list(*, user_id: int, limit: int = 100) -> list[ThreadRow]:
+    """The member's threads, the latest first, with unread counts (blocked people left out)."""
+    from chatspheres.safety.selectors import blocked_ids_for
+
+    hidden = blocked_ids_for(user_id)
+    newest_body = (
+        Message.objects.filter(thread_id=OuterRef("thread_id")).order_by("-id").values("body")[:1]
+    )
+    sides = list(
+        ThreadMember.objects.filter(user_id=user_id, last_message_at__isnull=False)
+        .exclude(other_id__in=hidden)
+        .annotate(last_text=Subquery(newest_body))
+        .order_by("-last_message_at")[:limit]
+    )
+    profiles = {
+        profile.user_id: profile
+        for profile in Profile.objects.filter(user_id__in=[side.other_id for side in sides])
+    }
+    return [
+        ThreadRow(
+            handle=profiles[side.other_id].handle,
+            name=profiles[side.other_id].display_name,
+            unread=side.unread,
+            last_message_at=side.last_message_at,
+            last_text=(side.last_text or "")[:120],
+        )
+        for side in sides
+        if side.other_id in profiles
+    ]
+
+
+def access_message(*, viewer_id: int, message_id: int) -> Message:
+    """A message in one of the viewer's own threads; anything else is said not to exist."""
+    message = (
+        Message.objects.filter(pk=message_id, thread__members__user_id=viewer_id)
+        .select_related("thread")
+        .first()
+    )
+    if message is None:
+        raise NotFound(code=NO_SUCH_MESSAGE)
+    return message

@@ -1,0 +1,232 @@
+"""Writes to messages: send one (stored once per client key), mark a thread read, settings,
+and reporting a message."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from chatspheres.accounts.models import Profile
+from chatspheres.common.errors import (
+    BAD_MESSAGE_KEY,
+    MESSAGE_EMPTY,
+    MESSAGE_TOO_LONG,
+    NOT_YOURSELF,
+    ApplicationError,
+)
+from chatspheres.common.events import ToMember, send_event_on_commit
+from chatspheres.common.ratelimit import rate_limit_hit
+from chatspheres.messaging.events import MessageCard, MessageNew, MessageSeen, MessagesUnread
+from chatspheres.messaging.links import cards_for, links_in, own_pages_in, render_message
+from chatspheres.messaging.models import (
+    MESSAGE_MAX_LENGTH,
+    Message,
+    MessagingSettings,
+    Thread,
+    ThreadMember,
+)
+from chatspheres.messaging.selectors import access_correspondent, receipts_on, unread_total
+
+# What a client key may look like (the page makes a UUID; anything of this shape will do).
+CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+# How many messages before a reported one go into the report with it.
+REPORT_CONTEXT = 4
+
+# Called with (recipient_id, message_id) on commit of each new message: the email
+# batch for unread messages registers here (``message_listener_register``).
+_listeners: list[Callable[[int, int], None]] = []
+
+
+def message_listener_register(listener: Callable[[int, int], None]) -> None:
+    """Hear of every new message once it is saved (the email batch schedules itself here)."""
+    if listener not in _listeners:
+        _listeners.append(listener)
+
+
+def _thread_between(user_id: int, other_id: int) -> Thread:
+    low, high = sorted((user_id, other_id))
+    thread, _ = Thread.objects.get_or_create(low_id=low, high_id=high)
+    ThreadMember.objects.bulk_create(
+        [
+            ThreadMember(thread=thread, user_id=user_id, other_id=other_id),
+            ThreadMember(thread=thread, user_id=other_id, other_id=user_id),
+        ],
+        ignore_conflicts=True,
+    )
+    return thread
+
+
+def _clean_body(body: str) -> str:
+    body = body.replace("\r\n", "\n").strip()
+    if not body:
+        raise ApplicationError(code=MESSAGE_EMPTY)
+    if len(body) > MESSAGE_MAX_LENGTH:
+        raise ApplicationError(code=MESSAGE_TOO_LONG)
+    return body
+
+
+def card_for(message: Message, *, viewer_id: int, author: str) -> MessageCard:
+    cards = cards_for(own_pages_in([message.body]), viewer_id=viewer_id)
+    return MessageCard(
+        id=message.pk,
+        key=message.client_key if message.sender_id == viewer_id else "",
+        mine=message.sender_id == viewer_id,
+        author=author,
+        html=str(render_message(message.body, cards)),
+        created=message.created,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Sent:
+    message: Message
+    created: bool
+
+
+def message_send(*, sender_id: int, handle: str, body: str, client_key: str) -> Sent:
+    """Send a message to a person the sender may write to; a key already used returns its message.
+
+    The answer (and every tab's ``message.new``) comes only after the commit,
+    so a message acknowledged is a message saved.
+    """
+    if not CLIENT_KEY.match(client_key or ""):
+        raise ApplicationError(code=BAD_MESSAGE_KEY)
+    existing = Message.objects.filter(sender_id=sender_id, client_key=client_key).first()
+    if existing is not None:
+        return Sent(existing, created=False)
+    recipient = access_correspondent(viewer_id=sender_id, handle=handle)
+    if recipient.user_id == sender_id:
+        raise ApplicationError(code=NOT_YOURSELF)
+    body = _clean_body(body)
+    rate_limit_hit(action="message", key=sender_id)
+    for _link in links_in(body):
+        rate_limit_hit(action="message_link", key=sender_id)
+    try:
+        with transaction.atomic():
+            message = _store(sender_id=sender_id, recipient=recipient, body=body, key=client_key)
+    except IntegrityError:
+        # The same key sent twice at once: the other attempt stored it.
+        return Sent(Message.objects.get(sender_id=sender_id, client_key=client_key), created=False)
+    return Sent(message, created=True)
+
+
+def _store(*, sender_id: int, recipient: Profile, body: str, key: str) -> Message:
+    recipient_id = recipient.user_id
+    thread = _thread_between(sender_id, recipient_id)
+    message = Message.objects.create(thread=thread, sender_id=sender_id, body=body, client_key=key)
+    now = message.created
+    ThreadMember.objects.filter(thread=thread, user_id=recipient_id).update(
+        unread=F("unread") + 1, last_message_at=now, updated=now
+    )
+    # Writing is reading: the sender has seen everything up to their own message.
+    ThreadMember.objects.filter(thread=thread, user_id=sender_id).update(
+        unread=0, read_upto=message.pk, last_message_at=now, updated=now
+    )
+    sender_name = (
+        Profile.objects.filter(user_id=sender_id).values_list("display_name", "handle").first()
+    ) or ("", "")
+    send_event_on_commit(
+        MessageNew(
+            with_handle=sender_name[1],
+            message=card_for(message, viewer_id=recipient_id, author=sender_name[0]),
+            unread=unread_total(user_id=recipient_id),
+        ),
+        to=ToMember(recipient_id),
+    )
+    send_event_on_commit(
+        MessageNew(
+            with_handle=recipient.handle,
+            message=card_for(message, viewer_id=sender_id, author=sender_name[0]),
+            unread=unread_total(user_id=sender_id),
+        ),
+        to=ToMember(sender_id),
+    )
+    message_id = message.pk
+    for listener in list(_listeners):
+        transaction.on_commit(
+            lambda listener=listener: listener(recipient_id, message_id)  # type: ignore[misc]
+        )
+    return message
+
+
+@transaction.atomic
+def thread_mark_read(*, user_id: int, other: Profile, upto: int | None = None) -> int:
+    """Mark the member's thread with ``other`` read (up to a message id); return unread total."""
+    side = (
+        ThreadMember.objects.select_for_update()
+        .filter(user_id=user_id, other_id=other.user_id)
+        .first()
+    )
+    if side is None:
+        return unread_total(user_id=user_id)
+    newest = (
+        Message.objects.filter(thread_id=side.thread_id)
+        .order_by("-id")
+        .values_list("id", flat=True)
+        .first()
+        or 0
+    )
+    upto = newest if upto is None else min(upto, newest)
+    if upto <= side.read_upto:
+        return unread_total(user_id=user_id)
+    unread = (
+        Message.objects.filter(thread_id=side.thread_id, id__gt=upto)
+        .exclude(sender_id=user_id)
+        .count()
+    )
+    now = timezone.now()
+    ThreadMember.objects.filter(pk=side.pk).update(read_upto=upto, unread=unread, updated=now)
+    total = unread_total(user_id=user_id)
+    send_event_on_commit(MessagesUnread(unread=total), to=ToMember(user_id))
+    if receipts_on(user_id=user_id, other_id=other.user_id):
+        handle = Profile.objects.filter(user_id=user_id).values_list("handle", flat=True).first()
+        send_event_on_commit(
+            MessageSeen(with_handle=handle or "", upto=upto), to=ToMember(other.user_id)
+        )
+    return total
+
+
+@transaction.atomic
+def messaging_settings_set(*, user_id: int, read_receipts: bool) -> MessagingSettings:
+    """Save the member's choice about read receipts (shown only when both turn them on)."""
+    settings_row, _ = MessagingSettings.objects.update_or_create(
+        user_id=user_id, defaults={"read_receipts": read_receipts}
+    )
+    return settings_row
+
+
+def message_report(
+    *, reporter_id: int, message: Message, reason: str, details: str = "", also_block: bool = False
+) -> object:
+    """Report the person who wrote a message; the message and a few before it go with the report."""
+    from chatspheres.safety.services import report_create
+
+    if message.sender_id == reporter_id:
+        raise ApplicationError(code=NOT_YOURSELF)
+    before = list(
+        Message.objects.filter(thread_id=message.thread_id, id__lt=message.pk).order_by("-id")[
+            :REPORT_CONTEXT
+        ]
+    )
+    lines = [
+        {
+            "from": "subject" if line.sender_id == message.sender_id else "reporter",
+            "text": line.body,
+            "at": line.created.isoformat(),
+            "where": "messages",
+        }
+        for line in [*reversed(before), message]
+    ]
+    return report_create(
+        reporter_id=reporter_id,
+        subject_id=message.sender_id,
+        reason=reason,
+        details=details,
+        also_block=also_block,
+        extra_excerpt=lines,
+    )
