@@ -106,6 +106,7 @@ INSTALLED_APPS = [
     "chatspheres.prompts",
     "chatspheres.safety",
     "chatspheres.moderation",
+    "chatspheres.messaging",
     "chatspheres.realtime",
 ]
 
@@ -300,6 +301,8 @@ RATE_LIMITS = env_rate_limits(
         "talk_again": "60/h",
         "block": "30/h",
         "message": "30/m",
+        # Each link in a message counts here too: a flood of links is spam's shape.
+        "message_link": "20/h",
     }
 )
 

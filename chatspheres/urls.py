@@ -12,6 +12,7 @@ urlpatterns = [
     path("spheres/", include("chatspheres.spheres.urls")),
     path("people/", include("chatspheres.connections.urls")),
     path("notifications/", include("chatspheres.notifications.urls")),
+    path("messages/", include("chatspheres.messaging.urls")),
     path("moderation/", include("chatspheres.moderation.urls")),
     path("safety/", include("chatspheres.safety.urls")),
     path("prompts/", include("chatspheres.prompts.urls")),

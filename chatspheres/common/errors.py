@@ -118,6 +118,20 @@ BAD_ANSWER = error_code(
 )
 TOO_MANY_ANSWERS = error_code("too_many_answers", "Answer at most 3 profile prompts.")
 
+# Messages ----------------------------------------------------------------
+MESSAGE_TOO_LONG = error_code(
+    "message_too_long", "A message can be at most 4,000 characters. Try splitting it in two."
+)
+MESSAGE_EMPTY = error_code("message_empty", "Write something before you send it.")
+BAD_MESSAGE_KEY = error_code(
+    "bad_message_key", "That message could not be sent. Reload the page and try again."
+)
+CANNOT_WRITE = error_code(
+    "cannot_write",
+    "You can write to people you have talked with on a call, and to your connections.",
+)
+NO_SUCH_MESSAGE = error_code("no_such_message", "There is no such message.")
+
 # Moderation --------------------------------------------------------------
 ACCOUNT_RESTRICTED = error_code(
     "account_restricted",

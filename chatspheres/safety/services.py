@@ -75,6 +75,7 @@ def report_create(
     details: str = "",
     conversation_public_id: str = "",
     also_block: bool = False,
+    extra_excerpt: list[dict[str, str]] | None = None,
 ) -> Report:
     """Report someone to the moderators; the server adds the conversation, its sphere and chat.
 
@@ -111,7 +112,8 @@ def report_create(
         details=details,
         conversation=conversation,
         sphere_id=conversation.sphere_id if conversation is not None else None,
-        chat_excerpt=excerpt,
+        # Reported messages (``extra_excerpt``, each line marked "where": "messages") come last.
+        chat_excerpt=[*excerpt, *(extra_excerpt or [])],
     )
     notification_send(
         recipient_id=reporter_id,

@@ -6,6 +6,7 @@
 // base.html loads this module async from <head>, so the socket's handshake
 // runs while the rest of the page is still parsed; the parts that need the
 // page's elements start once it is, and take the few frames that came first.
+import { startMessagesNav } from "./messages.js";
 import { startNotifications } from "./notifications.js";
 import { tabConnection } from "./realtime.js";
 import { startRinging } from "./ringing.js";
@@ -50,6 +51,7 @@ function start() {
   for (const stop of stopHolding) stop();
   started = true;
   if (stopped) showStopped(stopped);
+  startMessagesNav(rt);
   const handlers = { ...startNotifications(rt), ...startRinging(rt, config) };
   for (const msg of early.splice(0)) handlers[msg.type]?.(msg);
 }
