@@ -237,6 +237,14 @@ LOGIN_URL = "/accounts/login/"
 # `make run` starts beside the server. Tests run them at once.
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend"}}
 
+# Planned calls: reminders this long before the agreed time (a day ahead by
+# email; shortly before in the site and by email), and "Join" shows from
+# PLAN_JOIN_EARLY_SECONDS before the time until PLAN_JOIN_LATE_SECONDS after.
+PLAN_REMINDER_DAY_SECONDS = env_seconds("PLAN_REMINDER_DAY_SECONDS", 24 * 3600)
+PLAN_REMINDER_SOON_SECONDS = env_seconds("PLAN_REMINDER_SOON_SECONDS", 10 * 60)
+PLAN_JOIN_EARLY_SECONDS = env_seconds("PLAN_JOIN_EARLY_SECONDS", 5 * 60)
+PLAN_JOIN_LATE_SECONDS = env_seconds("PLAN_JOIN_LATE_SECONDS", 30 * 60)
+
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
 EMAIL_PORT = env_port("EMAIL_PORT", 25)

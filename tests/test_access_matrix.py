@@ -22,17 +22,19 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.contrib.auth.models import Group
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
+from django.utils import timezone
 
 from chatspheres.accounts.models import Interest, User
 from chatspheres.calls.models import Conversation
 from chatspheres.calls.services import conversation_end, conversation_start
-from chatspheres.connections.models import Note
+from chatspheres.connections.models import Note, Plan
 from chatspheres.moderation.models import Appeal, Decision
 from chatspheres.moderation.tokens import notice_token
 from chatspheres.notifications.models import Notification
@@ -186,6 +188,34 @@ MATRIX: dict[str, Entry] = {
     ),
     "people/<slug:handle>/notes/<int:note_id>/delete/": Entry(
         "/people/{ben}/notes/{note}/delete/", get=members(405), post=row(LOGIN, R, 404, 404, 404)
+    ),
+    # Plans: only the two of a plan reach it, each by the other's handle.
+    "people/<slug:handle>/plans/new/": Entry(
+        "/people/{ben}/plans/new/",
+        get=row(LOGIN, R, 404, 404, 404),
+        post=row(LOGIN, R, 404, 404, 404),
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/": Entry(
+        "/people/{ben}/plans/{plan}/", get=row(LOGIN, 200, 404, 404, 404), post=members(405)
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/accept/": Entry(
+        "/people/{ben}/plans/{plan}/accept/", get=members(405), post=row(LOGIN, R, 404, 404, 404)
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/suggest/": Entry(
+        "/people/{ben}/plans/{plan}/suggest/",
+        get=row(LOGIN, 200, 404, 404, 404),
+        post=row(LOGIN, 400, 404, 404, 404),
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/cancel/": Entry(
+        "/people/{ben}/plans/{plan}/cancel/", get=members(405), post=row(LOGIN, R, 404, 404, 404)
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/calendar.ics": Entry(
+        "/people/{ben}/plans/{plan}/calendar.ics",
+        get=row(LOGIN, 200, 404, 404, 404),
+        post=members(405),
+    ),
+    "people/<slug:handle>/plans/<slug:public_id>/join/": Entry(
+        "/people/{ben}/plans/{plan}/join/", get=row(LOGIN, R, 404, 404, 404), post=members(405)
     ),
     "people/<slug:handle>/after/<slug:public_id>/": Entry(
         "/people/{ben}/after/{conversation}/", get=row(LOGIN, 200, 404, 404, 404), post=members(405)
@@ -350,6 +380,17 @@ def world(db: None, sphere: Sphere) -> World:
     values["message"] = message_send(
         sender_id=ben.pk, handle=ana.profile.handle, body="Hello Ana", client_key="matrix-key-1"
     ).message.pk
+    # A call Ana and Ben agreed on, which Ben asks to move.
+    values["plan"] = (
+        Plan.objects.create(
+            first=ana,
+            second=ben,
+            state=Plan.State.CONFIRMED,
+            starts_at=timezone.now() + timedelta(days=2),
+            options=[(timezone.now() + timedelta(days=3)).replace(microsecond=0).isoformat()],
+            proposed_by=ben,
+        )
+    ).public_id
     values.update(moderation_things(ana=ana, ben=ben, mo=mo, conversation=conversation))
     return World(
         people={"member": ana, "other": ben, "moderator": mo, "staff": stella}, values=values

@@ -107,6 +107,16 @@ CALLEE_OFFLINE = error_code("callee_offline", "They aren't online right now.")
 CALLEE_BUSY = error_code("callee_busy", "They are in a call right now.")
 RING_OVER = error_code("ring_over", "This call has ended.")
 
+# Plans across time zones -------------------------------------------------
+BAD_PLAN_TIMES = error_code(
+    "bad_plan_times", "Offer one to three times, each in the future and within the next 60 days."
+)
+TIME_IN_GAP = error_code(
+    "time_in_gap", "That time doesn't exist where you are: the clocks skip it. Choose another."
+)
+PLAN_OVER = error_code("plan_over", "This plan has changed. Here is where it stands now.")
+NO_SUCH_PLAN = error_code("no_such_plan", "There is no such plan.")
+
 # Prompts -----------------------------------------------------------------
 DECK_EMPTY = error_code(
     "deck_empty",

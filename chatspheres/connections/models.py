@@ -206,3 +206,66 @@ class Ring(BaseModel):
 
     def can_become(self, state: str) -> bool:
         return state in self.TRANSITIONS[self.state]
+
+
+class Plan(BaseModel):
+    """A call two connections plan for later: up to three times offered, one agreed.
+
+    ``proposed_by`` offered ``options`` (UTC instants, ISO strings) and waits
+    for the other to accept one or offer others. Once one is accepted the plan
+    is ``confirmed`` at ``starts_at``; a move is a new offer on the confirmed
+    plan, which keeps its time until the other accepts. ``version`` grows with
+    every change of time or state, so a reminder queued for an older version
+    knows it is stale (queued tasks cannot be withdrawn).
+    """
+
+    class State(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        CONFIRMED = "confirmed", "Confirmed"
+        KEPT = "kept", "Kept"
+        MISSED = "missed", "Missed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        State.PROPOSED: frozenset({State.PROPOSED, State.CONFIRMED, State.CANCELLED}),
+        # Confirmed to confirmed: moved to a newly accepted time.
+        State.CONFIRMED: frozenset({State.CONFIRMED, State.KEPT, State.MISSED, State.CANCELLED}),
+        State.KEPT: frozenset(),
+        State.MISSED: frozenset(),
+        State.CANCELLED: frozenset(),
+    }
+
+    public_id = models.CharField(max_length=43, unique=True, default=new_public_id, editable=False)
+    # The pair, in the order the plan was first made.
+    first = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    second = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
+    # The open offer (empty when nothing waits for an answer) and who made it.
+    options = models.JSONField(default=list, blank=True)
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, null=True, blank=True, related_name="+"
+    )
+    starts_at = models.DateTimeField(null=True, blank=True)
+    version = models.PositiveIntegerField(default=1)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    conversation = models.ForeignKey(
+        "calls.Conversation", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=~Q(first=F("second")), name="plan_not_self"),
+        ]
+        indexes = [
+            models.Index(fields=["first", "state", "starts_at"], name="plan_first"),
+            models.Index(fields=["second", "state", "starts_at"], name="plan_second"),
+        ]
+
+    def __str__(self) -> str:
+        return f"plan {self.public_id} ({self.state})"
+
+    def can_become(self, state: str) -> bool:
+        return state in self.TRANSITIONS[self.state]
+
+    def other_of(self, user_id: int) -> int:
+        return self.second_id if user_id == self.first_id else self.first_id

@@ -159,11 +159,12 @@ def talk_again_withdraw(*, wisher_id: int, about_id: int) -> None:
 
 @transaction.atomic
 def pair_part_for_block(*, blocker_id: int, blocked_id: int) -> None:
-    """A block ends what ties the two: follows and wishes both ways, a connection, rings.
+    """A block ends what ties the two: follows and wishes both ways, a connection, rings, plans.
 
     Runs inside ``block_create`` (through ``safety.signals.block_made``).
     Nobody is told: the blocked person's ring simply stops, as a declined one does.
     """
+    from chatspheres.connections.plans import plans_cancel_between
     from chatspheres.connections.rings import rings_stop_between
 
     pair = Q(user_id=blocker_id, other_id=blocked_id) | Q(user_id=blocked_id, other_id=blocker_id)
@@ -178,6 +179,7 @@ def pair_part_for_block(*, blocker_id: int, blocked_id: int) -> None:
         connected_at=None, updated=timezone.now()
     )
     rings_stop_between(blocker_id=blocker_id, blocked_id=blocked_id)
+    plans_cancel_between(first_id=blocker_id, second_id=blocked_id)
 
 
 # ---------------------------------------------------------------- notes

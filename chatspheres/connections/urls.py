@@ -1,6 +1,6 @@
 from django.urls import path
 
-from chatspheres.connections import views
+from chatspheres.connections import plans_views, views
 
 app_name = "connections"
 
@@ -18,6 +18,29 @@ urlpatterns = [
     path("<slug:handle>/notes/", views.note_add, name="note_add"),
     path("<slug:handle>/notes/<int:note_id>/", views.note_edit, name="note_edit"),
     path("<slug:handle>/notes/<int:note_id>/delete/", views.note_remove, name="note_delete"),
+    path("<slug:handle>/plans/new/", plans_views.plan_new, name="plan_new"),
+    path("<slug:handle>/plans/<slug:public_id>/", plans_views.plan_detail, name="plan"),
+    path(
+        "<slug:handle>/plans/<slug:public_id>/accept/",
+        plans_views.plan_accept,
+        name="plan_accept",
+    ),
+    path(
+        "<slug:handle>/plans/<slug:public_id>/suggest/",
+        plans_views.plan_suggest,
+        name="plan_suggest",
+    ),
+    path(
+        "<slug:handle>/plans/<slug:public_id>/cancel/",
+        plans_views.plan_cancel,
+        name="plan_cancel",
+    ),
+    path(
+        "<slug:handle>/plans/<slug:public_id>/calendar.ics",
+        plans_views.plan_calendar,
+        name="plan_calendar",
+    ),
+    path("<slug:handle>/plans/<slug:public_id>/join/", plans_views.plan_join, name="plan_join"),
     path(
         "<slug:handle>/after/<slug:public_id>/",
         views.after_conversation,

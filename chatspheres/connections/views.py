@@ -27,6 +27,7 @@ from chatspheres.common.http import redirect_back, wants_json
 from chatspheres.common.ratelimit import RateLimited
 from chatspheres.connections import services
 from chatspheres.connections.models import NOTE_MAX_LENGTH
+from chatspheres.connections.plans import plans_settle, plans_with, upcoming_plans_for
 from chatspheres.connections.selectors import (
     access_person,
     people_page,
@@ -128,7 +129,16 @@ def people(request: HttpRequest) -> HttpResponse:
         )
         for section in page.sections
     ]
-    return render(request, "connections/people.html", {"nudges": page.nudges, "sections": sections})
+    plans_settle(user_id=member_id(request))
+    return render(
+        request,
+        "connections/people.html",
+        {
+            "nudges": page.nudges,
+            "sections": sections,
+            "plans": upcoming_plans_for(viewer_id=member_id(request)),
+        },
+    )
 
 
 @login_required
@@ -139,6 +149,7 @@ def person(request: HttpRequest, handle: str) -> HttpResponse:
     if profile.user_id == member_id(request):
         return redirect("accounts:profile")
     page = person_page(viewer_id=member_id(request), profile=profile)
+    plans_settle(user_id=member_id(request))
     return render(
         request,
         "connections/person.html",
@@ -146,6 +157,7 @@ def person(request: HttpRequest, handle: str) -> HttpResponse:
             "person": page,
             "note_placeholder": NOTE_PLACEHOLDER,
             "note_max_length": NOTE_MAX_LENGTH,
+            "plans": plans_with(viewer_id=member_id(request), other_id=profile.user_id),
         },
     )
 

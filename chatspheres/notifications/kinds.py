@@ -56,6 +56,14 @@ _WORDS: dict[str, Callable[[Notification], str]] = {
         if n.data.get("outcome") == "overturned"
         else "A moderator looked at your appeal: the decision stands"
     ),
+    Kind.PLAN_PROPOSED: lambda n: f"{actor_name(n)} offers times for a call",
+    Kind.PLAN_CONFIRMED: lambda n: (
+        f"Your call with {actor_name(n)} is planned for {n.data.get('when') or 'soon'}"
+    ),
+    Kind.PLAN_CANCELLED: lambda n: f"{actor_name(n)} cancelled your planned call",
+    Kind.PLAN_REMINDER: lambda n: (
+        f"Your call with {actor_name(n)} starts at {n.data.get('when') or 'soon'}"
+    ),
 }
 
 
@@ -82,6 +90,19 @@ def _notice_url(notification: Notification) -> str:
     return notice_url(int(decision)) if decision.isdigit() else reverse("notifications:list")
 
 
+_PLAN_KINDS = (Kind.PLAN_PROPOSED, Kind.PLAN_CONFIRMED, Kind.PLAN_CANCELLED, Kind.PLAN_REMINDER)
+
+
+def _plan_url(notification: Notification) -> str:
+    actor = notification.actor
+    handle = getattr(getattr(actor, "profile", None), "handle", "") if actor else ""
+    if not handle:
+        return reverse("notifications:list")
+    return reverse(
+        "connections:plan", kwargs={"handle": handle, "public_id": notification.data["plan"]}
+    )
+
+
 def link_for(notification: Notification) -> str:
     """Where the notification leads: the person's page, the sphere's, or a moderation notice."""
     if notification.kind in (Kind.MODERATION_DECISION, Kind.APPEAL_OUTCOME):
@@ -90,4 +111,6 @@ def link_for(notification: Notification) -> str:
         return reverse("notifications:list")
     if notification.kind == Kind.SOMEONE_WAITING and notification.sphere is not None:
         return notification.sphere.get_absolute_url()
+    if notification.kind in _PLAN_KINDS and notification.data.get("plan"):
+        return _plan_url(notification)
     return _person_url(notification)

@@ -37,6 +37,10 @@ class Notification(BaseModel):
         REPORT_OUTCOME = "report_outcome", "A moderator decided about your report"
         MODERATION_DECISION = "moderation_decision", "A moderator decided about your account"
         APPEAL_OUTCOME = "appeal_outcome", "A moderator decided your appeal"
+        PLAN_PROPOSED = "plan_proposed", "A connection offers times for a call"
+        PLAN_CONFIRMED = "plan_confirmed", "A planned call is agreed"
+        PLAN_CANCELLED = "plan_cancelled", "A planned call is cancelled"
+        PLAN_REMINDER = "plan_reminder", "A planned call starts soon"
 
     recipient = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="notifications"
