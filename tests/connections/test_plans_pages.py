@@ -1,0 +1,191 @@
+"""Planned calls through the real pages: both local times, answering, and the .ics file."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+from icalendar import Calendar
+
+from chatspheres.accounts.models import Profile, User
+from chatspheres.connections.models import Plan
+from chatspheres.connections.services import talk_again_wish
+from chatspheres.spheres.models import Sphere
+from tests.conftest import make_member
+from tests.connections.helpers import handle_of, talk, text_of
+
+pytestmark = pytest.mark.django_db
+
+
+def set_zone(user: User, zone: str) -> None:
+    Profile.objects.filter(user=user).update(time_zone=zone)
+
+
+@pytest.fixture
+def ana(sphere: Sphere) -> User:
+    ana = make_member("ana@example.com", name="Ana")
+    set_zone(ana, "America/Sao_Paulo")
+    return ana
+
+
+@pytest.fixture
+def ben(sphere: Sphere, ana: User) -> User:
+    ben = make_member("ben@example.com", name="Ben")
+    set_zone(ben, "Asia/Tokyo")
+    talk(sphere, ana, ben, a_rating="good", b_rating="good")
+    talk_again_wish(wisher_id=ana.pk, about_id=ben.pk)
+    talk_again_wish(wisher_id=ben.pk, about_id=ana.pk)
+    return ben
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def a_sunday_13_utc() -> datetime:
+    day = timezone.now().astimezone(UTC) + timedelta(days=3)
+    day += timedelta(days=(6 - day.weekday()) % 7)
+    return day.replace(hour=13, minute=0, second=0, microsecond=0)
+
+
+def test_a_connections_page_offers_plan_a_call_and_the_form_suggests_times_for_both(
+    ana: User, ben: User
+) -> None:
+    page = client_for(ana).get(reverse("connections:person", kwargs={"handle": handle_of(ben)}))
+    assert ">Plan a call</a>" in page.content.decode()
+    form = client_for(ana).get(reverse("connections:plan_new", kwargs={"handle": handle_of(ben)}))
+    words = text_of(form.content)
+    assert "You're in America/Sao_Paulo, Ben in Asia/Tokyo." in words
+    # The only overlap: 08:00-10:00 in Sao Paulo is 20:00-22:00 in Tokyo.
+    assert " 08:00 for you · " in words and " 20:00 for Ben" in words
+
+
+def test_offering_a_time_shows_each_person_both_local_times_and_ben_accepts(
+    ana: User, ben: User
+) -> None:
+    at = a_sunday_13_utc()  # 10:00 in Sao Paulo, 22:00 in Tokyo
+    ana_client, ben_client = client_for(ana), client_for(ben)
+    sent = ana_client.post(
+        reverse("connections:plan_new", kwargs={"handle": handle_of(ben)}),
+        {"times": ["", at.astimezone(UTC).isoformat()]},
+    )
+    assert sent.status_code == 302
+    plan = Plan.objects.get()
+    ana_page = text_of(ana_client.get(sent["Location"]).content)
+    assert "Sun 10:00 for you · Sun 22:00 for Ben" in ana_page
+    assert "Waiting for Ben to accept one" in ana_page
+    ben_url = reverse(
+        "connections:plan", kwargs={"handle": handle_of(ana), "public_id": plan.public_id}
+    )
+    ben_page = ben_client.get(ben_url).content.decode()
+    assert "Sun 22:00 for you · Sun 10:00 for Ana" in text_of(ben_page.encode())
+    assert ">Accept this time</button>" in ben_page
+    accepted = ben_client.post(
+        reverse(
+            "connections:plan_accept",
+            kwargs={"handle": handle_of(ana), "public_id": plan.public_id},
+        ),
+        {"at": at.isoformat()},
+        follow=True,
+    )
+    assert "Sun 22:00 for you · Sun 10:00 for Ana" in text_of(accepted.content)
+    plan.refresh_from_db()
+    assert (plan.state, plan.starts_at) == (Plan.State.CONFIRMED, at)
+    # On People, each in their own time.
+    assert "Sun 10:00 for you · Sun 22:00 for Ben" in text_of(
+        ana_client.get(reverse("connections:people")).content
+    )
+    ben_people = text_of(ben_client.get(reverse("connections:people")).content)
+    assert "Call with Ana" in ben_people and "Sun 22:00 for you · Sun 10:00 for Ana" in ben_people
+
+
+def test_a_time_the_clocks_skip_is_refused_with_words(ana: User, ben: User) -> None:
+    set_zone(ana, "Europe/London")
+    now = timezone.now()
+    # The last Sunday of March, 01:30 in London, does not exist.
+    year = now.year + 1
+    last_sunday = max(
+        datetime(year, 3, day) for day in range(25, 32) if datetime(year, 3, day).weekday() == 6
+    )
+    wall = last_sunday.replace(hour=1, minute=30)
+    answer = client_for(ana).post(
+        reverse("connections:plan_new", kwargs={"handle": handle_of(ben)}),
+        {"times": [wall.strftime("%Y-%m-%dT%H:%M")]},
+    )
+    assert answer.status_code == 400
+    assert "doesn't exist in Europe/London: the clocks skip that hour" in text_of(answer.content)
+    assert not Plan.objects.exists()
+
+
+def test_someone_not_connected_gets_no_plan_form(ana: User, ben: User, sphere: Sphere) -> None:
+    cleo = make_member("cleo@example.com", name="Cleo")
+    talk(sphere, ana, cleo)
+    client = client_for(ana)
+    page = client.get(reverse("connections:person", kwargs={"handle": handle_of(cleo)}))
+    assert "Plan a call" not in page.content.decode()
+    answer = client.get(
+        reverse("connections:plan_new", kwargs={"handle": handle_of(cleo)}), follow=True
+    )
+    assert "You can plan calls only with your connections" in text_of(answer.content)
+
+
+def test_add_to_calendar_gives_an_ics_in_the_viewers_zone_with_the_other_persons_name(
+    ana: User, ben: User
+) -> None:
+    at = a_sunday_13_utc()
+    plan = Plan.objects.create(
+        first=ana, second=ben, state=Plan.State.CONFIRMED, starts_at=at, version=2
+    )
+    page = client_for(ben).get(
+        reverse("connections:plan", kwargs={"handle": handle_of(ana), "public_id": plan.public_id})
+    )
+    assert ">Add to calendar</a>" in page.content.decode()
+    files = []
+    for user, other in ((ben, ana), (ana, ben)):
+        response = client_for(user).get(
+            reverse(
+                "connections:plan_calendar",
+                kwargs={"handle": handle_of(other), "public_id": plan.public_id},
+            )
+        )
+        assert response["Content-Type"].startswith("text/calendar")
+        assert "attachment" in response["Content-Disposition"]
+        files.append(Calendar.from_ical(response.content))
+    for calendar, zone, name in zip(
+        files, ("Asia/Tokyo", "America/Sao_Paulo"), ("Ana", "Ben"), strict=True
+    ):
+        (event,) = calendar.walk("VEVENT")
+        start = event.decoded("dtstart")
+        assert start == at  # the same instant, whichever zone it is written in
+        assert event["DTSTART"].params["TZID"] == zone
+        assert [tz["TZID"] for tz in calendar.walk("VTIMEZONE")] == [zone]
+        assert str(event["SUMMARY"]) == f"Call with {name} on ChatSpheres"
+    uids = {str(calendar.walk("VEVENT")[0]["UID"]) for calendar in files}
+    assert uids == {f"plan-{plan.public_id}@chatspheres"}
+
+
+def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: User) -> None:
+    plan = Plan.objects.create(
+        first=ana,
+        second=ben,
+        state=Plan.State.CONFIRMED,
+        starts_at=timezone.now() + timedelta(hours=2),
+    )
+    url = reverse(
+        "connections:plan", kwargs={"handle": handle_of(ben), "public_id": plan.public_id}
+    )
+    client = client_for(ana)
+    assert ">Join</a>" not in client.get(url).content.decode()
+    Plan.objects.filter(pk=plan.pk).update(starts_at=timezone.now() + timedelta(minutes=2))
+    assert ">Join</a>" in client.get(url).content.decode()
+    joined = client.get(
+        reverse(
+            "connections:plan_join", kwargs={"handle": handle_of(ben), "public_id": plan.public_id}
+        )
+    )
+    assert joined["Location"] == reverse("calls:call_now", kwargs={"handle": handle_of(ben)})
