@@ -15,8 +15,8 @@ from chatspheres.connections.plan_times import (
     in_gap,
     local_label,
     overlap_suggestions,
-    wall_to_utc,
     waking,
+    wall_to_utc,
 )
 
 ZONES = [
