@@ -252,6 +252,18 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ChatSpheres <no-reply@localhost>")
+# How long one SMTP conversation may take before the send counts as failed
+# (and is retried later): a slow mail server must not hold the worker.
+EMAIL_TIMEOUT = env_seconds("EMAIL_TIMEOUT", 20)
+# `python -m chatspheres.server` (make run) starts the task worker beside the
+# server and stops it with itself; set false where the worker runs as a
+# service of its own (docs/operator-guide.md, "The task worker").
+TASK_WORKER_WITH_SERVER = env_bool("TASK_WORKER_WITH_SERVER", True)
+# New-message emails are batched: at most one per member per window, sent
+# the delay after the first unread message (or when the window allows), and
+# not at all if the messages were read in the meantime.
+EMAIL_BATCH_WINDOW_SECONDS = env_seconds("EMAIL_BATCH_WINDOW_SECONDS", 3600)
+EMAIL_BATCH_DELAY_SECONDS = env_seconds("EMAIL_BATCH_DELAY_SECONDS", 900, positive=False)
 # Where the Contact page sends people (questions, data requests, legal
 # notices; safety reports go through "Report"). Defaults to the address in
 # DEFAULT_FROM_EMAIL; set a mailbox someone reads.

@@ -51,22 +51,24 @@ class SunkMail:
     raw: bytes
 
     def __getitem__(self, header: str) -> Any:
-        return self.message[header]
+        """A header's value, unfolded (a long one arrives on a continuation line)."""
+        value = self.message[header]
+        return " ".join(str(value).split()) if value is not None else None
 
     def get(self, header: str, default: Any = None) -> Any:
-        return self.message.get(header, default)
+        return self[header] if header in self.message else default
 
     @property
     def text(self) -> str:
-        """The plain text part ("" if there is none)."""
+        """The plain text part, with plain newlines ("" if there is none)."""
         part = self.message.get_body(preferencelist=("plain",))
-        return part.get_content() if part is not None else ""
+        return part.get_content().replace("\r\n", "\n") if part is not None else ""
 
     @property
     def html(self) -> str:
-        """The HTML part ("" if there is none)."""
+        """The HTML part, with plain newlines ("" if there is none)."""
         part = self.message.get_body(preferencelist=("html",))
-        return part.get_content() if part is not None else ""
+        return part.get_content().replace("\r\n", "\n") if part is not None else ""
 
 
 @dataclass

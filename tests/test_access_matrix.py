@@ -38,6 +38,7 @@ from chatspheres.connections.models import Note, Plan
 from chatspheres.moderation.models import Appeal, Decision
 from chatspheres.moderation.tokens import notice_token
 from chatspheres.notifications.models import Notification
+from chatspheres.notifications.unsubscribe import unsubscribe_token
 from chatspheres.safety.models import Report
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
@@ -144,6 +145,9 @@ MATRIX: dict[str, Entry] = {
         "/notifications/preferences/", get=members(405), post=members(R)
     ),
     # Ana's notification: nobody else's to mark.
+    "notifications/unsubscribe/<str:token>/": Entry(
+        "/notifications/unsubscribe/{unsubscribe}/", get=everyone(200), post=everyone(200)
+    ),
     "notifications/<int:notification_id>/read/": Entry(
         "/notifications/{notification}/read/", get=members(405), post=row(LOGIN, R, 404, 404, 404)
     ),
@@ -414,7 +418,13 @@ def moderation_things(
         report=report, subject=ben, moderator=mo, action="warn", statement="Insults."
     )
     appeal = Appeal.objects.create(decision=decision, appellant=ben, text="I did not.")
-    return {"report": report.pk, "appeal": appeal.pk, "notice": notice_token(decision.pk)}
+    return {
+        "report": report.pk,
+        "appeal": appeal.pk,
+        "notice": notice_token(decision.pk),
+        # The signed link in Ana's emails: it works for whoever opens it.
+        "unsubscribe": unsubscribe_token(user_id=ana.pk, kind=Notification.Kind.NEW_FOLLOWER),
+    }
 
 
 # Asking -------------------------------------------------------------------

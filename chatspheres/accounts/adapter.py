@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -9,10 +10,12 @@ from urllib.parse import urlsplit
 from allauth.account import app_settings as account_settings
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.internal.stagekit import clear_login
+from allauth.core import context as allauth_context
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
 from chatspheres.moderation.views import login_refused_response
+from chatspheres.notifications.emails import email_send_rendered
 
 ALLAUTH_EMAIL_STAGE = "allauth.account.stages.EmailVerificationStage"
 
@@ -25,7 +28,30 @@ class AccountAdapter(DefaultAccountAdapter):
     # links to SITE_URL, whichever address the request came through.
 
     def send_mail(self, template_prefix: str, email: str, context: dict[str, Any]) -> None:
-        super().send_mail(template_prefix, email, {"current_site": site_identity(), **context})
+        # Rendered here (allauth's templates need the request), sent by the
+        # worker: no request waits on the mail server. Account emails are not
+        # notifications, so they carry no unsubscribe link.
+        message = self.render_mail(
+            template_prefix,
+            email,
+            {
+                "request": allauth_context.request,
+                "email": email,
+                "current_site": site_identity(),
+                **context,
+            },
+        )
+        html = next(
+            (body for body, mime in getattr(message, "alternatives", []) if mime == "text/html"),
+            "",
+        )
+        email_send_rendered(
+            to=email,
+            subject=str(message.subject),
+            text=str(message.body),
+            html=str(html),
+            key=f"account:{template_prefix.rsplit('/', 1)[-1]}:{uuid.uuid4().hex}",
+        )
 
     def format_email_subject(self, subject: str) -> str:
         prefix = account_settings.EMAIL_SUBJECT_PREFIX

@@ -1,7 +1,10 @@
 """Moderation's emails: a decision to its subject, the outcome to the reporter, an appeal's answer.
 
 They name the site by ``settings.SITE_NAME`` and link to ``settings.SITE_URL``;
-the services send them once their transaction has committed.
+the services send them once their transaction has committed, through the
+site's one email path (``notifications.emails.email_send``: a row per email
+under a key, sent once by the worker). They have no unsubscribe link: a
+member is always told what moderators decide.
 """
 
 from __future__ import annotations
@@ -9,26 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.template.loader import render_to_string
 
 from chatspheres.moderation.models import Appeal, Decision
 from chatspheres.moderation.selectors import name_of, time_zone_of, until_words
 from chatspheres.moderation.tokens import notice_url
+from chatspheres.notifications.emails import email_send
 
 
-def _site() -> dict[str, str]:
-    return {"site_name": settings.SITE_NAME, "site_url": settings.SITE_URL}
-
-
-def _send(*, to: str, subject: str, template: str, context: dict[str, Any]) -> None:
-    body = render_to_string(template, {**_site(), **context})
-    send_mail(
-        f"[{settings.SITE_NAME}] {subject}",
-        body,
-        settings.DEFAULT_FROM_EMAIL,
-        [to],
-    )
+def _send(*, to: str, subject: str, template: str, context: dict[str, Any], key: str) -> None:
+    email_send(to=to, subject=subject, template=template, context=context, key=key)
 
 
 # "A moderator … decided …", by action.
@@ -76,6 +68,7 @@ def send_decision_notice(*, decision_id: int) -> None:
         to=subject.email,
         subject="A moderator's decision about your account",
         template="moderation/email/decision.txt",
+        key=f"moderation:decision:{decision.pk}",
         context={
             "name": name_of(subject),
             "decision": decision,
@@ -97,6 +90,7 @@ def send_report_outcome(*, decision_id: int) -> None:
         to=reporter.email,
         subject="What we decided about your report",
         template="moderation/email/report_outcome.txt",
+        key=f"moderation:report-outcome:{decision.pk}",
         context={
             "name": name_of(reporter),
             "report": report,
@@ -116,6 +110,7 @@ def send_appeal_outcome(*, appeal_id: int) -> None:
         to=appellant.email,
         subject="The answer to your appeal",
         template="moderation/email/appeal_outcome.txt",
+        key=f"moderation:appeal-outcome:{appeal.pk}",
         context={
             "name": name_of(appellant),
             "appeal": appeal,

@@ -33,6 +33,7 @@ _DECISION_WORDS: dict[str, str] = {
 }
 
 _WORDS: dict[str, Callable[[Notification], str]] = {
+    Kind.NEW_MESSAGE: lambda n: f"{actor_name(n)} wrote to you",
     Kind.NEW_FOLLOWER: lambda n: f"{actor_name(n)} followed you",
     Kind.CONNECTION_MADE: lambda n: f"You and {actor_name(n)} are now connected",
     Kind.MISSED_RING: lambda n: f"You missed a call from {actor_name(n)}",
@@ -114,3 +115,25 @@ def link_for(notification: Notification) -> str:
     if notification.kind in _PLAN_KINDS and notification.data.get("plan"):
         return _plan_url(notification)
     return _person_url(notification)
+
+
+# The profile page's email switches, one per kind a member can turn off
+# (the contract's names: "Email me about new messages").
+_EMAIL_SWITCHES: dict[str, str] = {
+    Kind.NEW_MESSAGE: "Email me about new messages",
+    Kind.NEW_FOLLOWER: "Email me when someone follows me",
+    Kind.CONNECTION_MADE: "Email me when someone and I both want to talk again",
+    Kind.MISSED_RING: "Email me about calls I missed",
+    Kind.STAGE_REACHED: "Email me when a friendship reaches a new stage",
+    Kind.SOMEONE_WAITING: "Email me when someone is waiting in a sphere I watch",
+    Kind.REPORT_RECEIVED: "Email me when my report is received",
+    Kind.PLAN_PROPOSED: "Email me when someone proposes times for a call",
+    Kind.PLAN_CONFIRMED: "Email me when a planned call is confirmed",
+    Kind.PLAN_CANCELLED: "Email me when a planned call is cancelled",
+    Kind.PLAN_REMINDER: "Email me reminders of planned calls",
+}
+
+
+def email_switch_label(kind: str) -> str:
+    """The label of the switch that turns this kind's email on or off."""
+    return _EMAIL_SWITCHES.get(kind, f"Email me: {Kind(kind).label}")

@@ -7,9 +7,11 @@ from datetime import datetime
 
 from chatspheres.common.errors import NotFound
 from chatspheres.notifications.events import NotificationCard
-from chatspheres.notifications.kinds import link_for, words_for
+from chatspheres.notifications.kinds import email_switch_label, link_for, words_for
 from chatspheres.notifications.models import (
     ALWAYS_SENT_KINDS,
+    EMAIL_ON_BY_DEFAULT,
+    EMAIL_ONLY_KINDS,
     Channel,
     Notification,
     NotificationPreference,
@@ -18,8 +20,11 @@ from chatspheres.notifications.models import (
 PER_PAGE = 20
 # How many the header's panel shows; the page has them all.
 PANEL_SIZE = 8
-# A kind with no saved preference is on for the site and off by email.
-CHANNEL_DEFAULTS: dict[str, bool] = {Channel.SITE: True, Channel.EMAIL: False}
+
+
+def default_enabled(*, kind: str, channel: str) -> bool:
+    """A kind with no saved choice: on for the site; by email, on for EMAIL_ON_BY_DEFAULT."""
+    return True if channel == Channel.SITE else kind in EMAIL_ON_BY_DEFAULT
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,7 @@ class NotificationView:
 
 @dataclass(frozen=True, slots=True)
 class PreferenceView:
-    """Whether the member hears about one kind (on the site)."""
+    """Whether the member hears about one kind on one channel, and the switch's label."""
 
     kind: str
     label: str
@@ -134,18 +139,39 @@ def kind_enabled(*, user_id: int, kind: str, channel: str = Channel.SITE) -> boo
         .values_list("enabled", flat=True)
         .first()
     )
-    return CHANNEL_DEFAULTS[channel] if saved is None else saved
+    return default_enabled(kind=kind, channel=channel) if saved is None else saved
 
 
 def preferences_for(*, user_id: int, channel: str = Channel.SITE) -> list[PreferenceView]:
     """Every kind with the member's choice for it on a channel (one query)."""
+    order = switchable_kinds(channel=channel)
     saved = dict(
         NotificationPreference.objects.filter(user_id=user_id, channel=channel).values_list(
             "kind", "enabled"
         )
     )
     return [
-        PreferenceView(kind=kind, label=label, enabled=saved.get(kind, CHANNEL_DEFAULTS[channel]))
-        for kind, label in Notification.Kind.choices
-        if kind not in ALWAYS_SENT_KINDS
+        PreferenceView(
+            kind=kind,
+            label=email_switch_label(kind) if channel == Channel.EMAIL else label,
+            enabled=saved.get(kind, default_enabled(kind=kind, channel=channel)),
+        )
+        for kind, label in sorted(
+            ((kind, label) for kind, label in Notification.Kind.choices if kind in order),
+            key=lambda pair: order.index(pair[0]),
+        )
     ]
+
+
+def switchable_kinds(*, channel: str) -> list[str]:
+    """The kinds a member may turn on or off on a channel, in the order the page lists them."""
+    kinds = [
+        kind
+        for kind in Notification.Kind.values
+        if kind not in ALWAYS_SENT_KINDS
+        and not (channel == Channel.SITE and kind in EMAIL_ONLY_KINDS)
+    ]
+    if channel == Channel.EMAIL:
+        # What most people want by email (messages, plans) comes first.
+        kinds.sort(key=lambda kind: kind not in EMAIL_ON_BY_DEFAULT)
+    return kinds

@@ -1,19 +1,25 @@
-"""Writes to notifications: send one, mark them read, and each member's preferences."""
+"""Writes to notifications: send one (in-app and by email), mark them read, and preferences."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from chatspheres.common.events import ToMember, send_event_on_commit
+from chatspheres.notifications.emails import email_send
 from chatspheres.notifications.events import NotificationNew, NotificationUnread
+from chatspheres.notifications.kinds import link_for, words_for
 from chatspheres.notifications.models import (
     ALWAYS_SENT_KINDS,
+    EMAIL_ONLY_KINDS,
     Channel,
     Notification,
     NotificationPreference,
+    OutgoingEmail,
 )
 from chatspheres.notifications.selectors import (
     card_of,
@@ -34,17 +40,50 @@ def notification_send(
     actor_id: int | None = None,
     sphere_id: int | None = None,
     data: dict[str, str] | None = None,
+    email: bool = True,
+    email_key: str | None = None,
 ) -> Notification | None:
-    """Save a notification and tell the recipient's tabs on commit; None if the kind is off."""
+    """Save a notification, tell the recipient's tabs on commit, and email it if they want.
+
+    Returns None if the member turned the kind off on the site (the email
+    goes by its own preference). ``email=False`` never emails; ``email_key``
+    is the email's idempotency key (default: one per notification saved).
+    Moderators' decisions are emailed by the moderation app, not here.
+    """
     if kind not in Notification.Kind.values:
         raise ValueError(f"unknown notification kind {kind!r}")
     small = {str(key): str(value)[:DATA_VALUE_MAX] for key, value in (data or {}).items()}
-    if kind not in ALWAYS_SENT_KINDS and not kind_enabled(
-        user_id=recipient_id, kind=kind, channel=Channel.SITE
+    notification: Notification | None = None
+    if kind in ALWAYS_SENT_KINDS or (
+        kind not in EMAIL_ONLY_KINDS
+        and kind_enabled(user_id=recipient_id, kind=kind, channel=Channel.SITE)
     ):
-        return None
+        notification = _notification_save(
+            recipient_id=recipient_id, kind=kind, actor_id=actor_id, sphere_id=sphere_id, data=small
+        )
+    if email and kind not in ALWAYS_SENT_KINDS:
+        notification_email_send(
+            recipient_id=recipient_id,
+            kind=kind,
+            actor_id=actor_id,
+            sphere_id=sphere_id,
+            data=small,
+            key=email_key
+            or (f"notification:{notification.pk}" if notification is not None else None),
+        )
+    return notification
+
+
+def _notification_save(
+    *,
+    recipient_id: int,
+    kind: str,
+    actor_id: int | None,
+    sphere_id: int | None,
+    data: dict[str, str],
+) -> Notification:
     notification = Notification.objects.create(
-        recipient_id=recipient_id, kind=kind, actor_id=actor_id, sphere_id=sphere_id, data=small
+        recipient_id=recipient_id, kind=kind, actor_id=actor_id, sphere_id=sphere_id, data=data
     )
     send_event_on_commit(
         NotificationNew(
@@ -54,6 +93,62 @@ def notification_send(
         to=ToMember(recipient_id),
     )
     return notification
+
+
+@transaction.atomic
+def notification_email_send(
+    *,
+    recipient_id: int,
+    kind: str,
+    actor_id: int | None = None,
+    sphere_id: int | None = None,
+    data: dict[str, str] | None = None,
+    key: str | None = None,
+) -> OutgoingEmail | None:
+    """Email a notification (only by email: no in-app row) if the member wants this kind by email.
+
+    Its words and link are the kind's own (``kinds.py``); ``key`` makes it
+    idempotent (a plan's reminder: ``f"plan:{plan.pk}:reminder:24h"``).
+    None when the kind's email is off or the member has no usable address.
+    """
+    from chatspheres.accounts.models import User
+
+    if kind not in Notification.Kind.values or kind in ALWAYS_SENT_KINDS:
+        raise ValueError(f"{kind!r} is not a kind members choose to get by email")
+    if not kind_enabled(user_id=recipient_id, kind=kind, channel=Channel.EMAIL):
+        return None
+    recipient = User.objects.select_related("profile").filter(pk=recipient_id).first()
+    if recipient is None or not recipient.is_active or not recipient.email:
+        return None
+    small = {str(k): str(value)[:DATA_VALUE_MAX] for k, value in (data or {}).items()}
+    # Unsaved: the words and link come from the same code as the in-app ones.
+    notification = Notification(
+        recipient_id=recipient_id, kind=kind, actor_id=actor_id, sphere_id=sphere_id, data=small
+    )
+    words = words_for(notification)
+    profile = getattr(recipient, "profile", None)
+    return email_send(
+        to=recipient.email,
+        subject=words,
+        template="email/notification.txt",
+        context={
+            "name": getattr(profile, "display_name", "") or "there",
+            "words": words,
+            "url": settings.SITE_URL + link_for(notification),
+        },
+        key=key or f"notification-email:{uuid.uuid4().hex}",
+        recipient_id=recipient_id,
+        kind=kind,
+    )
+
+
+@transaction.atomic
+def notification_email_unsubscribe(*, user_id: int, kind: str) -> NotificationPreference:
+    """Turn off one kind's email for a member (the unsubscribe link; no sign-in needed)."""
+    preference, _ = NotificationPreference.objects.update_or_create(
+        user_id=user_id, kind=kind, channel=Channel.EMAIL, defaults={"enabled": False}
+    )
+    return preference
 
 
 def _announce_unread(user_id: int) -> int:

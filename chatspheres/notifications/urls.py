@@ -11,4 +11,5 @@ urlpatterns = [
     path("read/", views.notification_read_all, name="read_all"),
     path("<int:notification_id>/read/", views.notification_read, name="read"),
     path("preferences/", views.notification_preferences, name="preferences"),
+    path("unsubscribe/<str:token>/", views.email_unsubscribe, name="unsubscribe"),
 ]

@@ -6,24 +6,29 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_GET, require_POST
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import NotFound
 from chatspheres.common.http import redirect_back, wants_json
-from chatspheres.notifications.models import Notification
+from chatspheres.notifications.kinds import email_switch_label
+from chatspheres.notifications.models import Channel
 from chatspheres.notifications.selectors import (
     access_notification,
     latest_notifications,
     notifications_page,
     page_number,
+    switchable_kinds,
     unread_count,
 )
 from chatspheres.notifications.services import (
+    notification_email_unsubscribe,
     notification_mark_read,
     notification_preferences_set,
     notifications_mark_all_read,
 )
+from chatspheres.notifications.unsubscribe import read_unsubscribe_token
 
 
 @login_required
@@ -90,9 +95,36 @@ def notification_read_all(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def notification_preferences(request: HttpRequest) -> HttpResponse:
-    """Save which kinds the member hears about (the profile page's section)."""
-    known = set(Notification.Kind.values)
-    wanted = [kind for kind in request.POST.getlist("kinds") if kind in known]
-    notification_preferences_set(user_id=member_id(request), enabled_kinds=wanted)
+    """Save which kinds the member hears about, on the site and by email (the profile's section)."""
+    user_id = member_id(request)
+    for channel, field in ((Channel.SITE, "kinds"), (Channel.EMAIL, "email_kinds")):
+        known = set(switchable_kinds(channel=channel))
+        wanted = [kind for kind in request.POST.getlist(field) if kind in known]
+        notification_preferences_set(user_id=user_id, enabled_kinds=wanted, channel=channel)
     messages.success(request, "Your notification choices are saved.")
     return redirect("accounts:profile")
+
+
+# No sign-in and no CSRF token: the signed token is the authority, and mail
+# programs post RFC 8058's "List-Unsubscribe=One-Click" with no cookies.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def email_unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET asks to confirm with a button; POST (ours or a mail program's one click) turns it off."""
+    unsubscription = read_unsubscribe_token(token)
+    if unsubscription is None:
+        return render(
+            request,
+            "notifications/unsubscribe.html",
+            {"invalid": True},
+            status=400,
+        )
+    label = email_switch_label(unsubscription.kind)
+    done = request.method == "POST"
+    if done:
+        notification_email_unsubscribe(user_id=unsubscription.user_id, kind=unsubscription.kind)
+    return render(
+        request,
+        "notifications/unsubscribe.html",
+        {"label": label, "done": done, "token": token},
+    )

@@ -11,7 +11,7 @@ from django.urls import reverse
 from chatspheres.accounts.models import User
 from chatspheres.common.events import Captured, ToMember
 from chatspheres.notifications.events import NotificationNew, NotificationUnread
-from chatspheres.notifications.models import ALWAYS_SENT_KINDS, Notification
+from chatspheres.notifications.models import ALWAYS_SENT_KINDS, EMAIL_ONLY_KINDS, Notification
 from chatspheres.notifications.services import (
     notification_preferences_set,
     notification_send,
@@ -168,7 +168,7 @@ def test_preferences_live_on_the_profile_page_and_are_on_by_default(ben: User) -
     client = signed_in(ben)
     html = client.get(reverse("accounts:profile")).content.decode()
     assert "Tell me on ChatSpheres when" in html
-    choosable = [kind for kind in Kind.values if kind not in ALWAYS_SENT_KINDS]
+    choosable = [kind for kind in Kind.values if kind not in ALWAYS_SENT_KINDS | EMAIL_ONLY_KINDS]
     assert html.count('name="kinds"') == len(choosable)
     for kind in choosable:
         assert f'name="kinds" value="{kind}" checked>' in html

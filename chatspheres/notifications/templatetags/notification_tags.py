@@ -9,6 +9,7 @@ from django import template
 from django.utils import timezone
 from django.utils.timesince import timesince
 
+from chatspheres.notifications.models import Channel
 from chatspheres.notifications.selectors import preferences_for, unread_count
 
 register = template.Library()
@@ -31,11 +32,14 @@ def notifications_button(context: template.Context) -> dict[str, Any]:
 
 @register.inclusion_tag("notifications/_preferences.html", takes_context=True)
 def notification_preferences(context: template.Context) -> dict[str, Any]:
-    """The profile page's section: which kinds the member hears about."""
+    """The profile page's section: which kinds the member hears about, on the site and by email."""
     user_id = _member_id(context)
     request = context.get("request")
     return {
         "preferences": preferences_for(user_id=user_id) if user_id is not None else [],
+        "email_preferences": (
+            preferences_for(user_id=user_id, channel=Channel.EMAIL) if user_id is not None else []
+        ),
         "csrf_token": context.get("csrf_token"),
         "request": request,
     }
