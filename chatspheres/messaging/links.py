@@ -127,7 +127,15 @@ def cards_for(pages: set[OwnPage], *, viewer_id: int) -> dict[OwnPage, Card]:
 
 
 def render_message(text: str, cards: dict[OwnPage, Card] | None = None) -> SafeString:
-    """The message as HTML: escaped, links plain (nofollow, no opener, no referrer), cards after."""
+    """The message as HTML for a template (see :func:`message_html`)."""
+    return mark_safe(message_html(text, cards))  # noqa: S308 - every piece is escaped
+
+
+def message_html(text: str, cards: dict[OwnPage, Card] | None = None) -> str:
+    """The message as HTML: escaped, links plain (nofollow, no opener, no referrer), cards after.
+
+    A plain ``str`` (not a SafeString), so the socket's encoder can take it.
+    """
     hosts = _own_hosts()
     pieces: list[str] = []
     shown: list[Card] = []
@@ -145,12 +153,13 @@ def render_message(text: str, cards: dict[OwnPage, Card] | None = None) -> SafeS
         if card is not None and card not in shown:
             shown.append(card)
     pieces.append(escape(text[position:]))
-    body = "".join(pieces)
     for card in shown:
-        body += format_html(
-            '<a class="message-card" href="{}"><strong>{}</strong><span>{}</span></a>',
-            card.href,
-            card.title,
-            card.subtitle,
+        pieces.append(
+            format_html(
+                '<a class="message-card" href="{}"><strong>{}</strong><span>{}</span></a>',
+                card.href,
+                card.title,
+                card.subtitle,
+            )
         )
-    return mark_safe(body)  # noqa: S308 - every piece above is escaped
+    return "".join(str.__str__(piece) for piece in pieces)

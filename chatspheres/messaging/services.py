@@ -22,7 +22,7 @@ from chatspheres.common.errors import (
 from chatspheres.common.events import ToMember, send_event_on_commit
 from chatspheres.common.ratelimit import rate_limit_hit
 from chatspheres.messaging.events import MessageCard, MessageNew, MessageSeen, MessagesUnread
-from chatspheres.messaging.links import cards_for, links_in, own_pages_in, render_message
+from chatspheres.messaging.links import cards_for, links_in, message_html, own_pages_in
 from chatspheres.messaging.models import (
     MESSAGE_MAX_LENGTH,
     Message,
@@ -77,7 +77,7 @@ def card_for(message: Message, *, viewer_id: int, author: str) -> MessageCard:
         key=message.client_key if message.sender_id == viewer_id else "",
         mine=message.sender_id == viewer_id,
         author=author,
-        html=str(render_message(message.body, cards)),
+        html=message_html(message.body, cards),
         created=message.created,
     )
 
