@@ -65,9 +65,14 @@ def local_label(moment: datetime, zone: ZoneInfo) -> str:
 
 
 def local_date_label(moment: datetime, zone: ZoneInfo) -> str:
-    """The day as it reads in ``zone``: "Sun 6 Dec"."""
+    """The date as it reads in ``zone``: "6 Dec" (the weekday is in the time's label)."""
     local = moment.astimezone(zone)
-    return f"{local:%a} {local.day} {local:%b}"
+    return f"{local.day} {local:%b}"
+
+
+def when_label(moment: datetime, zone: ZoneInfo) -> str:
+    """The time and date in ``zone``, for emails and notifications: "Sun 10:00, 6 Dec"."""
+    return f"{local_label(moment, zone)}, {local_date_label(moment, zone)}"
 
 
 def both_local(moment: datetime, *, mine: ZoneInfo, theirs: ZoneInfo, their_name: str) -> str:

@@ -48,11 +48,10 @@ from chatspheres.connections.models import Plan, Ring
 from chatspheres.connections.plan_times import (
     Offered,
     TimeInGap,
-    local_date_label,
-    local_label,
     offered,
     overlap_suggestions,
     wall_to_utc,
+    when_label,
     zone_of,
 )
 from chatspheres.connections.selectors import access_person, are_connected
@@ -166,8 +165,7 @@ def _locked(*, user_id: int, public_id: str) -> Plan:
 
 def _when_for(plan: Plan, user_id: int) -> str:
     assert plan.starts_at is not None
-    zone = zone_for(user_id)
-    return f"{local_date_label(plan.starts_at, zone)} {local_label(plan.starts_at, zone)}"
+    return when_label(plan.starts_at, zone_for(user_id))
 
 
 # ---------------------------------------------------------------- writes

@@ -156,7 +156,7 @@ def plan_accept(request: HttpRequest, handle: str, public_id: str) -> HttpRespon
         return _after_post(request, handle, public_id)
     view = plans.plan_view(plan, viewer_id=member_id(request))
     assert view.when is not None
-    messages.success(request, f"Planned: {view.when.day}, {view.when.both}.")
+    messages.success(request, f"Planned for {view.when.day}: {view.when.both}.")
     return _after_post(request, handle, public_id)
 
 

@@ -8,22 +8,17 @@ it runs, it does nothing unless the plan is still confirmed at that version
 
 from __future__ import annotations
 
-import logging
 from datetime import timedelta
 from typing import Literal
 
 from django.conf import settings
-from django.core.mail import send_mail
-from django.urls import reverse
 from django.utils import timezone
 from django_tasks import task
 
 from chatspheres.connections.models import Plan
-from chatspheres.connections.plan_times import local_date_label, local_label, zone_of
+from chatspheres.connections.plan_times import when_label, zone_of
 from chatspheres.notifications.models import Notification
-from chatspheres.notifications.services import notification_send
-
-log = logging.getLogger(__name__)
+from chatspheres.notifications.services import notification_email_send, notification_send
 
 Lead = Literal["day", "soon"]
 
@@ -60,30 +55,6 @@ def plan_reminder_schedule(*, plan_id: int, version: int) -> list[Lead]:
     return queued
 
 
-def _email(plan: Plan, *, recipient_id: int, lead: Lead) -> None:
-    """The reminder by email to one of the two, in their own time zone."""
-    me = plan.first if recipient_id == plan.first_id else plan.second
-    other = plan.second if recipient_id == plan.first_id else plan.first
-    if not me.email or plan.starts_at is None:
-        return
-    zone = zone_of(me.profile.time_zone)
-    when = f"{local_date_label(plan.starts_at, zone)} {local_label(plan.starts_at, zone)}"
-    name = other.profile.display_name
-    link = settings.SITE_URL.rstrip("/") + reverse(
-        "connections:plan", kwargs={"handle": other.profile.handle, "public_id": plan.public_id}
-    )
-    ahead = "tomorrow" if lead == "day" else "in a few minutes"
-    send_mail(
-        subject=f"Your call with {name} is {ahead}: {when}",
-        message=(
-            f"Your call with {name} on {settings.SITE_NAME} starts {when} ({zone.key}).\n\n"
-            f"When it's time, press Join on the plan:\n{link}\n"
-        ),
-        from_email=None,
-        recipient_list=[me.email],
-    )
-
-
 @task()
 def plan_remind(*, plan_id: int, version: int, lead: Lead) -> bool:
     """Remind both of an agreed call, unless the plan has moved on since this was queued."""
@@ -98,15 +69,28 @@ def plan_remind(*, plan_id: int, version: int, lead: Lead) -> bool:
     ):
         return False
     for recipient_id in (plan.first_id, plan.second_id):
+        me = plan.first if recipient_id == plan.first_id else plan.second
+        data = {
+            "plan": plan.public_id,
+            "when": when_label(plan.starts_at, zone_of(me.profile.time_zone)),
+        }
+        # One email per plan, version and lead, however often the task runs.
+        key = f"plan:{plan.pk}:v{version}:reminder:{lead}:{recipient_id}"
+        other_id = plan.other_of(recipient_id)
         if lead == "soon":
-            zone = zone_of(
-                (plan.first if recipient_id == plan.first_id else plan.second).profile.time_zone
-            )
             notification_send(
                 recipient_id=recipient_id,
                 kind=Notification.Kind.PLAN_REMINDER,
-                actor_id=plan.other_of(recipient_id),
-                data={"plan": plan.public_id, "when": local_label(plan.starts_at, zone)},
+                actor_id=other_id,
+                data=data,
+                email_key=key,
             )
-        _email(plan, recipient_id=recipient_id, lead=lead)
+        else:
+            notification_email_send(
+                recipient_id=recipient_id,
+                kind=Notification.Kind.PLAN_REMINDER,
+                actor_id=other_id,
+                data=data,
+                key=key,
+            )
     return True

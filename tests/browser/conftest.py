@@ -136,10 +136,16 @@ def participant(
     """Make participants; each gets a browser of its own, closed after the test."""
     made: list[Participant] = []
 
-    def make(name: str, base_url: str | None = None, extra_args: Sequence[str] = ()) -> Participant:
+    def make(
+        name: str,
+        base_url: str | None = None,
+        extra_args: Sequence[str] = (),
+        time_zone: str = BROWSER_TIME_ZONE,
+    ) -> Participant:
         """A person in a browser of their own, on the test server or the one at ``base_url``.
 
-        ``extra_args`` go to this person's Chromium only (e.g. a fake microphone's sound file).
+        ``extra_args`` go to this person's Chromium only (e.g. a fake microphone's sound file);
+        ``time_zone`` is the browser's, which sign-up puts on the profile.
         """
         browser = playwright.chromium.launch(
             executable_path=chromium_executable, args=[*CHROMIUM_FLAGS, *extra_args], headless=True
@@ -149,7 +155,7 @@ def participant(
             permissions=["camera", "microphone"],
             viewport={"width": 1280, "height": 800},
             # Sign-up takes the time zone from the browser; this one is not the server's.
-            timezone_id=BROWSER_TIME_ZONE,
+            timezone_id=time_zone,
         )
         page = context.new_page()
         person = Participant(
