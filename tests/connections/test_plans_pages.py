@@ -189,3 +189,16 @@ def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: U
         )
     )
     assert joined["Location"] == reverse("calls:call_now", kwargs={"handle": handle_of(ben)})
+
+
+def test_a_message_thread_offers_plan_a_call_to_connections_only(
+    ana: User, ben: User, sphere: Sphere
+) -> None:
+    cleo = make_member("cleo@example.com", name="Cleo")
+    talk(sphere, ana, cleo)
+    client = client_for(ana)
+    with_ben = client.get(reverse("messaging:thread", kwargs={"handle": handle_of(ben)}))
+    plan_url = reverse("connections:plan_new", kwargs={"handle": handle_of(ben)})
+    assert f'href="{plan_url}">Plan a call</a>' in with_ben.content.decode()
+    with_cleo = client.get(reverse("messaging:thread", kwargs={"handle": handle_of(cleo)}))
+    assert with_cleo.status_code == 200 and "Plan a call" not in with_cleo.content.decode()
