@@ -1,0 +1,46 @@
+"""``python -m chatspheres.taskworker``: the task worker as the server command runs it.
+
+It is django-tasks-db's ``manage.py db_worker`` (same options, passed on),
+plus one thing: on Linux it asks the kernel to send it SIGTERM when the
+process that started it dies, so a server killed outright (SIGKILL, a
+crash) never leaves an orphaned worker behind. SIGTERM lets the worker
+finish the task it is running, then exit.
+
+Run on its own (production, a service of its own) it behaves exactly like
+``manage.py db_worker``: see docs/operator-guide.md, "The task worker".
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import os
+import signal
+import sys
+
+# prctl(2) option: the signal sent to this process when its parent dies.
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent(parent_pid: int) -> None:
+    """Ask Linux to send SIGTERM when the parent dies; exit now if it already has."""
+    if not sys.platform.startswith("linux"):
+        return
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        raise SystemExit(0)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parent = os.environ.pop("CHATSPHERES_TASKWORKER_PARENT", "")
+    if parent.isdigit():
+        die_with_parent(int(parent))
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatspheres.settings")
+    from django.core.management import execute_from_command_line
+
+    execute_from_command_line(["manage.py", "db_worker", *(sys.argv[1:] if argv is None else argv)])
+
+
+if __name__ == "__main__":
+    main()
