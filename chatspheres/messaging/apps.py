@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class MessagingConfig(AppConfig):
     name = "chatspheres.messaging"
     label = "messaging"
+
+    def ready(self) -> None:
+        from chatspheres.messaging.emails import register
+
+        register()

@@ -208,3 +208,40 @@ def access_message(*, viewer_id: int, message_id: int) -> Message:
     if message is None:
         raise NotFound(code=NO_SUCH_MESSAGE)
     return message
+
+
+@dataclass(frozen=True, slots=True)
+class UnreadFrom:
+    """Who wrote to the member and how many of their messages are still unread."""
+
+    name: str
+    handle: str
+    count: int
+
+
+def unread_from(*, user_id: int, since: datetime | None = None) -> list[UnreadFrom]:
+    """Per person, the member's messages still unread now (only those after ``since``), for the
+    email batch: a message read in the meantime is never emailed."""
+    from django.db.models import Count, F
+
+    from chatspheres.safety.selectors import blocked_ids_for
+
+    rows = (
+        Message.objects.filter(
+            thread__members__user_id=user_id,
+            thread__members__unread__gt=0,
+            id__gt=F("thread__members__read_upto"),
+        )
+        .exclude(sender_id=user_id)
+        .exclude(sender_id__in=blocked_ids_for(user_id))
+    )
+    if since is not None:
+        rows = rows.filter(created__gt=since)
+    counts = dict(rows.values_list("sender_id").annotate(n=Count("id")).order_by())
+    profiles = Profile.objects.filter(user_id__in=counts).values_list(
+        "user_id", "display_name", "handle"
+    )
+    return sorted(
+        (UnreadFrom(name=name, handle=handle, count=counts[uid]) for uid, name, handle in profiles),
+        key=lambda row: (-row.count, row.name),
+    )
