@@ -52,6 +52,10 @@ def _form(
     my_zone = plans.zone_for(viewer)
     chosen = set(request.POST.getlist("times")) if request.method == "POST" else None
     suggestions = plans.suggestions_for(viewer_id=viewer, other=other)
+    suggested = {each.at.isoformat() for each in suggestions}
+    # Times typed in (not ticked suggestions) come back in their fields after a refusal.
+    posted = request.POST.getlist("times") if request.method == "POST" else []
+    custom_times = [value for value in posted if value and value not in suggested]
     return render(
         request,
         "connections/plans/form.html",
@@ -71,6 +75,7 @@ def _form(
             "their_zone": zone_of(other.time_zone).key,
             "error": error,
             "max_options": plans.MAX_OPTIONS,
+            "custom_times": custom_times,
         },
         status=status,
     )

@@ -21,6 +21,7 @@ from playwright.sync_api import Page, expect
 
 from chatspheres.accounts.models import Profile, User
 from chatspheres.connections.models import Plan
+from tests.browser.axe import assert_no_axe_violations
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     Participant,
     call_sphere,
@@ -80,14 +81,19 @@ def test_a_call_planned_across_time_zones_is_reminded_and_joined_on_video(
     expect(first).to_be_checked()
     expect(suggestions).to_contain_text(" for you · ")
     expect(suggestions).to_contain_text(" for Ben Okafor")
-    ana.page.set_viewport_size(PHONE)
-    screenshot(ana.page, "plan-form-390")
-    ana.page.set_viewport_size({"width": 1280, "height": 800})
     first.uncheck()
     at = (timezone.now() + timedelta(minutes=5)).astimezone(UTC).replace(second=0, microsecond=0)
     ana.page.get_by_label("Another time 1").fill(
         at.astimezone(SAO_PAULO).strftime("%Y-%m-%dT%H:%M")
     )
+    # Before sending, the form says how the typed time reads for Ben.
+    expect(ana.page.locator("#time-1-reads")).to_have_text(
+        f"{reads(at, SAO_PAULO)} for you · {reads(at, TOKYO)} for Ben Okafor"
+    )
+    assert_no_axe_violations(ana.page, "plan form")
+    ana.page.set_viewport_size(PHONE)
+    screenshot(ana.page, "plan-form-390")
+    ana.page.set_viewport_size({"width": 1280, "height": 800})
     ana.page.get_by_role("button", name="Plan a call").click()
     expect(ana.page.get_by_role("heading", name="Call with Ben Okafor")).to_be_visible()
     expect(ana.page.locator("main")).to_contain_text(
@@ -100,9 +106,17 @@ def test_a_call_planned_across_time_zones_is_reminded_and_joined_on_video(
     expect(ben.page.locator("main")).to_contain_text(
         f"{reads(at, TOKYO)} for you · {reads(at, SAO_PAULO)} for Ana Lima"
     )
+    assert_no_axe_violations(ben.page, "plan offered")
+    ben.page.set_viewport_size(PHONE)
+    screenshot(ben.page, "plan-offered-390")
+    ben.page.set_viewport_size({"width": 1280, "height": 800})
     ben.page.get_by_role("button", name="Accept this time").click()
     expect(ben.page.get_by_text("Planned for ")).to_be_visible()
     expect(ben.page.get_by_role("link", name="Add to calendar")).to_be_visible()
+    assert_no_axe_violations(ben.page, "plan agreed")
+    ben.page.set_viewport_size(PHONE)
+    screenshot(ben.page, "plan-agreed-390")
+    ben.page.set_viewport_size({"width": 1280, "height": 800})
     plan_state = run_outside_playwright(lambda: Plan.objects.get().state)
     assert plan_state == Plan.State.CONFIRMED
 
