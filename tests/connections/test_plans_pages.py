@@ -202,3 +202,48 @@ def test_a_message_thread_offers_plan_a_call_to_connections_only(
     assert f'href="{plan_url}">Plan a call</a>' in with_ben.content.decode()
     with_cleo = client.get(reverse("messaging:thread", kwargs={"handle": handle_of(cleo)}))
     assert with_cleo.status_code == 200 and "Plan a call" not in with_cleo.content.decode()
+
+
+def test_a_time_in_a_doubled_hour_says_which_one_on_the_page(ana: User, ben: User) -> None:
+    set_zone(ben, "Europe/London")
+    first = datetime(timezone.now().year + 1, 10, 31, 0, 30, tzinfo=UTC)
+    # The last Sunday of October: 01:30 happens twice in London.
+    while first.weekday() != 6:
+        first -= timedelta(days=1)
+    plan = Plan.objects.create(
+        first=ana,
+        second=ben,
+        state=Plan.State.PROPOSED,
+        options=[first.isoformat()],
+        proposed_by=ana,
+    )
+    page = client_for(ben).get(
+        reverse("connections:plan", kwargs={"handle": handle_of(ana), "public_id": plan.public_id})
+    )
+    assert "Sun 01:30 (first) for you" in text_of(page.content)
+
+
+def test_a_typed_time_comes_back_in_its_field_after_a_refusal(ana: User, ben: User) -> None:
+    answer = client_for(ana).post(
+        reverse("connections:plan_new", kwargs={"handle": handle_of(ben)}),
+        {"times": ["2020-01-05T10:00"]},
+    )
+    assert answer.status_code == 400
+    words = text_of(answer.content)
+    assert "Offer one to three times, each in the future and within the next 60 days." in words
+    assert 'id="time-1" step="60" aria-describedby="time-1-reads" value="2020-01-05T10:00"' in (
+        answer.content.decode()
+    )
+
+
+def test_after_a_block_neither_can_open_their_plan(ana: User, ben: User) -> None:
+    from chatspheres.safety.services import block_create
+
+    plan = Plan.objects.create(
+        first=ana, second=ben, state=Plan.State.CONFIRMED, starts_at=a_sunday_13_utc()
+    )
+    block_create(blocker_id=ben.pk, blocked_id=ana.pk)
+    for user, other in ((ana, ben), (ben, ana)):
+        for name in ("connections:plan", "connections:plan_calendar", "connections:plan_join"):
+            url = reverse(name, kwargs={"handle": handle_of(other), "public_id": plan.public_id})
+            assert client_for(user).get(url).status_code == 404
