@@ -10,9 +10,10 @@ needs ``REDIS_URL``; and each keeps its metrics in files under
 so that one scrape of ``/metrics`` covers them all.
 
 The command also runs the task worker (emails, reminders: django-tasks'
-``db_worker``) as a child process it owns: started before the server,
-stopped after it (on SIGTERM, SIGINT or the server's own end), and
-restarted with backoff if it dies (:class:`TaskWorker`). ``--no-task-worker``
+``db_worker``; ``TASK_WORKERS`` processes of it) as child processes it owns:
+started before the server, stopped after it (on SIGTERM, SIGINT or the
+server's own end), and each restarted with backoff if it dies
+(:class:`TaskWorker`). ``--no-task-worker``
 or ``TASK_WORKER_WITH_SERVER=false`` leaves it out, for a deployment that
 runs it as a service of its own (docs/operator-guide.md).
 """
@@ -109,17 +110,20 @@ def main(argv: list[str] | None = None) -> None:
     config = uvicorn_config(host=args.host, port=args.port, workers=args.workers)
     from django.conf import settings
 
-    task_worker = (
-        TaskWorker() if settings.TASK_WORKER_WITH_SERVER and not args.no_task_worker else None
+    task_workers = (
+        [TaskWorker() for _ in range(settings.TASK_WORKERS)]
+        if settings.TASK_WORKER_WITH_SERVER and not args.no_task_worker
+        else []
     )
-    if task_worker is not None:
+    if task_workers:
         # uvicorn handles SIGTERM and SIGINT while it serves, then raises the
         # signal again under the handler found before it: this one, which
         # ends the command through the `finally` below, so the worker is
         # stopped too (also for a signal that comes while starting up).
         for stopping in (signal.SIGTERM, signal.SIGINT):
             signal.signal(stopping, _exit_on_signal)
-        task_worker.start()
+        for task_worker in task_workers:
+            task_worker.start()
     print(
         f"ChatSpheres is serving on http://{args.host}:{args.port}"
         + (f" with {args.workers} worker processes" if args.workers > 1 else ""),
@@ -134,8 +138,7 @@ def main(argv: list[str] | None = None) -> None:
 
         Multiprocess(config, sockets=[config.bind_socket()]).run()
     finally:
-        if task_worker is not None:
-            task_worker.stop()
+        stop_all(task_workers)
 
 
 def load_settings() -> None:
@@ -289,6 +292,15 @@ class TaskWorker:
                 process.wait()
         if self._watcher is not None:
             self._watcher.join(timeout=5)
+
+
+def stop_all(task_workers: Sequence[TaskWorker]) -> None:
+    """Stop the task workers together: each is told at once, then each is waited for."""
+    threads = [threading.Thread(target=worker.stop) for worker in task_workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def free_port() -> socket.socket:

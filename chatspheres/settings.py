@@ -259,6 +259,12 @@ EMAIL_TIMEOUT = env_seconds("EMAIL_TIMEOUT", 20)
 # server and stops it with itself; set false where the worker runs as a
 # service of its own (docs/operator-guide.md, "The task worker").
 TASK_WORKER_WITH_SERVER = env_bool("TASK_WORKER_WITH_SERVER", True)
+# How many task worker processes the server command starts (each takes one
+# task at a time; bench/worker measures what one and two sustain).
+TASK_WORKERS = env_int("TASK_WORKERS", 1, minimum=1, maximum=32)
+# The task worker's niceness (0-19): the higher, the more it leaves the CPU
+# to the pages when both want it.
+TASK_WORKER_NICE = env_int("TASK_WORKER_NICE", 10, minimum=0, maximum=19)
 # New-message emails are batched: at most one per member per window, sent
 # the delay after the first unread message (or when the window allows), and
 # not at all if the messages were read in the meantime.
