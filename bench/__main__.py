@@ -42,6 +42,7 @@ BENCHMARKS: dict[str, int] = {
     "prompt": 240,
     "meter": 180,
     "worker": 300,
+    "messages": 300,
 }
 REPORT_TIME_LIMIT = 120
 RUN_RECORD = RESULTS / "_run.json"

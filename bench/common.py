@@ -289,7 +289,8 @@ def session_cookies(user_ids: Sequence[int]) -> list[str]:
     for user in User.objects.filter(pk__in=user_ids).order_by("pk"):
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        # The site's own first backend: a session naming one it does not use is signed out.
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         cookies.append(f"{settings.SESSION_COOKIE_NAME}={store.session_key}")

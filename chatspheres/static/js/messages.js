@@ -189,8 +189,10 @@ function startThread() {
   rt.on("message.new", (msg) => {
     if (msg.with_handle !== config.handle) return;
     const item = place(msg.message);
-    if (window.performance?.mark) performance.mark(`message-painted-${msg.message.id}`);
-    item.dataset.live = "true";
+    // When it was on screen (the first frame after it was placed), for the delivery benchmark.
+    requestAnimationFrame(() => {
+      item.dataset.paintedAt = String(performance.timeOrigin + performance.now());
+    });
     scrollToEnd();
     if (!msg.message.mine) markRead();
   });
