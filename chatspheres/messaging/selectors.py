@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import OuterRef, Q, Subquery, Sum
+from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.html import format_html
+from django.utils.safestring import SafeString, mark_safe
 
 from chatspheres.accounts.models import Profile
 from chatspheres.common.errors import CANNOT_WRITE, NO_SUCH_MESSAGE, NO_SUCH_PERSON, NotFound
 from chatspheres.connections.models import Bond, Follow
-from chatspheres.messaging.links import cards_for, own_pages_in, render_message
+from chatspheres.messaging.links import cards_for, message_html, own_pages_in
 from chatspheres.messaging.models import Message, MessagingSettings, ThreadMember
 from chatspheres.safety.selectors import is_blocked_between
 
@@ -90,6 +94,36 @@ class ShownMessage:
     author: str
     html: str
     created: datetime
+    report_url: str = ""
+
+    def item(self) -> SafeString:
+        """The message as the thread's list item (built here, not in a template loop: a long
+        thread's page renders forty of these, and this is several times cheaper)."""
+        created = timezone.localtime(self.created)
+        report = (
+            format_html(
+                '<a class="link-button message-report" href="{}">Report'
+                '<span class="visually-hidden"> this message from {}</span></a>',
+                self.report_url,
+                self.author,
+            )
+            if not self.mine
+            else ""
+        )
+        return format_html(
+            '<li class="message-item{}" id="message-{}" data-message-id="{}"{}>'
+            '<p class="message-meta"><span class="message-author">{}</span> '
+            '<time datetime="{}">{}</time></p><div class="message-body">{}</div>{}</li>',
+            " message-mine" if self.mine else "",
+            self.id,
+            self.id,
+            format_html(' data-key="{}"', self.key) if self.key else "",
+            "You" if self.mine else self.author,
+            created.isoformat(),
+            dateformat.format(created, "j M, H:i"),
+            mark_safe(self.html),  # noqa: S308 - escaped by links.message_html
+            report,
+        )
 
 
 def show_messages(
@@ -97,14 +131,16 @@ def show_messages(
 ) -> list[ShownMessage]:
     """Messages as the viewer sees them, oldest first, cards looked up for all at once."""
     cards = cards_for(own_pages_in(message.body for message in messages), viewer_id=viewer_id)
+    report_url = reverse("messaging:report", kwargs={"message_id": 0})
     return [
         ShownMessage(
             id=message.pk,
             key=message.client_key if message.sender_id == viewer_id else "",
             mine=message.sender_id == viewer_id,
             author=names.get(message.sender_id, ""),
-            html=render_message(message.body, cards),
+            html=message_html(message.body, cards),
             created=message.created,
+            report_url=report_url.replace("/0/", f"/{message.pk}/"),
         )
         for message in messages
     ]
