@@ -140,18 +140,31 @@ def thread_page_figures(reader: Any, other_handle: str) -> dict[str, Any]:
 
 
 async def one_send(writer: Any, reader: Any, text: str) -> dict[str, Any]:
-    await writer.evaluate(RESET)
+    for page in (writer, reader):
+        await page.evaluate(RESET)
     await writer.get_by_role("textbox", name="Write a message").fill(text)
     async with writer.expect_response(lambda r: r.url.endswith("/send/")) as answer:
         await writer.get_by_role("button", name="Send message").click()
     message_id = (await (await answer.value).json())["message"]["id"]
     await reader.wait_for_function(PAINTED, arg=message_id, timeout=STEP_TIMEOUT_MS, polling="raf")
     painted = await reader.evaluate(PAINTED_AT, message_id)
-    press = (await writer.evaluate(MARKS))["press"]
-    return {"ms": painted - press}
+    writer_marks = await writer.evaluate(MARKS)
+    reader_marks = await reader.evaluate(MARKS)
+    press = writer_marks["press"]
+    moments = {
+        "message.new received (other)": reader_marks.get("recv.message.new"),
+        "painted (other)": painted,
+        "message.new received (own tab)": writer_marks.get("recv.message.new"),
+    }
+    return {
+        "ms": painted - press,
+        "moments": {name: round(at - press, 1) for name, at in moments.items() if at},
+    }
 
 
-async def measure(bases: tuple[str, str], people: dict[str, Any], runs: int) -> list[float]:
+async def measure(
+    bases: tuple[str, str], people: dict[str, Any], runs: int
+) -> list[dict[str, Any]]:
     from playwright.async_api import async_playwright
 
     ana_cookie, ben_cookie = people["cookies"]
@@ -174,15 +187,21 @@ async def measure(bases: tuple[str, str], people: dict[str, Any], runs: int) -> 
                 writer, reader = (ana, ben) if index % 2 == 0 else (ben, ana)
                 result = await one_send(writer, reader, f"Run {index}: no hurry, how was it?")
                 if index >= WARM_UP:
-                    results.append(result["ms"])
-                    print(f"  run {index - WARM_UP + 1:2d}: {result['ms']:6.1f} ms")
+                    results.append(result)
+                    number = index - WARM_UP + 1
+                    print(f"  run {number:2d}: {result['ms']:6.1f} ms {result['moments']}")
             return results
         finally:
             await ana_browser.close()
             await ben_browser.close()
 
 
-def summary(latencies: list[float], target: float) -> dict[str, Any]:
+def summary(results: list[dict[str, Any]], target: float) -> dict[str, Any]:
+    latencies = [result["ms"] for result in results]
+    steps = {
+        step: round(median([run["moments"][step] for run in results if step in run["moments"]]), 1)
+        for step in results[0]["moments"]
+    }
     p50 = median(latencies)
     return {
         "p50_ms": round(p50, 1),
@@ -193,6 +212,7 @@ def summary(latencies: list[float], target: float) -> dict[str, Any]:
         "per_run_ms": [round(value, 1) for value in latencies],
         "target_p50_ms": target,
         "meets_target": p50 <= target,
+        "median_moments_after_press_ms": steps,
     }
 
 
