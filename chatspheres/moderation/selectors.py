@@ -236,6 +236,8 @@ class ExcerptLine:
     said_by_subject: bool
     text: str
     at: datetime | None
+    # Where it was said: "" in the call's chat, "messages" in their messages.
+    where: str = ""
 
 
 def chat_excerpt_of(report: Report) -> list[ExcerptLine]:
@@ -253,6 +255,7 @@ def chat_excerpt_of(report: Report) -> list[ExcerptLine]:
                 said_by_subject=side == "subject",
                 text=str(line.get("text", "")),
                 at=parse_datetime(str(line.get("at", ""))),
+                where=str(line.get("where", "")),
             )
         )
     return lines

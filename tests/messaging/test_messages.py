@@ -351,3 +351,18 @@ def test_one_cannot_report_ones_own_message(sphere: Sphere) -> None:
     assert client_for(ana).get(f"/messages/m/{mine.pk}/report/").status_code == 404
     with pytest.raises(ApplicationError):
         message_report(reporter_id=ana.pk, message=mine, reason=Report.Reason.values[0])
+
+
+def test_the_moderator_sees_the_reported_messages_marked_as_messages(sphere: Sphere) -> None:
+    from django.contrib.auth.models import Group
+
+    ana, ben = pair(sphere)
+    send(ana, ben, "an ordinary line")
+    bad = send(ben, ana, "a threatening line").message
+    message_report(reporter_id=ana.pk, message=bad, reason=Report.Reason.values[0])
+    mo = make_member("mo@example.com", name="Mo")
+    mo.groups.add(Group.objects.get_or_create(name="Moderators")[0])
+    page = client_for(mo).get(f"/moderation/reports/{Report.objects.get().pk}/")
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.content.decode()))
+    assert "(in messages) : a threatening line" in text
+    assert "(in messages) : an ordinary line" in text
