@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from chatspheres.accounts.models import Profile
 from chatspheres.common.errors import (
+    ACCOUNT_RESTRICTED,
     BAD_MESSAGE_KEY,
     MESSAGE_EMPTY,
     MESSAGE_TOO_LONG,
@@ -31,6 +32,7 @@ from chatspheres.messaging.models import (
     ThreadMember,
 )
 from chatspheres.messaging.selectors import access_correspondent, receipts_on, unread_total
+from chatspheres.moderation.selectors import is_restricted
 
 # What a client key may look like (the page makes a UUID; anything of this shape will do).
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -99,6 +101,12 @@ def message_send(*, sender_id: int, handle: str, body: str, client_key: str) -> 
     existing = Message.objects.filter(sender_id=sender_id, client_key=client_key).first()
     if existing is not None:
         return Sent(existing, created=False)
+    if is_restricted(user_id=sender_id):
+        # Their sessions end with the decision; this covers a request already on its way.
+        raise ApplicationError(
+            "Your account is suspended or banned, so you can't send messages.",
+            code=ACCOUNT_RESTRICTED,
+        )
     recipient = access_correspondent(viewer_id=sender_id, handle=handle)
     if recipient.user_id == sender_id:
         raise ApplicationError(code=NOT_YOURSELF)

@@ -366,3 +366,28 @@ def test_the_moderator_sees_the_reported_messages_marked_as_messages(sphere: Sph
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page.content.decode()))
     assert "(in messages) : a threatening line" in text
     assert "(in messages) : an ordinary line" in text
+
+
+def test_a_suspended_member_cannot_send(sphere: Sphere) -> None:
+    from django.contrib.auth.models import Group
+
+    from chatspheres.moderation.services import decision_make
+    from chatspheres.safety.services import report_create
+
+    ana, ben = pair(sphere)
+    mo = make_member("mo@example.com", name="Mo")
+    mo.groups.add(Group.objects.get_or_create(name="Moderators")[0])
+    report = report_create(reporter_id=ana.pk, subject_id=ben.pk, reason=Report.Reason.values[0])
+    decision_make(
+        report=report,
+        moderator=mo,
+        action="suspend",
+        days=3,
+        statement="Threats break the community guidelines.",
+    )
+    with pytest.raises(ApplicationError) as refused:
+        send(ben, ana, "let me explain")
+    assert (
+        refused.value.message == "Your account is suspended or banned, so you can't send messages."
+    )
+    assert not Message.objects.filter(sender=ben).exists()
