@@ -51,6 +51,12 @@ def message_listener_register(listener: Callable[[int, int], None]) -> None:
 
 
 def _thread_between(user_id: int, other_id: int) -> Thread:
+    # Nearly every send is to a thread that exists: one indexed read, no writes.
+    existing = ThreadMember.objects.filter(user_id=user_id, other_id=other_id).values_list(
+        "thread_id", flat=True
+    )
+    for thread_id in existing:
+        return Thread(pk=thread_id, low_id=min(user_id, other_id), high_id=max(user_id, other_id))
     low, high = sorted((user_id, other_id))
     thread, _ = Thread.objects.get_or_create(low_id=low, high_id=high)
     ThreadMember.objects.bulk_create(
