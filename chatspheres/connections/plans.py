@@ -359,6 +359,7 @@ class PlanView:
     waiting_on_me: bool
     proposed_by_me: bool
     can_join: bool
+    other_id: int = 0
 
     @property
     def is_move(self) -> bool:
@@ -395,6 +396,7 @@ def plan_view(plan: Plan, *, viewer_id: int, now: datetime | None = None) -> Pla
         state_label=Plan.State(plan.state).label,
         other_name=name,
         other_handle=other.profile.handle,
+        other_id=other.pk,
         when=read(plan.starts_at) if plan.starts_at is not None else None,
         options=options,
         waiting_on_me=bool(options) and plan.proposed_by_id not in (None, viewer_id),

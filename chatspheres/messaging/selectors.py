@@ -196,6 +196,7 @@ def thread_page(*, viewer: Profile, other: Profile, before: int | None = None) -
 
 @dataclass(frozen=True, slots=True)
 class ThreadRow:
+    user_id: int
     handle: str
     name: str
     unread: int
@@ -223,6 +224,7 @@ def thread_list(*, user_id: int, limit: int = 100) -> list[ThreadRow]:
     }
     return [
         ThreadRow(
+            user_id=side.other_id,
             handle=profiles[side.other_id].handle,
             name=profiles[side.other_id].display_name,
             unread=side.unread,

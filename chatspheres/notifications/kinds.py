@@ -68,6 +68,19 @@ _WORDS: dict[str, Callable[[Notification], str]] = {
 }
 
 
+# The kinds whose words name their actor: the list page offers Block and Report for them.
+NAMES_A_PERSON = frozenset(
+    {
+        Kind.NEW_MESSAGE,
+        Kind.NEW_FOLLOWER,
+        Kind.CONNECTION_MADE,
+        Kind.MISSED_RING,
+        Kind.STAGE_REACHED,
+        *(Kind.PLAN_PROPOSED, Kind.PLAN_CONFIRMED, Kind.PLAN_CANCELLED, Kind.PLAN_REMINDER),
+    }
+)
+
+
 def words_for(notification: Notification) -> str:
     """What the notification says, in a sentence without a full stop."""
     return _WORDS[notification.kind](notification)

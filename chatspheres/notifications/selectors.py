@@ -7,7 +7,12 @@ from datetime import datetime
 
 from chatspheres.common.errors import NotFound
 from chatspheres.notifications.events import NotificationCard
-from chatspheres.notifications.kinds import email_switch_label, link_for, words_for
+from chatspheres.notifications.kinds import (
+    NAMES_A_PERSON,
+    email_switch_label,
+    link_for,
+    words_for,
+)
 from chatspheres.notifications.models import (
     ALWAYS_SENT_KINDS,
     EMAIL_ON_BY_DEFAULT,
@@ -37,6 +42,10 @@ class NotificationView:
     url: str
     created: datetime
     read: bool
+    # The person the words name, if they name one (for Block and Report on the list page).
+    person_id: int | None = None
+    person_handle: str = ""
+    person_name: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +59,8 @@ class PreferenceView:
 
 def view_of(notification: Notification) -> NotificationView:
     """The words and link of a notification, for a page."""
+    profile = getattr(notification.actor, "profile", None) if notification.actor_id else None
+    named = profile is not None and profile.handle and notification.kind in NAMES_A_PERSON
     return NotificationView(
         id=notification.pk,
         kind=notification.kind,
@@ -57,6 +68,9 @@ def view_of(notification: Notification) -> NotificationView:
         url=link_for(notification),
         created=notification.created,
         read=notification.read_at is not None,
+        person_id=notification.actor_id if named else None,
+        person_handle=profile.handle if named and profile else "",
+        person_name=(profile.display_name or "Someone") if named and profile else "",
     )
 
 

@@ -7,9 +7,10 @@ ways, whoever made it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from django.db.models import Q
+from django.db.models import Exists, OuterRef, Q
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
@@ -99,3 +100,35 @@ def conversation_for_report(
         if named is not None:
             return named
     return between.order_by("-created", "-pk").first()
+
+
+def safety_targets_among(*, viewer_id: int, user_ids: Iterable[int | None]) -> frozenset[int]:
+    """Of the people a page names, those the viewer may block or report now (one query).
+
+    The same people :func:`access_safety_target` lets through, less anyone
+    blocked either way: a page already hides those, and shows no actions for them.
+    """
+    wanted = {int(user_id) for user_id in user_ids if user_id} - {viewer_id}
+    if not wanted:
+        return frozenset()
+    other = OuterRef("user_id")
+    rows = (
+        Profile.objects.filter(user_id__in=wanted)
+        .annotate(
+            met=Exists(
+                Conversation.objects.filter(
+                    Q(user_a_id=viewer_id, user_b_id=other)
+                    | Q(user_a_id=other, user_b_id=viewer_id)
+                )
+            ),
+            blocked=Exists(
+                Block.objects.filter(
+                    Q(blocker_id=viewer_id, blocked_id=other)
+                    | Q(blocker_id=other, blocked_id=viewer_id)
+                )
+            ),
+        )
+        .filter(met=True, blocked=False)
+        .values_list("user_id", flat=True)
+    )
+    return frozenset(rows)

@@ -1,13 +1,14 @@
-"""Template tags: the profile page's "Blocked people", and the block and report dialogs."""
+"""Template tags: "Blocked people", the block and report dialogs, and whom a page offers them."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import template
 
 from chatspheres.safety.forms import ReportForm
-from chatspheres.safety.selectors import blocked_people_for
+from chatspheres.safety.selectors import blocked_people_for, safety_targets_among
 
 register = template.Library()
 
@@ -33,3 +34,28 @@ def safety_dialogs(context: dict[str, Any], with_script: bool = True) -> dict[st
         "csrf_token": context.get("csrf_token"),
         "with_script": with_script,
     }
+
+
+@register.simple_tag(takes_context=True)
+def safety_targets(
+    context: dict[str, Any], people: Iterable[Any], attr: str = "user_id"
+) -> frozenset[int]:
+    """Of the people a list names (their user id in ``attr``), those offered Block and Report.
+
+    One query for the whole list: ``{% safety_targets rows as targets %}``, then
+    ``{% if row.user_id in targets %}`` around ``safety/_actions.html``.
+    """
+    request = context["request"]
+    return safety_targets_among(
+        viewer_id=request.user.pk, user_ids=[getattr(person, attr, None) for person in people]
+    )
+
+
+@register.inclusion_tag("safety/_person_actions.html", takes_context=True)
+def person_safety(
+    context: dict[str, Any], user_id: int, handle: str, name: str, next: str = ""
+) -> dict[str, Any]:
+    """Block and Report for the one person a page is about, unless they are no one to block."""
+    request = context["request"]
+    shown = user_id in safety_targets_among(viewer_id=request.user.pk, user_ids=[user_id])
+    return {"shown": shown, "handle": handle, "name": name, "next": next}
