@@ -5,16 +5,15 @@ starts the task worker beside the server) on a scratch SQLite database, its
 SMTP backend pointed at an SMTP server in this process (``aiosmtpd`` on a
 loopback port, counting what arrives, as the tests' sink does).
 
-Rounds alternate, in the same run, between:
-
-- *idle*: the worker has nothing to do (it polls the database once a second);
-  the page ``/spheres/`` is requested over HTTP, one request at a time,
-  ``REQUESTS`` times, and each answer timed;
-- *busy*: ``EMAILS`` emails are asked for in one transaction
-  (``notifications.emails.email_send``, as the site does: a row and a task
-  each), then the same page is requested the same way while the worker sends
-  them; the worker's rate is the emails arrived at the SMTP server divided by
-  the time from the commit to the last one's arrival.
+First the rate: ``EMAILS`` emails are asked for in one transaction
+(``notifications.emails.email_send``, as the site does: a row and a task
+each), and the worker sends them with nothing else going on; the rate is
+their number over the time from the commit to the last one's arrival at the
+SMTP server. Then the pages: with a backlog of emails waiting, the page
+``/spheres/`` is requested over HTTP, one request at a time on a keep-alive
+connection, in blocks of ``BLOCK``, alternately with the worker processes
+paused (SIGSTOP: the worker idle) and running (busy sending), so that both
+sides share whatever else the machine is doing, and the same database.
 
 Reported, for one worker process (the default, ``TASK_WORKERS=1``) and for
 two: the sustained rate (emails per second, median of the rounds), and the
@@ -28,12 +27,21 @@ from __future__ import annotations
 import argparse
 import http.client
 import logging
+import multiprocessing
 import os
-import threading
+import signal
 import time
 from typing import Any
 
-from bench.common import free_port, median, our_server, percentile, scratch, write_result
+from bench.common import (
+    free_port,
+    median,
+    our_server,
+    percentile,
+    process_tree,
+    scratch,
+    write_result,
+)
 
 EMAILS = 3000
 QUICK_EMAILS = 1000
@@ -42,43 +50,84 @@ QUICK_REQUESTS = 100
 ROUNDS = 3
 QUICK_ROUNDS = 2
 WARM_UP = 30
+# Page requests per block, alternately with the workers paused and running.
+BLOCK = 25
 PAGE = "/spheres/"
 TARGET_RATE = 200.0
 TARGET_PAGE_RATIO = 1.10
 # Task worker processes (TASK_WORKERS): the default first, which the targets
 # judge, then two, for a machine that needs more.
 PROCESSES = (1, 2)
+# The worker's niceness unless TASK_WORKER_NICE says otherwise (settings.py).
+DEFAULT_NICE = 10
 # Bounds a round: 3,000 emails at the target rate take 15 s.
 DRAIN_LIMIT_SECONDS = 180.0
 
 
+def _serve_sink(port: int, count: Any, last: Any, stop: Any, ready: Any, nice: int) -> None:
+    """The SMTP server's process: counts each message and the time it arrived."""
+    from aiosmtpd.controller import Controller
+
+    os.nice(nice)
+    logging.getLogger("mail.log").setLevel(logging.WARNING)
+
+    class Counter:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+            with count.get_lock():
+                count.value += 1
+                last.value = time.monotonic()
+            return "250 Message accepted for delivery"
+
+    controller = Controller(Counter(), hostname="127.0.0.1", port=port)
+    controller.start()
+    ready.set()
+    stop.wait()
+    controller.stop()
+
+
 class CountingSink:
-    """An SMTP server on a loopback port that counts what arrives and when."""
+    """An SMTP server on a loopback port, in a process of its own, counting what arrives.
 
-    def __init__(self) -> None:
-        from aiosmtpd.controller import Controller
+    Its own process, so that its work never delays this process's timing of
+    pages; niced like the worker, since in production the mail server is
+    another machine and its CPU is not the site's.
+    """
 
+    def __init__(self, nice: int) -> None:
+        context = multiprocessing.get_context("spawn")
         self.port = free_port()
-        self.count = 0
-        self.last_arrival = 0.0
-        self.changed = threading.Condition()
-        self.controller = Controller(self, hostname="127.0.0.1", port=self.port)
+        self._count = context.Value("q", 0)
+        self._last = context.Value("d", 0.0)
+        self._stop = context.Event()
+        ready = context.Event()
+        self.process = context.Process(
+            target=_serve_sink,
+            args=(self.port, self._count, self._last, self._stop, ready, nice),
+            daemon=True,
+        )
+        self.process.start()
+        if not ready.wait(30):
+            raise RuntimeError("the SMTP sink did not start")
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        with self.changed:
-            self.count += 1
-            self.last_arrival = time.perf_counter()
-            self.changed.notify_all()
-        return "250 Message accepted for delivery"
+    @property
+    def count(self) -> int:
+        return int(self._count.value)
+
+    @property
+    def last_arrival(self) -> float:
+        """When the last message arrived (``time.monotonic``, the same clock in every process)."""
+        return float(self._last.value)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.process.join(timeout=10)
 
     def wait_for(self, count: int, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
-        with self.changed:
-            while self.count < count:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                self.changed.wait(left)
+        while self.count < count:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.01)
         return True
 
 
@@ -100,7 +149,7 @@ def page_times(port: int, requests: int) -> list[float]:
     return times
 
 
-def ask_for_emails(count: int, round_number: int) -> float:
+def ask_for_emails(count: int, round_name: str) -> float:
     """Save ``count`` emails and their tasks in one transaction; the time it committed."""
     from django.db import transaction
 
@@ -117,9 +166,9 @@ def ask_for_emails(count: int, round_number: int) -> float:
                     "words": "Your call with Ana starts at Sun 10:00",
                     "url": "https://chatspheres.example/people/ana/",
                 },
-                key=f"bench:{round_number}:{index}",
+                key=f"bench:{round_name}:{index}",
             )
-    return time.perf_counter()
+    return time.monotonic()
 
 
 def sent_rows() -> dict[str, int]:
@@ -132,59 +181,93 @@ def sent_rows() -> dict[str, int]:
     )
 
 
-def measure(processes: int, *, emails: int, requests: int, rounds: int) -> dict[str, Any]:
-    """The rounds with ``processes`` task worker processes: rates and page times."""
-    sink = CountingSink()
-    sink.controller.start()
+def task_workers(server_pid: int) -> list[int]:
+    """The task worker processes the server started."""
+    found = []
+    for pid in process_tree(server_pid)[1:]:
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                if b"chatspheres.taskworker" in cmdline.read():
+                    found.append(pid)
+        except OSError:
+            continue
+    return found
+
+
+def signal_all(pids: list[int], number: int) -> None:
+    for pid in pids:
+        os.kill(pid, number)
+
+
+def drain(sink: CountingSink, expected: int) -> None:
+    if not sink.wait_for(expected, DRAIN_LIMIT_SECONDS):
+        raise RuntimeError(
+            f"only {sink.count} of {expected} emails arrived in"
+            f" {DRAIN_LIMIT_SECONDS:g} s: {sent_rows()}"
+        )
+
+
+def measure(
+    area: Any, sink: CountingSink, processes: int, *, emails: int, requests: int, rounds: int
+) -> dict[str, Any]:
+    """With ``processes`` task worker processes: the send rate, and page times idle and busy.
+
+    Rate rounds: ``emails`` emails asked for at once, nothing else going on;
+    the rate is their number over the time from the commit to the last one's
+    arrival. Page rounds: a backlog of emails, and blocks of
+    ``BLOCK`` requests with the workers paused (SIGSTOP: idle) and running
+    (busy), alternately, so that both phases share the machine's other load
+    and the same database.
+    """
     idle: list[float] = []
     busy: list[float] = []
     rates: list[dict[str, Any]] = []
-    try:
-        with scratch() as area:
-            from chatspheres.spheres.services import sphere_upsert
-
-            for number in range(1, 6):
-                sphere_upsert(
-                    slug=f"sphere-{number}",
-                    name=f"Sphere {number}",
-                    tagline="A sphere.",
-                    description="A sphere to talk in.",
-                )
-            env = {
-                "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
-                "EMAIL_HOST": "127.0.0.1",
-                "EMAIL_PORT": str(sink.port),
-                "TASK_WORKER_WITH_SERVER": "true",
-                "TASK_WORKERS": str(processes),
-            }
-            # The bench process saves the emails; the server's workers send them.
-            os.environ.update(env)
-            with our_server(area, env=env) as (_server, port):
-                page_times(port, WARM_UP)
-                for round_number in range(rounds):
-                    idle += page_times(port, requests)
-                    expected = sink.count + emails
-                    committed = ask_for_emails(emails, round_number)
-                    busy += page_times(port, requests)
-                    if not sink.wait_for(expected, DRAIN_LIMIT_SECONDS):
-                        raise RuntimeError(
-                            f"only {sink.count} of {expected} emails arrived in"
-                            f" {DRAIN_LIMIT_SECONDS:g} s: {sent_rows()}"
-                        )
-                    seconds = sink.last_arrival - committed
-                    rates.append(
-                        {"emails": emails, "seconds": round(seconds, 3), "per_s": emails / seconds}
-                    )
-                    idle_now, busy_now = median(idle[-requests:]), median(busy[-requests:])
-                    print(
-                        f"{processes} process(es), round {round_number + 1}: {emails} emails in"
-                        f" {seconds:.2f} s ({emails / seconds:.0f}/s); page p50 idle"
-                        f" {idle_now:.2f} ms, busy {busy_now:.2f} ms",
-                        flush=True,
-                    )
-                states = sent_rows()
-    finally:
-        sink.controller.stop()
+    env = {
+        "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
+        "EMAIL_HOST": "127.0.0.1",
+        "EMAIL_PORT": str(sink.port),
+        "TASK_WORKER_WITH_SERVER": "true",
+        "TASK_WORKERS": str(processes),
+    }
+    # The bench process saves the emails; the server's workers send them.
+    os.environ.update(env)
+    with our_server(area, env=env) as (server, port):
+        page_times(port, WARM_UP)
+        workers = task_workers(server.pid)
+        if len(workers) != processes:
+            raise RuntimeError(f"expected {processes} task workers, found {workers}")
+        for round_number in range(rounds):
+            expected = sink.count + emails
+            committed = ask_for_emails(emails, f"{processes}:rate:{round_number}")
+            drain(sink, expected)
+            seconds = sink.last_arrival - committed
+            rates.append(
+                {"emails": emails, "seconds": round(seconds, 3), "per_s": emails / seconds}
+            )
+            print(
+                f"{processes} process(es), round {round_number + 1}: {emails} emails in"
+                f" {seconds:.2f} s ({emails / seconds:.0f}/s)",
+                flush=True,
+            )
+        for round_number in range(rounds):
+            signal_all(workers, signal.SIGSTOP)
+            expected = sink.count + emails
+            ask_for_emails(emails, f"{processes}:pages:{round_number}")
+            try:
+                for block in range(requests // BLOCK):
+                    paused_first = block % 2 == 0
+                    for paused in (paused_first, not paused_first):
+                        signal_all(workers, signal.SIGSTOP if paused else signal.SIGCONT)
+                        (idle if paused else busy).extend(page_times(port, BLOCK))
+            finally:
+                signal_all(workers, signal.SIGCONT)
+            drain(sink, expected)
+            print(
+                f"{processes} process(es), pages {round_number + 1}: p50 idle"
+                f" {median(idle):.2f} ms, busy {median(busy):.2f} ms",
+                flush=True,
+            )
+        states = sent_rows()
     idle_p50, busy_p50 = median(idle), median(busy)
     return {
         "processes": processes,
@@ -211,12 +294,26 @@ def main(argv: list[str] | None = None) -> int:
     requests = QUICK_REQUESTS if args.quick else REQUESTS
     rounds = QUICK_ROUNDS if args.quick else ROUNDS
     started = time.perf_counter()
-    # aiosmtpd logs every SMTP command at INFO.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
-    configurations = [
-        measure(processes, emails=emails, requests=requests, rounds=rounds)
-        for processes in PROCESSES
-    ]
+    load_before = [round(value, 2) for value in os.getloadavg()]
+    # Read before Django's settings are (scratch() chooses their var folder).
+    sink = CountingSink(nice=int(os.environ.get("TASK_WORKER_NICE") or DEFAULT_NICE))
+    try:
+        with scratch() as area:
+            from chatspheres.spheres.services import sphere_upsert
+
+            for number in range(1, 6):
+                sphere_upsert(
+                    slug=f"sphere-{number}",
+                    name=f"Sphere {number}",
+                    tagline="A sphere.",
+                    description="A sphere to talk in.",
+                )
+            configurations = [
+                measure(area, sink, processes, emails=emails, requests=requests, rounds=rounds)
+                for processes in PROCESSES
+            ]
+    finally:
+        sink.stop()
     default = configurations[0]
     rate, page = default["rate_per_s"], default["page"]
     targets = [
@@ -247,6 +344,9 @@ def main(argv: list[str] | None = None) -> int:
         "worker",
         {
             "quick": args.quick,
+            # Other work on this shared machine takes CPU from the niced worker.
+            "load_average_before": load_before,
+            "load_average_after": [round(value, 2) for value in os.getloadavg()],
             "emails_per_round": emails,
             "configurations": configurations,
             "targets": targets,

@@ -105,7 +105,9 @@ def html_from_text(text: str) -> str:
 
     def linked(match: re.Match[str]) -> str:
         url = match.group(0)
-        return f'<a href="{url}">{url}</a>' if url.startswith(site) else url
+        # The site itself, not a look-alike ("https://site.example.evil.test/").
+        ours = url == site or (url.startswith(site) and url[len(site)] in "/?#")
+        return f'<a href="{url}">{url}</a>' if ours else url
 
     paragraphs = [part.strip() for part in _PARAGRAPHS.split(text.strip()) if part.strip()]
     body = "\n".join(

@@ -79,12 +79,13 @@ def test_a_notification_email_arrives_with_its_headers_both_bodies_and_the_site_
 def test_names_from_members_are_escaped_in_the_html_and_never_become_links(
     smtp_sink: MailSink, ben: User
 ) -> None:
-    mallory = make_member("m@example.com", name="<b>Mal</b> http://evil.example")
+    mallory = make_member("m@example.com", name="<b>Mal</b> https://spheres.example.evil.test/")
     notification_send(recipient_id=ben.pk, kind=Kind.PLAN_PROPOSED, actor_id=mallory.pk)
     [mail] = smtp_sink.wait_for(1)
     assert "<b>Mal</b>" in mail.text
     assert "&lt;b&gt;Mal&lt;/b&gt;" in mail.html and "<b>Mal" not in mail.html
-    assert 'href="http://evil' not in mail.html
+    assert "https://spheres.example.evil.test/" in mail.html
+    assert 'href="https://spheres.example.evil' not in mail.html
 
 
 def test_one_key_sends_one_email_however_often_it_is_asked_for_or_its_task_run(
