@@ -9,7 +9,8 @@ with three differences:
   it is running, then exit);
 - it runs at a lower CPU priority (``TASK_WORKER_NICE``, 10 by default), so
   that pages served on the same machine keep their times while it is busy;
-- it keeps its SQLite connection between tasks.
+- it keeps its SQLite connection between tasks, and waits when SQLite stays
+  locked past its busy timeout instead of ending.
 
 Run on its own (production, a service of its own) it behaves exactly like
 ``manage.py db_worker``: see docs/operator-guide.md, "The task worker".
@@ -22,6 +23,7 @@ import ctypes.util
 import os
 import signal
 import sys
+import time
 
 # prctl(2) option: the signal sent to this process when its parent dies.
 PR_SET_PDEATHSIG = 1
@@ -35,6 +37,35 @@ def die_with_parent(parent_pid: int) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
     if os.getppid() != parent_pid:  # the parent died before prctl took effect
         raise SystemExit(0)
+
+
+def ride_out_locked_database() -> None:
+    """Keep the worker going when SQLite stays locked past its busy timeout.
+
+    db_worker opens its claiming transaction outside its own retry, so a
+    writer holding SQLite's lock for longer than ``busy_timeout`` (a large
+    import, a slow migration) would end the process; it now waits a second
+    and goes on. Other database errors still end it (and the server command
+    restarts it).
+    """
+    from django.db.utils import OperationalError
+    from django_tasks_db.management.commands import db_worker
+    from django_tasks_db.utils import is_locked_database_exception
+
+    loop = db_worker.Worker.run
+
+    def run(worker: db_worker.Worker) -> None:
+        while True:
+            try:
+                loop(worker)
+                return
+            except OperationalError as error:
+                if not is_locked_database_exception(error) or not worker.running:
+                    raise
+                db_worker.logger.warning("the database stayed locked; trying again in 1 s")
+                time.sleep(1)
+
+    db_worker.Worker.run = run  # type: ignore[method-assign, assignment]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -55,6 +86,10 @@ def main(argv: list[str] | None = None) -> None:
     for database in settings.DATABASES.values():
         if database["ENGINE"] == "django.db.backends.sqlite3":
             database["CONN_MAX_AGE"] = None
+    import django
+
+    django.setup()
+    ride_out_locked_database()
 
     execute_from_command_line(["manage.py", "db_worker", *(sys.argv[1:] if argv is None else argv)])
 
