@@ -236,6 +236,9 @@ class TaskWorker:
 
     def _spawn(self) -> None:
         environment = {**os.environ, "CHATSPHERES_TASKWORKER_PARENT": str(os.getpid())}
+        # The metrics folder belongs to the web workers, whose files one scrape
+        # sums; the task worker holds no sockets and would only add empty ones.
+        environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
         with self._lock:
             if self._stopping.is_set():
                 return
