@@ -205,8 +205,16 @@ def task_workers(server_pid: int) -> list[int]:
 
 
 def signal_all(pids: list[int], number: int) -> None:
+    """Signal each worker; one that has gone (restarted by the server) is skipped.
+
+    Never stop at the first gone: a worker left paused would ignore even the
+    SIGTERM its dying server sends it.
+    """
     for pid in pids:
-        os.kill(pid, number)
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            continue
 
 
 def drain(sink: CountingSink, expected: int) -> None:
