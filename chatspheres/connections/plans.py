@@ -157,7 +157,9 @@ def _check_pair(first_id: int, second_id: int) -> None:
 def _locked(*, user_id: int, public_id: str) -> Plan:
     found = access_plan(user_id=user_id, public_id=public_id)
     return (
-        Plan.objects.select_for_update()
+        # Only the plan's row is locked: PostgreSQL refuses FOR UPDATE on
+        # the nullable side of the profiles' outer joins.
+        Plan.objects.select_for_update(of=("self",))
         .select_related("first__profile", "second__profile")
         .get(pk=found.pk)
     )

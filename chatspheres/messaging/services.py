@@ -134,13 +134,16 @@ def _store(*, sender_id: int, recipient: Profile, body: str, key: str) -> Messag
     thread = _thread_between(sender_id, recipient_id)
     message = Message.objects.create(thread=thread, sender_id=sender_id, body=body, client_key=key)
     now = message.created
-    ThreadMember.objects.filter(thread=thread, user_id=recipient_id).update(
-        unread=F("unread") + 1, last_message_at=now, updated=now
-    )
-    # Writing is reading: the sender has seen everything up to their own message.
-    ThreadMember.objects.filter(thread=thread, user_id=sender_id).update(
-        unread=0, read_upto=message.pk, last_message_at=now, updated=now
-    )
+    # The two sides' rows are updated in the order of their user ids, so two
+    # people writing to each other at the same moment never wait on each
+    # other in a cycle (PostgreSQL would end one with a deadlock).
+    for user_id in sorted((sender_id, recipient_id)):
+        side = ThreadMember.objects.filter(thread=thread, user_id=user_id)
+        if user_id == recipient_id:
+            side.update(unread=F("unread") + 1, last_message_at=now, updated=now)
+        else:
+            # Writing is reading: the sender has seen everything up to their own message.
+            side.update(unread=0, read_upto=message.pk, last_message_at=now, updated=now)
     sender_name = (
         Profile.objects.filter(user_id=sender_id).values_list("display_name", "handle").first()
     ) or ("", "")
