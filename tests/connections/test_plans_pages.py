@@ -10,35 +10,16 @@ from django.urls import reverse
 from django.utils import timezone
 from icalendar import Calendar
 
-from chatspheres.accounts.models import Profile, User
+from chatspheres.accounts.models import User
 from chatspheres.connections.models import Plan
-from chatspheres.connections.services import talk_again_wish
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
 from tests.connections.helpers import handle_of, talk, text_of
 
+# Ana in São Paulo and Ben in Tokyo, connected: the same pair as the plan services' tests.
+from tests.connections.test_plans import ana, ben, set_zone  # noqa: F401  (fixtures used by name)
+
 pytestmark = pytest.mark.django_db
-
-
-def set_zone(user: User, zone: str) -> None:
-    Profile.objects.filter(user=user).update(time_zone=zone)
-
-
-@pytest.fixture
-def ana(sphere: Sphere) -> User:
-    ana = make_member("ana@example.com", name="Ana")
-    set_zone(ana, "America/Sao_Paulo")
-    return ana
-
-
-@pytest.fixture
-def ben(sphere: Sphere, ana: User) -> User:
-    ben = make_member("ben@example.com", name="Ben")
-    set_zone(ben, "Asia/Tokyo")
-    talk(sphere, ana, ben, a_rating="good", b_rating="good")
-    talk_again_wish(wisher_id=ana.pk, about_id=ben.pk)
-    talk_again_wish(wisher_id=ben.pk, about_id=ana.pk)
-    return ben
 
 
 def client_for(user: User) -> Client:
@@ -54,7 +35,8 @@ def a_sunday_13_utc() -> datetime:
 
 
 def test_a_connections_page_offers_plan_a_call_and_the_form_suggests_times_for_both(
-    ana: User, ben: User
+    ana: User,  # noqa: F811
+    ben: User,  # noqa: F811
 ) -> None:
     page = client_for(ana).get(reverse("connections:person", kwargs={"handle": handle_of(ben)}))
     assert ">Plan a call</a>" in page.content.decode()
@@ -66,7 +48,8 @@ def test_a_connections_page_offers_plan_a_call_and_the_form_suggests_times_for_b
 
 
 def test_offering_a_time_shows_each_person_both_local_times_and_ben_accepts(
-    ana: User, ben: User
+    ana: User,  # noqa: F811
+    ben: User,  # noqa: F811
 ) -> None:
     at = a_sunday_13_utc()  # 10:00 in Sao Paulo, 22:00 in Tokyo
     ana_client, ben_client = client_for(ana), client_for(ben)
@@ -104,7 +87,7 @@ def test_offering_a_time_shows_each_person_both_local_times_and_ben_accepts(
     assert "Call with Ana" in ben_people and "Sun 22:00 for you · Sun 10:00 for Ana" in ben_people
 
 
-def test_a_time_the_clocks_skip_is_refused_with_words(ana: User, ben: User) -> None:
+def test_a_time_the_clocks_skip_is_refused_with_words(ana: User, ben: User) -> None:  # noqa: F811
     set_zone(ana, "Europe/London")
     now = timezone.now()
     # The last Sunday of March, 01:30 in London, does not exist.
@@ -122,7 +105,7 @@ def test_a_time_the_clocks_skip_is_refused_with_words(ana: User, ben: User) -> N
     assert not Plan.objects.exists()
 
 
-def test_someone_not_connected_gets_no_plan_form(ana: User, ben: User, sphere: Sphere) -> None:
+def test_someone_not_connected_gets_no_plan_form(ana: User, ben: User, sphere: Sphere) -> None:  # noqa: F811
     cleo = make_member("cleo@example.com", name="Cleo")
     talk(sphere, ana, cleo)
     client = client_for(ana)
@@ -135,7 +118,8 @@ def test_someone_not_connected_gets_no_plan_form(ana: User, ben: User, sphere: S
 
 
 def test_add_to_calendar_gives_an_ics_in_the_viewers_zone_with_the_other_persons_name(
-    ana: User, ben: User
+    ana: User,  # noqa: F811
+    ben: User,  # noqa: F811
 ) -> None:
     at = a_sunday_13_utc()
     plan = Plan.objects.create(
@@ -169,7 +153,7 @@ def test_add_to_calendar_gives_an_ics_in_the_viewers_zone_with_the_other_persons
     assert uids == {f"plan-{plan.public_id}@chatspheres"}
 
 
-def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: User) -> None:
+def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: User) -> None:  # noqa: F811
     plan = Plan.objects.create(
         first=ana,
         second=ben,
@@ -192,7 +176,9 @@ def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: U
 
 
 def test_a_message_thread_offers_plan_a_call_to_connections_only(
-    ana: User, ben: User, sphere: Sphere
+    ana: User,  # noqa: F811
+    ben: User,  # noqa: F811
+    sphere: Sphere,
 ) -> None:
     cleo = make_member("cleo@example.com", name="Cleo")
     talk(sphere, ana, cleo)
@@ -204,7 +190,7 @@ def test_a_message_thread_offers_plan_a_call_to_connections_only(
     assert with_cleo.status_code == 200 and "Plan a call" not in with_cleo.content.decode()
 
 
-def test_a_time_in_a_doubled_hour_says_which_one_on_the_page(ana: User, ben: User) -> None:
+def test_a_time_in_a_doubled_hour_says_which_one_on_the_page(ana: User, ben: User) -> None:  # noqa: F811
     set_zone(ben, "Europe/London")
     first = datetime(timezone.now().year + 1, 10, 31, 0, 30, tzinfo=UTC)
     # The last Sunday of October: 01:30 happens twice in London.
@@ -223,7 +209,7 @@ def test_a_time_in_a_doubled_hour_says_which_one_on_the_page(ana: User, ben: Use
     assert "Sun 01:30 (first) for you" in text_of(page.content)
 
 
-def test_a_typed_time_comes_back_in_its_field_after_a_refusal(ana: User, ben: User) -> None:
+def test_a_typed_time_comes_back_in_its_field_after_a_refusal(ana: User, ben: User) -> None:  # noqa: F811
     answer = client_for(ana).post(
         reverse("connections:plan_new", kwargs={"handle": handle_of(ben)}),
         {"times": ["2020-01-05T10:00"]},
@@ -236,7 +222,7 @@ def test_a_typed_time_comes_back_in_its_field_after_a_refusal(ana: User, ben: Us
     )
 
 
-def test_after_a_block_neither_can_open_their_plan(ana: User, ben: User) -> None:
+def test_after_a_block_neither_can_open_their_plan(ana: User, ben: User) -> None:  # noqa: F811
     from chatspheres.safety.services import block_create
 
     plan = Plan.objects.create(
