@@ -121,12 +121,8 @@ def send(request: HttpRequest, handle: str) -> HttpResponse:
         if wants_json(request):
             return JsonResponse({"error": missing.code, "message": missing.message}, status=404)
         raise Http404(missing.message) from missing
-    except RateLimited as limited:
-        if wants_json(request):
-            response = JsonResponse({"error": limited.code, "message": limited.message}, status=429)
-            response["Retry-After"] = str(limited.retry_after)
-            return response
-        raise
+    except RateLimited:
+        raise  # a 429 page or JSON, with Retry-After (common.middleware)
     except ApplicationError as refusal:
         if wants_json(request):
             return JsonResponse({"error": refusal.code, "message": refusal.message}, status=400)
