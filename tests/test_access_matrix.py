@@ -221,6 +221,9 @@ MATRIX: dict[str, Entry] = {
     "people/<slug:handle>/plans/<slug:public_id>/join/": Entry(
         "/people/{ben}/plans/{plan}/join/", get=row(LOGIN, R, 404, 404, 404), post=members(405)
     ),
+    "people/<slug:handle>/plans/<slug:public_id>/part/": Entry(
+        "/people/{ben}/plans/{plan}/part/", get=row(LOGIN, 200, 404, 404, 404), post=members(405)
+    ),
     "people/<slug:handle>/after/<slug:public_id>/": Entry(
         "/people/{ben}/after/{conversation}/", get=row(LOGIN, 200, 404, 404, 404), post=members(405)
     ),

@@ -44,6 +44,8 @@ from chatspheres.common.errors import (
     NotFound,
     PermissionDenied,
 )
+from chatspheres.common.events import ToMember, send_event_on_commit
+from chatspheres.connections.events import PlanChanged
 from chatspheres.connections.models import Plan, Ring
 from chatspheres.connections.plan_times import (
     Offered,
@@ -170,6 +172,49 @@ def _when_for(plan: Plan, user_id: int) -> str:
     return when_label(plan.starts_at, zone_for(user_id))
 
 
+def _change_words(plan: Plan, change: str, *, recipient_id: int, actor_id: int | None) -> str:
+    """What happened, as the recipient reads it: names, and the time in their own zone."""
+    me = plan.first if recipient_id == plan.first_id else plan.second
+    them = (plan.second if recipient_id == plan.first_id else plan.first).profile.display_name
+    mine = actor_id == recipient_id
+    who = "You" if mine else them
+    when = ""
+    if plan.starts_at is not None:
+        when = when_label(plan.starts_at, zone_of(me.profile.time_zone))
+    times = f"{len(plan.options)} time{'s' if len(plan.options) != 1 else ''}"
+    if change == "proposed":
+        return f"You offered {them} {times}" if mine else f"{them} offered {times} for a call"
+    if change == "suggested":
+        return f"You suggested other times to {them}" if mine else f"{them} suggested other times"
+    if change == "move_asked":
+        return f"You asked {them} to move the call" if mine else f"{them} asks to move the call"
+    words = {
+        "confirmed": f"{who} accepted {when}",
+        "moved": f"{who} accepted the new time: {when}",
+        "cancelled": f"{who} cancelled the plan",
+        "kept": f"You and {them} talked as planned ({when})",
+        "missed": f"The call planned with {them} for {when} passed without a call",
+    }
+    return words[change]
+
+
+def _announce(plan: Plan, change: str, *, actor_id: int | None) -> None:
+    """Tell both members' tabs, once the change commits, that the plan changed and how."""
+    for recipient_id in (plan.first_id, plan.second_id):
+        other = plan.second if recipient_id == plan.first_id else plan.first
+        send_event_on_commit(
+            PlanChanged(
+                plan=plan.public_id,
+                with_handle=other.profile.handle,
+                state=str(plan.state),
+                version=plan.version,
+                change=change,
+                words=_change_words(plan, change, recipient_id=recipient_id, actor_id=actor_id),
+            ),
+            to=ToMember(recipient_id),
+        )
+
+
 # ---------------------------------------------------------------- writes
 
 
@@ -192,6 +237,7 @@ def plan_propose(*, proposer_id: int, other_id: int, times: Sequence[datetime]) 
         actor_id=proposer_id,
         data={"plan": plan.public_id},
     )
+    _announce(plan, "proposed", actor_id=proposer_id)
     return plan
 
 
@@ -208,6 +254,7 @@ def plan_accept(*, user_id: int, public_id: str, at: datetime) -> Plan:
     ):
         raise ApplicationError(code=PLAN_OVER)
     _check_pair(user_id, plan.other_of(user_id))
+    change = "moved" if plan.state == Plan.State.CONFIRMED else "confirmed"
     plan.state = Plan.State.CONFIRMED
     plan.starts_at = at
     plan.options = []
@@ -223,6 +270,7 @@ def plan_accept(*, user_id: int, public_id: str, at: datetime) -> Plan:
             data={"plan": plan.public_id, "when": _when_for(plan, recipient_id)},
         )
     _schedule_reminders(plan)
+    _announce(plan, change, actor_id=user_id)
     return plan
 
 
@@ -242,6 +290,11 @@ def plan_suggest(*, user_id: int, public_id: str, times: Sequence[datetime]) -> 
         kind=Notification.Kind.PLAN_PROPOSED,
         actor_id=user_id,
         data={"plan": plan.public_id},
+    )
+    _announce(
+        plan,
+        "move_asked" if plan.state == Plan.State.CONFIRMED else "suggested",
+        actor_id=user_id,
     )
     return plan
 
@@ -264,12 +317,17 @@ def plan_cancel(*, user_id: int, public_id: str) -> Plan:
         actor_id=user_id,
         data={"plan": plan.public_id},
     )
+    _announce(plan, "cancelled", actor_id=user_id)
     return plan
 
 
 @transaction.atomic
 def plans_cancel_between(*, first_id: int, second_id: int) -> int:
-    """A block calls off the pair's open plans, silently (the blocked side is never told)."""
+    """A block calls off the pair's open plans, silently (the blocked side is never told).
+
+    No ``plan.changed`` either: the event would tell the blocked side, and the
+    blocker's pages stop showing the plan anyway.
+    """
     now = timezone.now()
     open_plans = Plan.objects.filter(
         Q(first_id=first_id, second_id=second_id) | Q(first_id=second_id, second_id=first_id),
@@ -309,7 +367,7 @@ def plans_settle(*, user_id: int, now: datetime | None = None) -> int:
         Q(first_id=user_id) | Q(second_id=user_id),
         state=Plan.State.CONFIRMED,
         starts_at__lte=now + join_early(),
-    )
+    ).select_related("first__profile", "second__profile")
     settled = 0
     for plan in due:
         conversation = _direct_call_in_window(plan)
@@ -320,7 +378,7 @@ def plans_settle(*, user_id: int, now: datetime | None = None) -> int:
         else:
             continue
         # Only the first reader moves it; the version silences what is still queued.
-        settled += Plan.objects.filter(
+        moved = Plan.objects.filter(
             pk=plan.pk, state=Plan.State.CONFIRMED, version=plan.version
         ).update(
             state=state,
@@ -331,6 +389,10 @@ def plans_settle(*, user_id: int, now: datetime | None = None) -> int:
             version=plan.version + 1,
             updated=now,
         )
+        if moved:
+            plan.state, plan.version, plan.options = state, plan.version + 1, []
+            _announce(plan, str(state), actor_id=None)
+        settled += moved
     return settled
 
 
@@ -372,6 +434,28 @@ class PlanView:
         return reverse(
             "connections:plan", kwargs={"handle": self.other_handle, "public_id": self.public_id}
         )
+
+    @property
+    def part_url(self) -> str:
+        return reverse(
+            "connections:plan_part",
+            kwargs={"handle": self.other_handle, "public_id": self.public_id},
+        )
+
+    def _window_edge(self, edge: timedelta) -> str:
+        if self.state != Plan.State.CONFIRMED or self.plan.starts_at is None:
+            return ""
+        return (self.plan.starts_at + edge).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+    @property
+    def join_opens(self) -> str:
+        """When "Join" appears (UTC, ISO 8601) for the page's timer; empty unless agreed."""
+        return self._window_edge(-join_early())
+
+    @property
+    def join_closes(self) -> str:
+        """When "Join" goes (UTC, ISO 8601); empty unless agreed."""
+        return self._window_edge(join_late())
 
 
 def plan_view(plan: Plan, *, viewer_id: int, now: datetime | None = None) -> PlanView:

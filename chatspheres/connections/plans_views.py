@@ -12,6 +12,8 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from chatspheres.accounts.models import Profile
@@ -123,6 +125,43 @@ def plan_detail(request: HttpRequest, handle: str, public_id: str) -> HttpRespon
     )
 
 
+# Which plans each page's list shows: People the agreed calls still to come,
+# a person's page every open plan with them (as ``upcoming_plans_for`` and
+# ``plans_with`` choose them).
+def _in_list(view: plans.PlanView, where: str) -> bool:
+    if where == "person":
+        return view.state in plans.OPEN_STATES
+    starts_at = view.plan.starts_at
+    return (
+        view.state == Plan.State.CONFIRMED
+        and starts_at is not None
+        and starts_at >= timezone.now() - plans.join_late()
+    )
+
+
+@login_required
+@never_cache
+@require_GET
+def plan_part(request: HttpRequest, handle: str, public_id: str) -> HttpResponse:
+    """The plan's part of a page, fetched again on ``plan.changed`` or when its time comes.
+
+    ``?as=page`` (the default) is the plan page's part; ``?as=people`` and
+    ``?as=person`` are its row in that page's list, or 204 when the plan no
+    longer belongs there (cancelled, kept, missed).
+    """
+    plans.plans_settle(user_id=member_id(request))
+    plan = _plan_or_404(request, handle, public_id)
+    view = plans.plan_view(plan, viewer_id=member_id(request))
+    where = request.GET.get("as", "page")
+    if where == "page":
+        return render(request, "connections/plans/_plan_part.html", {"plan": view})
+    if where not in ("people", "person"):
+        raise Http404("There is no such part.")
+    if not _in_list(view, where):
+        return HttpResponse(status=204)
+    return render(request, "connections/plans/_plan_item.html", {"plan": view})
+
+
 @login_required
 @require_http_methods(["GET", "POST"])
 def plan_suggest(request: HttpRequest, handle: str, public_id: str) -> HttpResponse:
@@ -195,6 +234,15 @@ def plan_calendar(request: HttpRequest, handle: str, public_id: str) -> HttpResp
     return response
 
 
+def _join_refusal(plan: Plan) -> str:
+    if plan.state != Plan.State.CONFIRMED or plan.starts_at is None:
+        return "This call isn't agreed, so there is nothing to join."
+    if timezone.now() < plan.starts_at - plans.join_early():
+        minutes = max(1, round(plans.join_early().total_seconds() / 60))
+        return f"You can join from {minutes} minute{'s' if minutes != 1 else ''} before the time."
+    return "The time for this call has passed. Plan another, or call now if you're both online."
+
+
 @login_required
 @require_GET
 def plan_join(request: HttpRequest, handle: str, public_id: str) -> HttpResponse:
@@ -202,6 +250,6 @@ def plan_join(request: HttpRequest, handle: str, public_id: str) -> HttpResponse
     plan = _plan_or_404(request, handle, public_id)
     view = plans.plan_view(plan, viewer_id=member_id(request))
     if not view.can_join:
-        messages.error(request, "You can join from a few minutes before the time.")
+        messages.error(request, _join_refusal(plan))
         return _after_post(request, handle, public_id)
     return redirect(plans.join_url(user_id=member_id(request), plan=plan))

@@ -41,6 +41,7 @@ urlpatterns = [
         name="plan_calendar",
     ),
     path("<slug:handle>/plans/<slug:public_id>/join/", plans_views.plan_join, name="plan_join"),
+    path("<slug:handle>/plans/<slug:public_id>/part/", plans_views.plan_part, name="plan_part"),
     path(
         "<slug:handle>/after/<slug:public_id>/",
         views.after_conversation,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -153,26 +154,41 @@ def test_add_to_calendar_gives_an_ics_in_the_viewers_zone_with_the_other_persons
     assert uids == {f"plan-{plan.public_id}@chatspheres"}
 
 
+def join_link(html: str) -> str:
+    """The page's Join link as written, hidden or not ('' when there is none)."""
+    found = re.search(r"<a [^>]*class=\"[^\"]*plan-join[^>]*>Join</a>", html)
+    return found.group(0) if found else ""
+
+
 def test_join_shows_only_around_the_time_and_leads_to_the_call(ana: User, ben: User) -> None:  # noqa: F811
+    starts_at = (timezone.now() + timedelta(hours=2)).replace(microsecond=0)
     plan = Plan.objects.create(
-        first=ana,
-        second=ben,
-        state=Plan.State.CONFIRMED,
-        starts_at=timezone.now() + timedelta(hours=2),
+        first=ana, second=ben, state=Plan.State.CONFIRMED, starts_at=starts_at
     )
-    url = reverse(
-        "connections:plan", kwargs={"handle": handle_of(ben), "public_id": plan.public_id}
-    )
+    handle = handle_of(ben)
+    url = reverse("connections:plan", kwargs={"handle": handle, "public_id": plan.public_id})
+    join = reverse("connections:plan_join", kwargs={"handle": handle, "public_id": plan.public_id})
     client = client_for(ana)
-    assert ">Join</a>" not in client.get(url).content.decode()
+    page = client.get(url).content.decode()
+    # Join is in the page but hidden; the page's timer shows it at the window's UTC edges.
+    assert " hidden" in join_link(page)
+    opens = (starts_at - timedelta(minutes=5)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    closes = (starts_at + timedelta(minutes=30)).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    assert f'data-join-opens="{opens}" data-join-closes="{closes}"' in page
+    # The server still decides: a Join before the window is refused in words.
+    early = client.get(join, follow=True)
+    assert "You can join from 5 minutes before the time." in text_of(early.content)
+
     Plan.objects.filter(pk=plan.pk).update(starts_at=timezone.now() + timedelta(minutes=2))
-    assert ">Join</a>" in client.get(url).content.decode()
-    joined = client.get(
-        reverse(
-            "connections:plan_join", kwargs={"handle": handle_of(ben), "public_id": plan.public_id}
-        )
-    )
-    assert joined["Location"] == reverse("calls:call_now", kwargs={"handle": handle_of(ben)})
+    assert join_link(client.get(url).content.decode()).startswith("<a ")
+    assert " hidden" not in join_link(client.get(url).content.decode())
+    joined = client.get(join)
+    assert joined["Location"] == reverse("calls:call_now", kwargs={"handle": handle})
+
+    # After the window, Join is refused in words, and the plan is settled as missed.
+    Plan.objects.filter(pk=plan.pk).update(starts_at=timezone.now() - timedelta(minutes=31))
+    late = client.get(join, follow=True)
+    assert "The time for this call has passed." in text_of(late.content)
 
 
 def test_a_message_thread_offers_plan_a_call_to_connections_only(
