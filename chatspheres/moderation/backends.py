@@ -13,14 +13,19 @@ appeal, instead of "wrong password".
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from allauth.account.auth_backends import AuthenticationBackend
 from django.contrib.auth import get_user_model
 from django.contrib.auth.backends import ModelBackend
 from django.contrib.auth.models import Group
-from django.db.models import Exists, OuterRef
+from django.db import router
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
+from chatspheres.accounts.models import Profile
+from chatspheres.common.prepared import PreparedQuery
 from chatspheres.moderation.selectors import (
     MODERATORS_GROUP,
     is_restricted,
@@ -33,6 +38,63 @@ from chatspheres.moderation.selectors import (
 RESTRICTED = "moderation_restricted"
 MODERATOR = "moderation_moderator"
 
+# get_user reads the member's profile in the same query: every page needs it
+# (the time zone middleware, the views' ``request.user.profile``).
+_PROFILE = "profile__"
+
+
+def _user_columns() -> list[str]:
+    return [field.attname for field in get_user_model()._meta.concrete_fields]
+
+
+def _profile_columns() -> list[str]:
+    return [field.attname for field in Profile._meta.concrete_fields]
+
+
+def _signed_in(*, user_id: int, now: datetime) -> QuerySet[Any, Any]:
+    # Whether a decision is in force is asked of the database at ``now``, the
+    # request's own moment: never remembered between requests.
+    return (
+        get_user_model()
+        ._default_manager.filter(pk=user_id)
+        .annotate(
+            **{
+                RESTRICTED: Exists(restrictions_in_force(now).filter(subject_id=OuterRef("pk"))),
+                MODERATOR: Exists(Group.objects.filter(name=MODERATORS_GROUP, user=OuterRef("pk"))),
+            }
+        )
+        .values(
+            *_user_columns(),
+            *(_PROFILE + name for name in _profile_columns()),
+            RESTRICTED,
+            MODERATOR,
+        )
+    )
+
+
+# Compiled once per process and database, run with each request's id and moment.
+_SIGNED_IN = PreparedQuery(_signed_in, variables={"user_id": int, "now": datetime})
+
+
+def _user_from(row: dict[str, Any], *, using: str) -> Any:
+    """The user, with their profile (or the lack of one) and both annotations, from one row."""
+    user_model = get_user_model()
+    user_names = _user_columns()
+    user = user_model.from_db(using, user_names, [row[name] for name in user_names])
+    setattr(user, RESTRICTED, bool(row[RESTRICTED]))
+    setattr(user, MODERATOR, bool(row[MODERATOR]))
+    profile = None
+    profile_names = _profile_columns()
+    if row[_PROFILE + "id"] is not None:
+        profile = Profile.from_db(
+            using, profile_names, [row[_PROFILE + name] for name in profile_names]
+        )
+        Profile.user.field.set_cached_value(profile, user)
+    # As select_related would: a member without a profile raises on ``user.profile``
+    # without another query.
+    user_model.profile.related.set_cached_value(user, profile)
+    return user
+
 
 class _RefusesRestricted:
     def user_can_authenticate(self, user: Any) -> bool:
@@ -44,20 +106,16 @@ class _RefusesRestricted:
         return not restricted
 
     def get_user(self, user_id: Any) -> Any:
-        user_model = get_user_model()
-        user = (
-            user_model._default_manager.annotate(
-                **{
-                    RESTRICTED: Exists(restrictions_in_force().filter(subject_id=OuterRef("pk"))),
-                    MODERATOR: Exists(
-                        Group.objects.filter(name=MODERATORS_GROUP, user=OuterRef("pk"))
-                    ),
-                }
-            )
-            .filter(pk=user_id)
-            .first()
-        )
-        return user if user is not None and self.user_can_authenticate(user) else None
+        try:
+            wanted = int(user_id)
+        except (TypeError, ValueError):
+            return None
+        using = router.db_for_read(get_user_model())
+        rows = _SIGNED_IN.rows(using=using, user_id=wanted, now=timezone.now())
+        if not rows:
+            return None
+        user = _user_from(rows[0], using=using)
+        return user if self.user_can_authenticate(user) else None
 
 
 class ModerationAwareModelBackend(_RefusesRestricted, ModelBackend):
