@@ -11,9 +11,7 @@ that rang out.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Annotated, cast
-
-import msgspec
+from typing import cast
 
 from chatspheres.calls.direct import direct_calls_register
 from chatspheres.calls.realtime import CallTab
@@ -33,13 +31,12 @@ from chatspheres.connections.rings import (
 from chatspheres.matching.provider import matcher_of
 from chatspheres.matching.realtime import QueueLeft
 from chatspheres.realtime.db import run_in_db
-from chatspheres.realtime.protocol import Incoming, Token
+from chatspheres.realtime.protocol import Handle, Incoming, Token
 from chatspheres.realtime.registry import TabClosed, registry
 from chatspheres.realtime.runtime import Runtime
 from chatspheres.realtime.tab import Tab
 
 # What a handle can look like on the wire; whether someone has it is the service's question.
-Handle = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
 # How often each process looks for rings that rang out (their time is saved with them).
 EXPIRY_CHECK_SECONDS = 1.0
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db import connection
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils import dateformat, timezone
 from django.utils.html import format_html
@@ -21,6 +22,7 @@ from chatspheres.common.errors import CANNOT_WRITE, NO_SUCH_MESSAGE, NO_SUCH_PER
 from chatspheres.connections.models import Bond, Follow
 from chatspheres.messaging.links import cards_for, message_html, own_pages_in
 from chatspheres.messaging.models import Message, MessagingSettings, ThreadMember
+from chatspheres.safety.models import Block
 from chatspheres.safety.selectors import is_blocked_between
 
 # Messages on a thread page, and in each "Load older messages".
@@ -38,27 +40,137 @@ def may_write(*, sender_id: int, recipient_id: int) -> bool:
     ).exists()
 
 
+def _correspondents(*, viewer_id: int, handle: str) -> QuerySet[Profile]:
+    """The profile behind a handle with what decides whether the viewer may write to them."""
+    return (
+        Profile.objects.filter(handle=handle.lower(), user__is_active=True)
+        .annotate(
+            blocked=Exists(
+                Block.objects.filter(
+                    Q(blocker_id=viewer_id, blocked_id=OuterRef("user_id"))
+                    | Q(blocker_id=OuterRef("user_id"), blocked_id=viewer_id)
+                )
+            ),
+            met=Exists(
+                Bond.objects.filter(
+                    Q(conversations__gt=0) | Q(connected_at__isnull=False),
+                    user_id=viewer_id,
+                    other_id=OuterRef("user_id"),
+                )
+            ),
+            connected=Exists(
+                Bond.objects.filter(
+                    user_id=viewer_id, other_id=OuterRef("user_id"), connected_at__isnull=False
+                )
+            ),
+        )
+        .select_related("user")
+    )
+
+
+def _refusal(*, viewer_id: int, other_id: int | None, blocked: bool, met: bool) -> NotFound | None:
+    """Why the viewer may not write to someone (None: they may), from what was read about them."""
+    if other_id is None or other_id == viewer_id or blocked:
+        return NotFound(code=NO_SUCH_PERSON)
+    if met:
+        return None
+    if not Follow.objects.filter(follower_id=viewer_id, followee_id=other_id).exists():
+        return NotFound(code=NO_SUCH_PERSON)
+    return NotFound(code=CANNOT_WRITE)
+
+
 def access_correspondent(*, viewer_id: int, handle: str) -> Profile:
     """The person behind a handle, if the viewer may write to them.
 
     Someone whose page the viewer may not see (a stranger, a block either
     way, a handle nobody has) is "no such person", the same answer for all,
     so a block stays silent; someone they may see but not write to is told why.
+    The profile comes with ``connected`` (the two are connections), so a page
+    that offers "Plan a call" need not ask again. One query.
     """
-    profile = (
-        Profile.objects.filter(handle=handle.lower(), user__is_active=True)
-        .select_related("user")
-        .first()
+    profile = _correspondents(viewer_id=viewer_id, handle=handle).first()
+    refusal = _refusal(
+        viewer_id=viewer_id,
+        other_id=profile.user_id if profile is not None else None,
+        blocked=bool(getattr(profile, "blocked", False)),
+        met=bool(getattr(profile, "met", False)),
     )
-    if profile is None or profile.user_id == viewer_id:
-        raise NotFound(code=NO_SUCH_PERSON)
-    if may_write(sender_id=viewer_id, recipient_id=profile.user_id):
-        return profile
-    if is_blocked_between(viewer_id, profile.user_id) or not (
-        Follow.objects.filter(follower_id=viewer_id, followee_id=profile.user_id).exists()
-    ):
-        raise NotFound(code=NO_SUCH_PERSON)
-    raise NotFound(code=CANNOT_WRITE)
+    if refusal is not None:
+        raise refusal
+    assert profile is not None
+    return profile
+
+
+@dataclass(frozen=True, slots=True)
+class SendContext:
+    """What sending needs to know, read at once: a send is the hot path of messages."""
+
+    # The person written to, when the sender may write to them (else ``refusal`` says why).
+    recipient_id: int | None
+    recipient_handle: str
+    refusal: NotFound | None
+    # A message this sender already stored under the key (a retried send).
+    already_sent_id: int | None
+    sender_name: str
+    sender_handle: str
+    thread_id: int | None
+
+
+# ``send_context``'s one statement. Written as SQL because a send runs it every
+# time and the ORM's building of five correlated subqueries cost more than the
+# rest of the send; ``_correspondents`` (the ORM's version of the same rules)
+# and this must agree, which tests/messaging/test_send_context.py checks over
+# every combination of blocks, calls, connections and follows.
+_SEND_CONTEXT_SQL = """
+SELECT p.user_id, p.handle,
+  EXISTS (SELECT 1 FROM safety_block b
+          WHERE (b.blocker_id = %(sender)s AND b.blocked_id = p.user_id)
+             OR (b.blocker_id = p.user_id AND b.blocked_id = %(sender)s)),
+  EXISTS (SELECT 1 FROM connections_bond d
+          WHERE d.user_id = %(sender)s AND d.other_id = p.user_id
+            AND (d.conversations > 0 OR d.connected_at IS NOT NULL)),
+  (SELECT m.id FROM messaging_message m
+   WHERE m.sender_id = %(sender)s AND m.client_key = %(key)s),
+  (SELECT t.thread_id FROM messaging_threadmember t
+   WHERE t.user_id = %(sender)s AND t.other_id = p.user_id),
+  s.display_name, s.handle
+FROM accounts_profile s
+LEFT JOIN accounts_profile p ON p.handle = %(handle)s
+  AND p.user_id IN (SELECT u.id FROM accounts_user u WHERE u.is_active)
+WHERE s.user_id = %(sender)s
+"""
+
+
+def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext:
+    """Whom a send goes to and whether it may, the key's earlier message, the sender's name,
+    and the pair's thread: one statement."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SEND_CONTEXT_SQL, {"sender": sender_id, "handle": handle.lower(), "key": client_key}
+        )
+        row = cursor.fetchone()
+    if row is None:  # the sender has no profile (an account being deleted)
+        return SendContext(None, "", NotFound(code=NO_SUCH_PERSON), None, "", "", None)
+    recipient_id, recipient_handle, blocked, met, already_sent_id, thread_id, name, own = row
+    if recipient_id is None:
+        # A handle nobody has (now): a retry of a message already stored still finds it.
+        already_sent_id = (
+            Message.objects.filter(sender_id=sender_id, client_key=client_key)
+            .values_list("id", flat=True)
+            .first()
+        )
+    refusal = _refusal(
+        viewer_id=sender_id, other_id=recipient_id, blocked=bool(blocked), met=bool(met)
+    )
+    return SendContext(
+        recipient_id=recipient_id if refusal is None else None,
+        recipient_handle=recipient_handle or "",
+        refusal=refusal,
+        already_sent_id=already_sent_id,
+        sender_name=name or "",
+        sender_handle=own or "",
+        thread_id=thread_id,
+    )
 
 
 def side_of(*, user_id: int, other_id: int) -> ThreadMember | None:
@@ -70,6 +182,21 @@ def unread_total(*, user_id: int) -> int:
     """How many messages wait unread for the member, across their threads."""
     total = ThreadMember.objects.filter(user_id=user_id, unread__gt=0).aggregate(n=Sum("unread"))
     return int(total["n"] or 0)
+
+
+def unread_totals(*, user_ids: tuple[int, int]) -> dict[int, int]:
+    """``unread_total`` for both people of a send, in one statement."""
+    totals = dict.fromkeys(user_ids, 0)
+    # SQL rather than the ORM's aggregate: every send runs it (see send_context).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT user_id, SUM(unread) FROM messaging_threadmember"
+            " WHERE unread > 0 AND user_id IN (%s, %s) GROUP BY user_id",
+            list(user_ids),
+        )
+        for user_id, n in cursor.fetchall():
+            totals[user_id] = int(n or 0)
+    return totals
 
 
 def receipts_on(*, user_id: int, other_id: int) -> bool:
@@ -175,16 +302,29 @@ def thread_messages(
 
 def thread_page(*, viewer: Profile, other: Profile, before: int | None = None) -> ThreadPage:
     """The viewer's thread with ``other``: the newest page, or the one before ``before``."""
-    side = side_of(user_id=viewer.user_id, other_id=other.user_id)
+    # The viewer's side, with what read receipts need, in one query.
+    side = (
+        ThreadMember.objects.filter(user_id=viewer.user_id, other_id=other.user_id)
+        .annotate(
+            receipts_mine=Exists(
+                MessagingSettings.objects.filter(user_id=viewer.user_id, read_receipts=True)
+            ),
+            receipts_theirs=Exists(
+                MessagingSettings.objects.filter(user_id=other.user_id, read_receipts=True)
+            ),
+            other_read_upto=Subquery(
+                ThreadMember.objects.filter(
+                    thread_id=OuterRef("thread_id"), user_id=other.user_id
+                ).values("read_upto")[:1]
+            ),
+        )
+        .first()
+    )
     messages, cursor = thread_messages(side=side, before=before)
     names = {viewer.user_id: viewer.display_name, other.user_id: other.display_name}
     seen_upto = None
-    if side is not None and receipts_on(user_id=viewer.user_id, other_id=other.user_id):
-        seen_upto = (
-            ThreadMember.objects.filter(thread_id=side.thread_id, user_id=other.user_id)
-            .values_list("read_upto", flat=True)
-            .first()
-        )
+    if side is not None and side.receipts_mine and side.receipts_theirs:
+        seen_upto = side.other_read_upto
     return ThreadPage(
         other=other,
         side=side,

@@ -7,8 +7,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from chatspheres.accounts.models import Profile
@@ -31,7 +30,13 @@ from chatspheres.messaging.models import (
     Thread,
     ThreadMember,
 )
-from chatspheres.messaging.selectors import access_correspondent, receipts_on, unread_total
+from chatspheres.messaging.selectors import (
+    SendContext,
+    receipts_on,
+    send_context,
+    unread_total,
+    unread_totals,
+)
 from chatspheres.moderation.selectors import is_restricted
 
 # What a client key may look like (the page makes a UUID; anything of this shape will do).
@@ -39,13 +44,14 @@ CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 # How many messages before a reported one go into the report with it.
 REPORT_CONTEXT = 4
 
-# Called with (recipient_id, message_id) on commit of each new message: the email
-# batch for unread messages registers here (``message_listener_register``).
+# Called with (recipient_id, message_id) inside the transaction that saves each
+# new message, so what a listener schedules commits with it or not at all: the
+# email batch for unread messages registers here (``message_listener_register``).
 _listeners: list[Callable[[int, int], None]] = []
 
 
 def message_listener_register(listener: Callable[[int, int], None]) -> None:
-    """Hear of every new message once it is saved (the email batch schedules itself here)."""
+    """Hear of every new message as it is saved (the email batch schedules itself here)."""
     if listener not in _listeners:
         _listeners.append(listener)
 
@@ -69,8 +75,13 @@ def _thread_between(user_id: int, other_id: int) -> Thread:
     return thread
 
 
+# Control characters other than tab and newline: invisible in a thread, and a NUL
+# is refused by PostgreSQL, so they are dropped before anything is checked.
+_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
 def _clean_body(body: str) -> str:
-    body = body.replace("\r\n", "\n").strip()
+    body = _CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n")).strip()
     if not body:
         raise ApplicationError(code=MESSAGE_EMPTY)
     if len(body) > MESSAGE_MAX_LENGTH:
@@ -94,6 +105,24 @@ def card_for(message: Message, *, viewer_id: int, author: str) -> MessageCard:
 class Sent:
     message: Message
     created: bool
+    # The message as the sender's own tabs show it.
+    card: MessageCard
+
+
+_SIDES_AFTER_SEND_SQL = """
+UPDATE messaging_threadmember SET
+  unread = CASE WHEN user_id = %(recipient)s THEN unread + 1 ELSE 0 END,
+  read_upto = CASE WHEN user_id = %(recipient)s THEN read_upto ELSE %(message)s END,
+  last_message_at = %(now)s,
+  updated = %(now)s
+WHERE thread_id = %(thread)s
+"""
+
+
+def _already_sent(message_id: int) -> Sent:
+    message = Message.objects.select_related("sender__profile").get(pk=message_id)
+    author = getattr(getattr(message.sender, "profile", None), "display_name", "")
+    return Sent(message, False, card_for(message, viewer_id=message.sender_id, author=author))
 
 
 def message_send(*, sender_id: int, handle: str, body: str, client_key: str) -> Sent:
@@ -104,71 +133,75 @@ def message_send(*, sender_id: int, handle: str, body: str, client_key: str) -> 
     """
     if not CLIENT_KEY.match(client_key or ""):
         raise ApplicationError(code=BAD_MESSAGE_KEY)
-    existing = Message.objects.filter(sender_id=sender_id, client_key=client_key).first()
-    if existing is not None:
-        return Sent(existing, created=False)
+    context = send_context(sender_id=sender_id, handle=handle, client_key=client_key)
+    if context.already_sent_id is not None:
+        return _already_sent(context.already_sent_id)
     if is_restricted(user_id=sender_id):
         # Their sessions end with the decision; this covers a request already on its way.
         raise ApplicationError(
             "Your account is suspended or banned, so you can't send messages.",
             code=ACCOUNT_RESTRICTED,
         )
-    recipient = access_correspondent(viewer_id=sender_id, handle=handle)
-    if recipient.user_id == sender_id:
-        raise ApplicationError(code=NOT_YOURSELF)
+    if context.refusal is not None:
+        raise context.refusal
     body = _clean_body(body)
     rate_limit_hit(action="message", key=sender_id)
     for _link in links_in(body):
         rate_limit_hit(action="message_link", key=sender_id)
     try:
         with transaction.atomic():
-            message = _store(sender_id=sender_id, recipient=recipient, body=body, key=client_key)
+            return _store(context, sender_id=sender_id, body=body, key=client_key)
     except IntegrityError:
         # The same key sent twice at once: the other attempt stored it.
-        return Sent(Message.objects.get(sender_id=sender_id, client_key=client_key), created=False)
-    return Sent(message, created=True)
+        stored = Message.objects.filter(sender_id=sender_id, client_key=client_key)
+        return _already_sent(stored.values_list("id", flat=True).get())
 
 
-def _store(*, sender_id: int, recipient: Profile, body: str, key: str) -> Message:
-    recipient_id = recipient.user_id
-    thread = _thread_between(sender_id, recipient_id)
+def _store(context: SendContext, *, sender_id: int, body: str, key: str) -> Sent:
+    recipient_id = context.recipient_id
+    assert recipient_id is not None
+    thread = (
+        Thread(pk=context.thread_id)
+        if context.thread_id is not None
+        else _thread_between(sender_id, recipient_id)
+    )
     message = Message.objects.create(thread=thread, sender_id=sender_id, body=body, client_key=key)
     now = message.created
-    # The two sides' rows are updated in the order of their user ids, so two
-    # people writing to each other at the same moment never wait on each
-    # other in a cycle (PostgreSQL would end one with a deadlock).
-    for user_id in sorted((sender_id, recipient_id)):
-        side = ThreadMember.objects.filter(thread=thread, user_id=user_id)
-        if user_id == recipient_id:
-            side.update(unread=F("unread") + 1, last_message_at=now, updated=now)
-        else:
-            # Writing is reading: the sender has seen everything up to their own message.
-            side.update(unread=0, read_upto=message.pk, last_message_at=now, updated=now)
-    sender_name = (
-        Profile.objects.filter(user_id=sender_id).values_list("display_name", "handle").first()
-    ) or ("", "")
+    # Both sides in one statement: the recipient has one more unread; the sender
+    # has read everything up to their own message (writing is reading). One
+    # statement also takes the two rows' locks in one order for every send, so
+    # two people writing to each other at once never deadlock on PostgreSQL.
+    # SQL, not the ORM's Case/When: this runs on every send (see send_context).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _SIDES_AFTER_SEND_SQL,
+            {
+                "recipient": recipient_id,
+                "message": message.pk,
+                "now": connection.ops.adapt_datetimefield_value(now),
+                "thread": thread.pk,
+            },
+        )
+    author = context.sender_name
+    unread = unread_totals(user_ids=(recipient_id, sender_id))
+    own_card = card_for(message, viewer_id=sender_id, author=author)
     send_event_on_commit(
         MessageNew(
-            with_handle=sender_name[1],
-            message=card_for(message, viewer_id=recipient_id, author=sender_name[0]),
-            unread=unread_total(user_id=recipient_id),
+            with_handle=context.sender_handle,
+            message=card_for(message, viewer_id=recipient_id, author=author),
+            unread=unread[recipient_id],
         ),
         to=ToMember(recipient_id),
     )
     send_event_on_commit(
         MessageNew(
-            with_handle=recipient.handle,
-            message=card_for(message, viewer_id=sender_id, author=sender_name[0]),
-            unread=unread_total(user_id=sender_id),
+            with_handle=context.recipient_handle, message=own_card, unread=unread[sender_id]
         ),
         to=ToMember(sender_id),
     )
-    message_id = message.pk
     for listener in list(_listeners):
-        transaction.on_commit(
-            lambda listener=listener: listener(recipient_id, message_id)  # type: ignore[misc]
-        )
-    return message
+        listener(recipient_id, message.pk)
+    return Sent(message, True, own_card)
 
 
 @transaction.atomic

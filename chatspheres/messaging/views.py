@@ -31,7 +31,6 @@ from chatspheres.messaging.selectors import (
     unread_total,
 )
 from chatspheres.messaging.services import (
-    card_for,
     message_report,
     message_send,
     messaging_settings_set,
@@ -41,7 +40,8 @@ from chatspheres.safety.forms import ReportForm
 
 
 def _me(request: HttpRequest) -> Profile:
-    return Profile.objects.get(user_id=member_id(request))
+    # The profile the time zone middleware loaded for this request already.
+    return request.user.profile  # type: ignore[union-attr]
 
 
 def _correspondent_or_404(request: HttpRequest, handle: str) -> Profile:
@@ -144,8 +144,7 @@ def send(request: HttpRequest, handle: str) -> HttpResponse:
             status=400,
         )
     if wants_json(request):
-        me = _me(request)
-        card = card_for(sent.message, viewer_id=user_id, author=me.display_name)
+        card = sent.card
         return JsonResponse(
             {
                 "created": sent.created,

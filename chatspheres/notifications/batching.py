@@ -119,6 +119,16 @@ def email_batch_schedule(
     """Make sure the member's batch of this kind will run; when it will (None: not emailed)."""
     if kind not in _EMAILS:
         raise ValueError(f"{kind!r} has no batch email")
+    # Nearly always the batch is scheduled already (every message after the first
+    # one of a window): one read and nothing to write. The run checks the
+    # member's email switch again when it is due.
+    scheduled = (
+        EmailBatch.objects.filter(recipient_id=recipient_id, kind=kind, due_at__isnull=False)
+        .values_list("due_at", flat=True)
+        .first()
+    )
+    if scheduled is not None:
+        return scheduled
     if not kind_enabled(user_id=recipient_id, kind=kind, channel=Channel.EMAIL):
         return None
     batch, _ = EmailBatch.objects.select_for_update().get_or_create(

@@ -41,6 +41,8 @@ _NO_CONTROL_CHARACTERS = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"
 
 # An id made by the server (a conversation's public id, a tab id): URL-safe base64.
 Token = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
+# A member's handle, as in the address of their page (lower case, digits, hyphens).
+Handle = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[a-z0-9-]+$")]
 # Free text a person typed.
 Text = Annotated[str, msgspec.Meta(pattern=_NO_CONTROL_CHARACTERS)]
 

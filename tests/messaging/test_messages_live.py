@@ -9,7 +9,7 @@ import pytest
 
 from chatspheres.messaging.services import thread_mark_read
 from tests.conftest import LiveServer, make_member
-from tests.messaging.helpers import handle_of, send
+from tests.messaging.helpers import handle_of, key, send
 from tests.realtime.test_resume import live_server_hub_log_size
 from tests.realtime.wsclient import Tab
 
@@ -60,6 +60,83 @@ def test_a_message_arrives_live_and_after_a_reconnect(live_server: LiveServer) -
     assert ben_thread.receive_type("messages.unread") == {"type": "messages.unread", "unread": 0}
 
 
+def answer_to(tab: Tab, sent_key: str) -> dict[str, Any]:
+    """The answer to this tab's ``message.send`` with this key (after its own message.new)."""
+    while True:
+        frame = tab.receive()
+        if frame["type"] in ("message.sent", "message.refused") and frame["key"] == sent_key:
+            return frame
+        assert frame["type"] == "message.new" and frame["message"]["mine"], frame
+
+
+def test_a_message_sent_over_the_socket_is_answered_once_saved_and_stored_once(
+    live_server: LiveServer,
+) -> None:
+    from chatspheres.messaging.models import Message
+
+    ana = make_member("ana@example.com", name="Ana")
+    ben = make_member("ben@example.com", name="Ben")
+    talked(ana, ben)
+    ana_tab, ben_tab = Tab(live_server, ana), Tab(live_server, ben)
+    frame = {"type": "message.send", "to": handle_of(ben), "body": "See you Sunday?", "key": key()}
+
+    ana_tab.send(frame)
+    heard = ben_tab.receive_type("message.new")
+    assert heard["message"]["html"] == "See you Sunday?" and heard["message"]["mine"] is False
+    answer = answer_to(ana_tab, frame["key"])
+    saved = Message.objects.get(sender=ana, client_key=frame["key"])
+    assert answer["key"] == frame["key"] and answer["created"] is True
+    assert answer["message"]["id"] == saved.pk == heard["message"]["id"]
+    assert answer["message"]["mine"] is True and answer["message"]["author"] == "Ana"
+
+    # The page did not hear the answer (its socket dropped) and sends the key again.
+    ana_tab.send(frame)
+    again = answer_to(ana_tab, frame["key"])
+    assert again["created"] is False and again["message"]["id"] == saved.pk
+    assert Message.objects.filter(sender=ana).count() == 1
+    # Ben heard of it once: the next message.new he gets is Ana's next message.
+    ana_tab.send({**frame, "key": key(), "body": "Or Monday."})
+    assert ben_tab.receive_type("message.new")["message"]["html"] == "Or Monday."
+
+
+def test_a_send_over_the_socket_that_is_refused_says_why_with_its_key(
+    live_server: LiveServer, settings: Any
+) -> None:
+    from chatspheres.messaging.models import Message
+
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "message": "3/m"}
+    ana = make_member("ana@example.com", name="Ana")
+    ben = make_member("ben@example.com", name="Ben")
+    stranger = make_member("cy@example.com", name="Cy")
+    talked(ana, ben)
+    tab = Tab(live_server, ana)
+
+    def refusal(to: str, body: str) -> dict[str, Any]:
+        sent_key = key()
+        tab.send({"type": "message.send", "to": to, "body": body, "key": sent_key})
+        answer = answer_to(tab, sent_key)
+        assert answer["type"] == "message.refused"
+        return answer
+
+    stranger_answer = refusal(handle_of(stranger), "Hi")
+    assert stranger_answer["code"] == "no_such_person"
+    assert stranger_answer["message"] == "There is no such person."
+    too_long = refusal(handle_of(ben), "x" * 4001)
+    assert too_long["code"] == "message_too_long" and "4,000" in too_long["message"]
+    assert refusal(handle_of(ben), " \u0000\n ")["code"] == "message_empty"
+    for number in range(3):
+        sent_key = key()
+        tab.send(
+            {"type": "message.send", "to": handle_of(ben), "body": f"{number}", "key": sent_key}
+        )
+        assert answer_to(tab, sent_key)["created"] is True
+    limited = refusal(handle_of(ben), "one more")
+    assert limited["code"] == "rate_limited" and 0 < limited["retry_after"] <= 60
+    assert "try again in" in limited["message"]
+    # Nothing refused was stored; a NUL never reached the database.
+    assert list(Message.objects.order_by("id").values_list("body", flat=True)) == ["0", "1", "2"]
+
+
 def test_a_tab_away_too_long_is_sent_the_unread_count(
     live_server: LiveServer, settings: Any
 ) -> None:
@@ -83,6 +160,8 @@ def test_no_member_reads_another_pairs_thread_over_any_url_or_frame(
     live_server: LiveServer,
 ) -> None:
     from django.test import Client
+
+    from chatspheres.messaging.models import Message
 
     ana = make_member("ana@example.com", name="Ana")
     ben = make_member("ben@example.com", name="Ben")
@@ -126,3 +205,20 @@ def test_no_member_reads_another_pairs_thread_over_any_url_or_frame(
     send(dee, cy, "Hi Cy")
     frame = cy_tab.receive_type("message.new")
     assert frame["message"]["html"] == "Hi Cy" and frame["with_handle"] == handle_of(dee)
+
+    # Over the socket, Cy can only ever write into Cy's own threads.
+    for handle in handles:
+        sent_key = key()
+        cy_tab.send({"type": "message.send", "to": handle, "body": "hello?", "key": sent_key})
+        answer = answer_to(cy_tab, sent_key)
+        leaks += secret in str(answer)
+        # Only to the two Cy talked with, each into Cy's own thread with them.
+        assert answer["type"] == (
+            "message.refused"
+            if handle == handle_of(ben) or handle == "nobody-here"
+            else "message.sent"
+        )
+    assert leaks == 0
+    assert set(
+        Message.objects.filter(sender=cy).values_list("thread__members__other_id", flat=True)
+    ) >= {ana.pk, dee.pk}

@@ -1,13 +1,19 @@
 // Messages: the navigation's unread count on every page (startMessagesNav,
-// from site.js), and on a thread page sending with fetch, new messages shown
-// live, marking read while the tab is visible, and "Load older messages".
+// from site.js), and on a thread page sending (over the socket, or with fetch),
+// new messages shown live, marking read while the tab is visible, and "Load
+// older messages".
 // Without JavaScript the thread is a plain form post and a link for older ones.
 //
 // Frames: message.new (a message in one of the member's threads, with their
 // unread count; logged, so a tab that reconnects catches up), messages.unread
 // (the count changed elsewhere, or a resynced tab needs it) and message.seen
-// (the other read up to a message: only when both turned read receipts on).
+// (the other read up to a message: only when both turned read receipts on);
+// message.sent / message.refused answer this tab's message.send.
 import { tabConnection } from "./realtime.js";
+
+// How long a send over the socket may wait for its answer before the page asks
+// again over HTTP (with the same key: the message is still stored once).
+const SOCKET_ANSWER_MS = 5000;
 
 function csrfToken(form) {
   const field = form?.querySelector("input[name='csrfmiddlewaretoken']");
@@ -133,12 +139,49 @@ function startThread() {
     });
   }
 
-  async function post(body, key) {
+  // Sending. Over the tab's socket when it is open (the quickest way: no new
+  // request, the session already known), else, or when no answer comes in
+  // time, over HTTP with the same key: the server stores a key's message once,
+  // whichever way it came, and answers only once it is saved.
+  const waiting = new Map(); // key -> settle(answer | null)
+
+  function settle(key, answer) {
+    const done = waiting.get(key);
+    if (done) done(answer);
+  }
+
+  function settleAll(answer) {
+    for (const done of [...waiting.values()]) done(answer);
+  }
+
+  function overSocket(body, key) {
+    if (!rt.isOpen || body.length > config.maxLength) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = window.setTimeout(() => settle(key, null), SOCKET_ANSWER_MS);
+      waiting.set(key, (answer) => {
+        window.clearTimeout(timer);
+        waiting.delete(key);
+        resolve(answer);
+      });
+      if (!rt.send({ type: "message.send", to: config.handle, body, key })) settle(key, null);
+    });
+  }
+
+  rt.on("message.sent", (msg) => settle(msg.key, { ok: true, message: msg.message }));
+  rt.on("message.refused", (msg) => settle(msg.key, { ok: false, message: msg.message }));
+  // A refusal that names no message (the server was busy or failed): try HTTP now.
+  rt.on("error", () => settleAll(null));
+  rt.onState((state) => {
+    if (state !== "open") settleAll(null);
+  });
+
+  async function overHttp(body, key) {
     const data = new URLSearchParams({ body, key });
     // A network failure is retried with the same key, so the message is stored once.
     for (let attempt = 0; ; attempt += 1) {
+      let response;
       try {
-        return await fetch(config.sendUrl, {
+        response = await fetch(config.sendUrl, {
           method: "POST",
           credentials: "same-origin",
           headers: { Accept: "application/json", "X-CSRFToken": csrfToken(form) },
@@ -147,7 +190,10 @@ function startThread() {
       } catch (error) {
         if (attempt >= 3) throw error;
         await new Promise((resolve) => window.setTimeout(resolve, 500 * 2 ** attempt));
+        continue;
       }
+      const answer = await response.json().catch(() => ({}));
+      return response.ok ? { ok: true, message: answer.message } : { ok: false, message: answer.message };
     }
   }
 
@@ -164,9 +210,8 @@ function startThread() {
     errorLine.hidden = true;
     field.value = "";
     try {
-      const response = await post(body, key);
-      const answer = await response.json().catch(() => ({}));
-      if (!response.ok) {
+      const answer = (await overSocket(body, key)) ?? (await overHttp(body, key));
+      if (!answer.ok) {
         field.value = body;
         errorLine.textContent = answer.message || "That message could not be sent. Please try again.";
         errorLine.hidden = false;
