@@ -2,7 +2,8 @@
 
 Ana's browser is in America/Sao_Paulo and Ben's in Asia/Tokyo. Both have the
 plan's page open; Ben presses "Accept this time" and Ana's page, never
-reloaded, shows the call agreed and says so. Then a plan whose join window
+reloaded, shows the call agreed and says so. On People, Ben's cancel takes
+the row away and a newly agreed plan appears. Then a plan whose join window
 opens a few seconds after Ana's page loads shows "Join" by itself, and the
 server lets her through it.
 """
@@ -22,7 +23,7 @@ from playwright.sync_api import Page, expect
 
 from chatspheres.accounts.models import Profile, User
 from chatspheres.connections.models import Plan
-from chatspheres.connections.plans import plan_accept, plan_propose
+from chatspheres.connections.plans import plan_accept, plan_cancel, plan_propose
 from tests.browser.axe import assert_no_axe_violations
 from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     Participant,
@@ -132,15 +133,32 @@ def test_ana_sees_ben_accept_and_join_appears_at_the_time_without_a_reload(
     assert_no_axe_violations(ana.page, "plan agreed live")
     both_sizes(ana.page, screenshot, "plan-live-after")
 
-    # A plan whose join window opens a few seconds after Ana's page has loaded.
+    # On People, the planned calls follow along too: Ben cancels, the row goes.
+    open_live(ana.page, "/people/")
+    planned = ana.page.get_by_role("region", name="Planned calls")
+    expect(planned.get_by_role("link", name="Call with Ben Okafor")).to_have_count(1)
+    run_outside_playwright(lambda: plan_cancel(user_id=ben_id, public_id=plan_id))
+    expect(ana.page.get_by_role("status").filter(has_text="cancelled")).to_have_text(
+        "Ben Okafor cancelled the plan"
+    )
+    expect(planned).to_be_hidden()
+
+    # A plan agreed for a time whose join window opens a few seconds from now
+    # (Ana accepts it in another tab) appears among them.
     early = timedelta(seconds=settings.PLAN_JOIN_EARLY_SECONDS)
-    soon = (timezone.now() + early + timedelta(seconds=12)).replace(microsecond=0)
+    soon = (timezone.now() + early + timedelta(seconds=15)).replace(microsecond=0)
 
     def agree_soon() -> str:
         plan = plan_propose(proposer_id=ben_id, other_id=ana_id, times=[soon])
         return plan_accept(user_id=ana_id, public_id=plan.public_id, at=soon).public_id
 
     soon_id = run_outside_playwright(agree_soon)
+    expect(planned.get_by_role("link", name="Call with Ben Okafor")).to_be_visible()
+    expect(planned).to_contain_text(f"{reads(soon, SAO_PAULO)} for you")
+    assert ana.page.evaluate("window.__sameDocument === true")
+    both_sizes(ana.page, screenshot, "people-live-after")
+
+    # Its page: no Join yet, then Join by itself when the window opens.
     open_live(ana.page, f"/people/{ben_handle}/plans/{soon_id}/")
     join = ana.page.get_by_role("link", name="Join")
     expect(join).to_be_hidden()
