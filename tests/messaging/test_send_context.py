@@ -1,6 +1,6 @@
-"""Who may write to whom is decided twice: by ``access_correspondent`` (the ORM, for pages) and by
-``send_context`` (one SQL statement, for the hot path of sending). They must never disagree, so
-this walks every combination of blocks, calls, connections, follows and closed accounts."""
+"""Who may write to whom is read in SQL, by ``access_correspondent`` (for pages) and by
+``send_context`` (for the hot path of sending). This walks every combination of blocks, calls,
+connections, follows and closed accounts: both say what the rules say, and never disagree."""
 
 from __future__ import annotations
 
@@ -51,6 +51,16 @@ def _arrange(ana: User, ben: User, *, block: str, bond: str, follows: bool, acti
         User.objects.filter(pk=ben.pk).update(is_active=False)
 
 
+def _rule(*, block: str, bond: str, follows: bool, active: bool) -> str:
+    """Who may write, in words: people who talked or are connections, never across a block;
+    someone one only follows is told they can't write yet; anyone else does not exist."""
+    if block != "none" or not active:
+        return "no_such_person"
+    if bond != "none":
+        return "may write"
+    return "cannot_write" if follows else "no_such_person"
+
+
 def test_the_send_path_and_the_pages_agree_on_who_may_write_to_whom() -> None:
     ana = make_member("ana@example.com", name="Ana")
     ben = make_member("ben@example.com", name="Ben")
@@ -65,7 +75,8 @@ def test_the_send_path_and_the_pages_agree_on_who_may_write_to_whom() -> None:
                 page = _verdict(lambda: access_correspondent(viewer_id=ana.pk, handle=ben_handle))
                 context = send_context(sender_id=ana.pk, handle=ben_handle, client_key="k" * 8)
                 sending = context.refusal.code if context.refusal else "may write"
-                assert sending == page, (block, bond, follows, active)
+                rule = _rule(block=block, bond=bond, follows=follows, active=active)
+                assert sending == page == rule, (block, bond, follows, active)
                 assert (context.recipient_id == ben.pk) == (page == "may write")
                 seen.add(page)
                 raise _RolledBack

@@ -83,6 +83,7 @@ def test_every_app_message_type_is_served() -> None:
         "prompt.draw",
         "prompt.pass",
         "prompt.deeper",
+        "message.send",
     }
     assert set(registry.handlers) == set(registry.schemas.values())
 
