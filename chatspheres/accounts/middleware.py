@@ -19,6 +19,8 @@ class TimezoneMiddleware:
         zone = None
         user = request.user
         if user.is_authenticated:
+            # The sign-in backend read the profile with the member (one query):
+            # this is the object views get as ``request.user.profile``, no query more.
             profile = getattr(user, "profile", None)
             zone = profile.time_zone if profile is not None else None
         if zone:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.db.models import Exists, OuterRef, Q
 
@@ -102,6 +103,29 @@ def conversation_for_report(
     return between.order_by("-created", "-pk").first()
 
 
+def met_on_call(viewer_id: int, other: Any) -> Exists:
+    """Whether the viewer and ``other`` (an id, or an ``OuterRef`` to one) ever shared a call.
+
+    For a page's own query to annotate, so it knows whom to offer Block and
+    Report without asking again: with :func:`blocked_either_way`, the same
+    answer :func:`safety_targets_among` gives.
+    """
+    return Exists(
+        Conversation.objects.filter(
+            Q(user_a_id=viewer_id, user_b_id=other) | Q(user_a_id=other, user_b_id=viewer_id)
+        )
+    )
+
+
+def blocked_either_way(viewer_id: int, other: Any) -> Exists:
+    """Whether either of the viewer and ``other`` (an id, or an ``OuterRef``) blocked the other."""
+    return Exists(
+        Block.objects.filter(
+            Q(blocker_id=viewer_id, blocked_id=other) | Q(blocker_id=other, blocked_id=viewer_id)
+        )
+    )
+
+
 def safety_targets_among(*, viewer_id: int, user_ids: Iterable[int | None]) -> frozenset[int]:
     """Of the people a page names, those the viewer may block or report now (one query).
 
@@ -115,18 +139,8 @@ def safety_targets_among(*, viewer_id: int, user_ids: Iterable[int | None]) -> f
     rows = (
         Profile.objects.filter(user_id__in=wanted)
         .annotate(
-            met=Exists(
-                Conversation.objects.filter(
-                    Q(user_a_id=viewer_id, user_b_id=other)
-                    | Q(user_a_id=other, user_b_id=viewer_id)
-                )
-            ),
-            blocked=Exists(
-                Block.objects.filter(
-                    Q(blocker_id=viewer_id, blocked_id=other)
-                    | Q(blocker_id=other, blocked_id=viewer_id)
-                )
-            ),
+            met=met_on_call(viewer_id, other),
+            blocked=blocked_either_way(viewer_id, other),
         )
         .filter(met=True, blocked=False)
         .values_list("user_id", flat=True)

@@ -53,9 +53,21 @@ def safety_targets(
 
 @register.inclusion_tag("safety/_person_actions.html", takes_context=True)
 def person_safety(
-    context: dict[str, Any], user_id: int, handle: str, name: str, next: str = ""
+    context: dict[str, Any],
+    user_id: int,
+    handle: str,
+    name: str,
+    next: str = "",
+    shown: bool | None = None,
 ) -> dict[str, Any]:
-    """Block and Report for the one person a page is about, unless they are no one to block."""
-    request = context["request"]
-    shown = user_id in safety_targets_among(viewer_id=request.user.pk, user_ids=[user_id])
-    return {"shown": shown, "handle": handle, "name": name, "next": next}
+    """Block and Report for the one person a page is about, unless they are no one to block.
+
+    A page that already read whether the viewer may block and report them (they
+    met on a call, no block either way: ``safety.selectors.met_on_call`` and
+    ``blocked_either_way`` annotate it onto the page's own query) passes
+    ``shown=...`` and the tag asks nothing; without it, the tag asks (one query).
+    """
+    if shown is None:
+        request = context["request"]
+        shown = user_id in safety_targets_among(viewer_id=request.user.pk, user_ids=[user_id])
+    return {"shown": bool(shown), "handle": handle, "name": name, "next": next}
