@@ -33,7 +33,10 @@ def test_ana_writes_while_ben_is_away_and_sees_his_reply_live(
     live_server: Any,
     participant: Callable[[str], Participant],
     screenshot: Callable[[Page, str], None],
+    settings: Any,
 ) -> None:
+    settings.RATE_LIMITS = {**settings.RATE_LIMITS, "message": "1000/m"}
+
     def two_who_talked() -> tuple[str, str]:
         from tests.connections.helpers import talk
 
@@ -54,8 +57,13 @@ def test_ana_writes_while_ben_is_away_and_sees_his_reply_live(
     field = page.get_by_role("textbox", name="Write a message")
     expect(field).to_have_attribute("placeholder", "Reply whenever you're ready")
     field.fill("How did the concert go? https://example.org/setlist <b>no tags</b>")
+    posts: list[str] = []
+    page.on(
+        "request", lambda request: posts.append(request.url) if "/send/" in request.url else None
+    )
     page.get_by_role("button", name="Send message").click()
     expect(log.get_by_role("listitem")).to_have_count(1)
+    assert posts == [], "the open page sends over its socket, not with a new request"
     expect(log.get_by_role("link", name="https://example.org/setlist")).to_have_attribute(
         "rel", "nofollow noopener noreferrer"
     )
@@ -88,6 +96,38 @@ def test_ana_writes_while_ben_is_away_and_sees_his_reply_live(
     expect(log).to_contain_text("Wonderful! They played the long version.")
     expect(log.get_by_role("link", name="Report this message from Ben Okafor")).to_be_visible()
     assert_no_axe_violations(page, "thread, reply arrived live")
+
+    # Ben's network lets no socket through: his page sends over HTTP instead (same key),
+    # and Ana, whose socket is fine, sees it arrive live.
+    bpage.route_web_socket("**/ws/", lambda socket: socket.close())
+    bpage.reload()
+    bpage.get_by_role("textbox", name="Write a message").fill("Sent the slow way.")
+    with bpage.expect_response(lambda answer: answer.url.endswith("/send/")) as answer:
+        bpage.get_by_role("button", name="Send message").click()
+    assert answer.value.status == 201
+    expect(ben_log).to_contain_text("Sent the slow way.")
+    expect(log).to_contain_text("Sent the slow way.")
+
+    # Forty more from Ben while Ana is away; back on the thread she sees the newest forty
+    # and loads the older ones: every message once, the first one at the top.
+    def forty_more() -> None:
+        from chatspheres.accounts.models import User
+        from tests.messaging.helpers import send
+
+        sender = User.objects.get(email="ben-msg@example.com")
+        receiver = User.objects.get(email=ana_email)
+        for number in range(40):
+            send(sender, receiver, f"Track {number + 1} of the long version")
+
+    run_outside_playwright(forty_more)
+    page.reload()
+    expect(log.get_by_role("listitem")).to_have_count(40)
+    expect(log).not_to_contain_text("How did the concert go?")
+    older = page.get_by_role("link", name="Load older messages")
+    older.click()
+    expect(log.get_by_role("listitem")).to_have_count(43)
+    expect(log.get_by_role("listitem").first).to_contain_text("How did the concert go?")
+    expect(older).to_have_count(0)
 
     folder = os.environ.get("CHATSPHERES_SCREENSHOTS")
     screenshot(page, "messages-thread-1280x800")

@@ -41,6 +41,11 @@ def test_a_thread_page_costs_the_same_with_5_or_80_messages_and_cards(
         )
     client.get(url)  # read once: the next views mark nothing
     few = queries_for(client, url)
+    # The session, the member (with their profile and any restriction), the person
+    # (with whether the two may write, talked and are connected), the member's side
+    # with read receipts, the page of messages and the header's two counts: six;
+    # cards of our own pages add the spheres and, for people, who may see whom.
+    assert few <= 6 + 5
     for number in range(75):
         send(
             ana,
