@@ -179,6 +179,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
 
+# Sessions in the database, as Django keeps them; the read every request makes
+# is compiled to SQL once per process (chatspheres/common/sessions.py).
+SESSION_ENGINE = "chatspheres.common.sessions"
+
 # Django's and allauth's backends, each refusing suspended and banned members
 # (chatspheres/moderation/backends.py), so a decision ends their sessions.
 AUTHENTICATION_BACKENDS = [
@@ -265,6 +269,26 @@ TASK_WORKERS = env_int("TASK_WORKERS", 1, minimum=1, maximum=32)
 # The task worker's niceness (0-19): the higher, the more it leaves the CPU
 # to the pages when both want it.
 TASK_WORKER_NICE = env_int("TASK_WORKER_NICE", 10, minimum=0, maximum=19)
+# The task worker's batches, upkeep and keeping times (chatspheres/taskworker.py,
+# docs/operator-guide.md "The task worker"):
+# - ready tasks claimed in one transaction (1 works one task at a time, as
+#   db_worker does; tasks not started within 10 s go back to the queue);
+TASK_WORKER_CLAIM = env_int("TASK_WORKER_CLAIM", 20, minimum=1, maximum=1000)
+# - how often each worker process puts back lost work and prunes records;
+TASK_UPKEEP_SECONDS = env_seconds("TASK_UPKEEP_SECONDS", 300)
+# - an email claimed for sending this long ago, or a task running this long,
+#   was left by a worker that was killed or crashed: the email is sent again
+#   (that attempt counted), the task recorded as failed. Far above the
+#   longest SMTP conversation (EMAIL_TIMEOUT per exchange);
+TASK_STALE_SECONDS = env_seconds("TASK_STALE_SECONDS", 600)
+# - finished task rows are deleted this many days after they finished
+#   (failed ones kept longer, to look into);
+TASK_RESULTS_KEEP_DAYS = env_int("TASK_RESULTS_KEEP_DAYS", 7, minimum=1)
+TASK_FAILED_RESULTS_KEEP_DAYS = env_int("TASK_FAILED_RESULTS_KEEP_DAYS", 30, minimum=1)
+# - sent and given-up emails (their words, address and idempotency key) are
+#   deleted this many days after their last change: a key asked for again
+#   after that would send again, and every retry comes within hours.
+EMAIL_RECORDS_KEEP_DAYS = env_int("EMAIL_RECORDS_KEEP_DAYS", 30, minimum=1)
 # New-message emails are batched: at most one per member per window, sent
 # the delay after the first unread message (or when the window allows), and
 # not at all if the messages were read in the meantime.

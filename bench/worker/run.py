@@ -26,12 +26,16 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import json
 import logging
 import multiprocessing
 import os
 import signal
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from bench.common import (
     free_port,
@@ -309,18 +313,36 @@ def measure(
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.worker", description=__doc__)
     parser.add_argument("--quick", action="store_true", help="fewer emails and requests")
+    parser.add_argument(
+        "--processes",
+        default=",".join(str(count) for count in PROCESSES),
+        help="task worker process counts to measure, comma-separated (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--postgres",
+        metavar="URL",
+        help="measure on PostgreSQL instead: a scratch database at this URL"
+        " (postgres://user@host:port/name), created and dropped by the run;"
+        " figures go to bench/results/worker-postgresql.json",
+    )
     args = parser.parse_args(argv)
     emails = QUICK_EMAILS if args.quick else EMAILS
     requests = QUICK_REQUESTS if args.quick else REQUESTS
     rounds = QUICK_ROUNDS if args.quick else ROUNDS
+    counts = [int(count) for count in args.processes.split(",")]
     started = time.perf_counter()
     load_before = [round(value, 2) for value in os.getloadavg()]
     # Read before Django's settings are (scratch() chooses their var folder).
     sink = CountingSink(nice=int(os.environ.get("TASK_WORKER_NICE") or DEFAULT_NICE))
+    database = "sqlite"
     try:
-        with scratch() as area:
+        with scratch_database(args.postgres), scratch() as area:
+            from django.conf import settings
+
             from chatspheres.spheres.services import sphere_upsert
 
+            database = settings.DATABASES["default"]["ENGINE"].rsplit(".", 1)[-1]
+            default_processes = settings.TASK_WORKERS
             for number in range(1, 6):
                 sphere_upsert(
                     slug=f"sphere-{number}",
@@ -330,47 +352,89 @@ def main(argv: list[str] | None = None) -> int:
                 )
             configurations = [
                 measure(area, sink, processes, emails=emails, requests=requests, rounds=rounds)
-                for processes in PROCESSES
+                for processes in counts
             ]
     finally:
         sink.stop()
-    default = configurations[0]
+    by_count = {row["processes"]: row for row in configurations}
+    default = by_count.get(default_processes, configurations[0])
     rate, page = default["rate_per_s"], default["page"]
+    what = f"the default {default['processes']} worker process(es)"
     targets = [
         {
-            "name": "email tasks sent into the SMTP server, sustained, by the default single"
-            " worker process (median of the rounds)",
+            "name": f"email tasks sent into the SMTP server, sustained, by {what}"
+            " (median of the rounds)",
             "target": f"≥ {TARGET_RATE:g} per second",
             "value": f"{rate:.0f} per second",
             "passed": rate >= TARGET_RATE,
         },
         {
-            "name": f"{PAGE} p50 while that worker sends, against idle (same run)",
+            "name": f"{PAGE} p50 while {what} send, against idle (same run)",
             "target": f"at most {TARGET_PAGE_RATIO:.2f}\N{MULTIPLICATION SIGN}",
             "value": f"{page['busy_p50_ms']:.2f} ms / {page['idle_p50_ms']:.2f} ms"
             f" = {page['busy_over_idle']:.3f}\N{MULTIPLICATION SIGN}",
             "passed": page["busy_over_idle"] <= TARGET_PAGE_RATIO,
         },
     ]
-    for other in configurations[1:]:
+    for other in configurations:
         print(
-            f"{other['processes']} processes: {other['rate_per_s']:.0f} per second, page p50"
+            f"{other['processes']} process(es): {other['rate_per_s']:.0f} per second, page p50"
             f" {other['page']['busy_over_idle']:.3f}\N{MULTIPLICATION SIGN} idle"
         )
     for target in targets:
         verdict = "pass" if target["passed"] else "FAIL"
         print(f"[{verdict}] {target['name']}: {target['value']} (target {target['target']})")
-    write_result(
-        "worker",
-        {
-            "quick": args.quick,
-            # Other work on this shared machine takes CPU from the niced worker.
-            "load_average_before": load_before,
-            "load_average_after": [round(value, 2) for value in os.getloadavg()],
-            "emails_per_round": emails,
-            "configurations": configurations,
-            "targets": targets,
-            "wall_s": round(time.perf_counter() - started, 1),
+    figures = {
+        "quick": args.quick,
+        "database": database,
+        "worker": {
+            "default_processes": default_processes,
+            "claim": int(os.environ.get("TASK_WORKER_CLAIM") or 0) or "default",
+            "nice": int(os.environ.get("TASK_WORKER_NICE") or DEFAULT_NICE),
         },
-    )
+        # Other work on this shared machine takes CPU from the worker.
+        "load_average_before": load_before,
+        "load_average_after": [round(value, 2) for value in os.getloadavg()],
+        "emails_per_round": emails,
+        "configurations": configurations,
+        "targets": targets,
+        "wall_s": round(time.perf_counter() - started, 1),
+    }
+    if args.postgres:
+        # A result of its own, beside the default's (SQLite) worker.json.
+        path = write_result("worker", figures)
+        document = json.loads(path.read_text())
+        document["benchmark"] = "worker-postgresql"
+        path.unlink()
+        path.with_name("worker-postgresql.json").write_text(json.dumps(document, indent=2) + "\n")
+    else:
+        write_result("worker", figures)
     return 0
+
+
+@contextmanager
+def scratch_database(url: str | None) -> Iterator[None]:
+    """With a URL: a new PostgreSQL database there, as DATABASE_URL, dropped afterwards."""
+    if not url:
+        yield
+        return
+    import psycopg
+
+    parts = urlsplit(url)
+    name = parts.path.lstrip("/")
+    if not name.replace("_", "").isalnum():
+        raise SystemExit(f"--postgres: {name!r} is not a plain database name")
+    maintenance = urlunsplit(parts._replace(path="/postgres"))
+    with psycopg.connect(maintenance, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}"')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    os.environ["DATABASE_URL"] = url
+    try:
+        yield
+    finally:
+        os.environ.pop("DATABASE_URL", None)
+        from django.db import connections
+
+        connections.close_all()
+        with psycopg.connect(maintenance, autocommit=True) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -49,7 +49,8 @@ import smtplib
 import threading
 import time
 from collections.abc import Mapping
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from email.utils import formataddr, make_msgid, parseaddr
 from typing import Any
 from urllib.parse import urlsplit
@@ -57,8 +58,8 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.core.mail.backends.base import BaseEmailBackend
-from django.db import IntegrityError, transaction
-from django.db.models import F
+from django.db import IntegrityError, OperationalError, connection, transaction
+from django.db.models import Q, QuerySet
 from django.template import Context
 from django.template.loader import get_template, render_to_string
 from django.urls import reverse
@@ -231,38 +232,72 @@ def email_deliver_once(*, email_id: int) -> str:
     "sent", "retrying" (enqueued again for later), "failed" (given up, logged
     once), or "skipped" (already claimed, sent or given up).
     """
-    claimed = OutgoingEmail.objects.filter(pk=email_id, state=OutgoingEmail.State.PENDING).update(
-        state=OutgoingEmail.State.SENDING, attempts=F("attempts") + 1, updated=timezone.now()
-    )
-    if not claimed:
+    row = _claim(email_id)
+    if row is None:
         return "skipped"
-    row = OutgoingEmail.objects.get(pk=email_id)
     try:
         _deliver(row)
     except Exception as error:  # any failure of the mail server or the network
         return _after_failure(row, error)
-    OutgoingEmail.objects.filter(pk=email_id, state=OutgoingEmail.State.SENDING).update(
-        state=OutgoingEmail.State.SENT,
-        sent_at=timezone.now(),
-        last_error="",
-        updated=timezone.now(),
-    )
+    _mark_sent(email_id)
     return "sent"
 
 
+# Pauses between tries at recording a sent email while SQLite stays locked.
+SENT_RETRY_PAUSES: tuple[float, ...] = (0.1, 0.5, 1, 2, 5, 10)
+
+
+def _mark_sent(email_id: int) -> None:
+    # The mail server has the email now: a failure here would leave the row
+    # "sending", and the sweep would send it again. A database locked past
+    # its busy timeout (a long write elsewhere) is waited out.
+    for pause in (*SENT_RETRY_PAUSES, None):
+        now = timezone.now()
+        try:
+            OutgoingEmail.objects.filter(pk=email_id, state=OutgoingEmail.State.SENDING).update(
+                state=OutgoingEmail.State.SENT, sent_at=now, last_error="", updated=now
+            )
+            return
+        except OperationalError as error:
+            if pause is None or "locked" not in str(error).lower():
+                raise
+            logger.warning("email %s sent; the database is locked, recording it again", email_id)
+            time.sleep(pause)
+
+
+def _claim(email_id: int) -> OutgoingEmail | None:
+    """Move the row from pending to sending and read it, in one statement; None if not pending.
+
+    One conditional UPDATE … RETURNING (SQLite 3.35+, PostgreSQL) instead of
+    an update and a read (bench/worker/profile.py counts a send's statements).
+    """
+    table = connection.ops.quote_name(OutgoingEmail._meta.db_table)
+    columns = ", ".join(
+        connection.ops.quote_name(str(field.column))
+        for field in OutgoingEmail._meta.concrete_fields
+    )
+    claimed = list(
+        OutgoingEmail.objects.raw(
+            f"UPDATE {table} SET state = %s, attempts = attempts + 1, updated = %s"  # noqa: S608
+            f" WHERE id = %s AND state = %s RETURNING {columns}",
+            [
+                OutgoingEmail.State.SENDING,
+                connection.ops.adapt_datetimefield_value(timezone.now()),
+                email_id,
+                OutgoingEmail.State.PENDING,
+            ],
+        )
+    )
+    return claimed[0] if claimed else None
+
+
+@transaction.atomic
 def _after_failure(row: OutgoingEmail, error: Exception) -> str:
+    # One transaction: the row goes back to pending with its next task, or
+    # neither does (a worker killed in between leaves it to the sweep).
     words = f"{type(error).__name__}: {error}"[:500]
     if row.attempts >= MAX_ATTEMPTS:
-        OutgoingEmail.objects.filter(pk=row.pk).update(
-            state=OutgoingEmail.State.FAILED, last_error=words, updated=timezone.now()
-        )
-        logger.error(
-            "email %s (%s) not sent after %d attempts, given up: %s",
-            row.pk,
-            row.kind or "account",
-            row.attempts,
-            words,
-        )
+        _give_up(row, words)
         return "failed"
     OutgoingEmail.objects.filter(pk=row.pk).update(
         state=OutgoingEmail.State.PENDING, last_error=words, updated=timezone.now()
@@ -278,6 +313,19 @@ def _after_failure(row: OutgoingEmail, error: Exception) -> str:
     )
     _enqueue_delivery(row.pk, delay=delay)
     return "retrying"
+
+
+def _give_up(row: OutgoingEmail, words: str) -> None:
+    OutgoingEmail.objects.filter(pk=row.pk).update(
+        state=OutgoingEmail.State.FAILED, last_error=words, updated=timezone.now()
+    )
+    logger.error(
+        "email %s (%s) not sent after %d attempts, given up: %s",
+        row.pk,
+        row.kind or "account",
+        row.attempts,
+        words,
+    )
 
 
 class _Connections(threading.local):
@@ -346,3 +394,115 @@ def _deliver(row: OutgoingEmail) -> None:
             raise
         _connections.used_at = time.monotonic()
         return
+
+
+@dataclass(frozen=True, slots=True)
+class Swept:
+    """What one sweep did: emails put back to send again, given up, and given a missing task."""
+
+    retried: int = 0
+    given_up: int = 0
+    orphans: int = 0
+
+
+# Rows looked at per statement by the sweep and the pruning: each short
+# transaction leaves SQLite's write lock to the site between them.
+SWEEP_CHUNK = 500
+
+
+def email_sweep(*, now: datetime | None = None) -> Swept:
+    """Put back the emails a lost worker left behind (``settings.TASK_STALE_SECONDS``).
+
+    - A row ``sending`` for longer than the stale limit was claimed by a
+      worker that died before it could mark the outcome: it goes back to
+      ``pending`` with a new task, that attempt counted, or is given up (and
+      logged once) if it was the last. Its email may already have reached
+      the mail server: see docs/operator-guide.md, "Emails a worker left
+      behind", for why sending it again is the right side to err on.
+    - A row ``pending`` unchanged for longer than the stale limit with no
+      live task (ready, or running since less than the stale limit) gets one.
+
+    Each row changes in a transaction of its own with its task, under a
+    conditional update, so two sweeps at once put an email back once.
+    """
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=settings.TASK_STALE_SECONDS)
+    retried = given_up = orphans = 0
+    stale = OutgoingEmail.objects.filter(state=OutgoingEmail.State.SENDING, updated__lt=cutoff)
+    for row in stale.only("id", "kind", "attempts").order_by("id")[:SWEEP_CHUNK]:
+        with transaction.atomic():
+            words = f"the worker was lost while sending (attempt {row.attempts})"
+            last = row.attempts >= MAX_ATTEMPTS
+            if not stale.filter(pk=row.pk).update(
+                state=OutgoingEmail.State.FAILED if last else OutgoingEmail.State.PENDING,
+                last_error=words,
+                updated=now,
+            ):
+                continue  # sent, or put back by another sweep, since it was read
+            if last:
+                _give_up(row, words)
+                given_up += 1
+            else:
+                logger.warning("email %s: %s; sending it again", row.pk, words)
+                _enqueue_delivery(row.pk)
+                retried += 1
+    waiting = OutgoingEmail.objects.filter(state=OutgoingEmail.State.PENDING, updated__lt=cutoff)
+    candidates = list(waiting.order_by("id").values_list("id", flat=True)[:SWEEP_CHUNK])
+    tasked = _emails_with_live_tasks(candidates, cutoff=cutoff)
+    for email_id in candidates:
+        if email_id in tasked:
+            continue
+        with transaction.atomic():
+            if waiting.filter(pk=email_id).update(updated=now):
+                logger.warning("email %s was waiting without a task; queued it again", email_id)
+                _enqueue_delivery(email_id)
+                orphans += 1
+    return Swept(retried=retried, given_up=given_up, orphans=orphans)
+
+
+def _emails_with_live_tasks(email_ids: list[int], *, cutoff: datetime) -> set[int]:
+    """Which of these emails have a delivery task in the database queue still to run or running."""
+    from django_tasks.base import TaskResultStatus
+    from django_tasks_db.models import DBTaskResult
+
+    from chatspheres.notifications.tasks import email_deliver
+
+    if not email_ids:
+        return set()
+    live = DBTaskResult.objects.filter(task_path=email_deliver.module_path).filter(
+        Q(status=TaskResultStatus.READY)
+        | Q(status=TaskResultStatus.RUNNING, started_at__gte=cutoff)
+    )
+    found: set[int] = set()
+    for args_kwargs in live.filter(args_kwargs__args__0__in=email_ids).values_list(
+        "args_kwargs", flat=True
+    ):
+        args = args_kwargs.get("args") or [args_kwargs.get("kwargs", {}).get("email_id")]
+        found.add(int(args[0]))
+    return found
+
+
+def email_records_prune(*, now: datetime | None = None) -> int:
+    """Delete sent and given-up emails after ``settings.EMAIL_RECORDS_KEEP_DAYS``; how many.
+
+    A row is the record that its key was sent: once it is gone, the same key
+    would send again. Every way a key comes back (a retried task, a swept
+    claim, a duplicated reminder) does so within hours, and the limit is in
+    days (docs/operator-guide.md, "Pruning").
+    """
+    cutoff = (now or timezone.now()) - timedelta(days=settings.EMAIL_RECORDS_KEEP_DAYS)
+    finished = OutgoingEmail.objects.filter(
+        state__in=(OutgoingEmail.State.SENT, OutgoingEmail.State.FAILED), updated__lt=cutoff
+    )
+    return delete_in_chunks(finished)
+
+
+def delete_in_chunks(rows: QuerySet[Any]) -> int:
+    """Delete these rows ``SWEEP_CHUNK`` per transaction; how many went."""
+    deleted = 0
+    while True:
+        chunk = list(rows.order_by("pk").values_list("pk", flat=True)[:SWEEP_CHUNK])
+        if not chunk:
+            return deleted
+        count, _ = rows.model.objects.filter(pk__in=chunk).delete()
+        deleted += count
