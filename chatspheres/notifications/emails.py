@@ -37,8 +37,13 @@ What happens:
 - The task claims the row (``pending`` to ``sending``, one conditional
   update): a duplicate or retried task finds it claimed and does nothing.
   A failed send puts the row back to ``pending`` and enqueues the task again
-  after ``RETRY_DELAYS`` (attempts counted on the row); after the last
-  attempt the row is ``failed`` and one error is logged.
+  after ``RETRY_DELAYS`` (attempts counted on the row), in one transaction;
+  after the last attempt the row is ``failed`` and one error is logged.
+- ``email_sweep`` (the worker's upkeep, ``manage.py email_sweep``) puts back
+  what a lost worker left: a claim older than ``TASK_STALE_SECONDS`` is sent
+  again (at least once, for a worker lost between the mail server's
+  acceptance and the mark), a pending row without a live task gets one.
+  ``email_records_prune`` deletes old sent and given-up rows.
 """
 
 from __future__ import annotations
@@ -417,8 +422,8 @@ def email_sweep(*, now: datetime | None = None) -> Swept:
       worker that died before it could mark the outcome: it goes back to
       ``pending`` with a new task, that attempt counted, or is given up (and
       logged once) if it was the last. Its email may already have reached
-      the mail server: see docs/operator-guide.md, "Emails a worker left
-      behind", for why sending it again is the right side to err on.
+      the mail server: docs/operator-guide.md ("Emails a worker left behind:
+      why they are sent again") says why that is the right side to err on.
     - A row ``pending`` unchanged for longer than the stale limit with no
       live task (ready, or running since less than the stale limit) gets one.
 
@@ -488,7 +493,7 @@ def email_records_prune(*, now: datetime | None = None) -> int:
     A row is the record that its key was sent: once it is gone, the same key
     would send again. Every way a key comes back (a retried task, a swept
     claim, a duplicated reminder) does so within hours, and the limit is in
-    days (docs/operator-guide.md, "Pruning").
+    days (docs/operator-guide.md, "Pruning and the idempotency key").
     """
     cutoff = (now or timezone.now()) - timedelta(days=settings.EMAIL_RECORDS_KEEP_DAYS)
     finished = OutgoingEmail.objects.filter(

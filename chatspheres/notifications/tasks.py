@@ -1,4 +1,4 @@
-"""The notifications app's background tasks, run by the worker (``manage.py db_worker``)."""
+"""The notifications app's background tasks, run by the task worker (chatspheres/taskworker.py)."""
 
 from __future__ import annotations
 
