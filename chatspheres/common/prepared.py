@@ -7,7 +7,7 @@ the header's counts) the ORM still writes the SQL, from the same querysets
 and selectors as everywhere else, so the meaning cannot drift; it just
 writes it once per database, and each request runs it with its own values.
 
-Only ints and datetimes vary between runs. To find where they go among the
+Only ints, strings and datetimes vary between runs. To find where they go among the
 query's parameters, the query is compiled twice with two different sets of
 values: a parameter that differs between the two must be one of the
 variables, and every other parameter must come out the same. A query that
@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 
 # Values no real id or moment takes, so a parameter equal to one is the variable.
 _SAMPLE_INTS = (1_999_999_973, 1_999_999_943)
+_SAMPLE_STRINGS = ("preparedsamplea", "preparedsampleb")
 _SAMPLE_MOMENTS = (
     datetime(2001, 2, 3, 4, 5, 6, 789012, tzinfo=UTC),
     datetime(2002, 3, 4, 5, 6, 7, 890123, tzinfo=UTC),
@@ -47,7 +48,7 @@ class _Compiled:
 class PreparedQuery:
     """A ``.values()`` queryset, built by ``build(**variables)``, compiled once per database.
 
-    ``variables`` names each variable and its kind (``int`` or ``datetime``).
+    ``variables`` names each variable and its kind (``int``, ``str`` or ``datetime``).
     ``rows(**values)`` runs it and returns each row as a dict, as ``.values()`` would.
     """
 
@@ -55,26 +56,30 @@ class PreparedQuery:
         self, build: Callable[..., QuerySet[Any, Any]], *, variables: Mapping[str, type]
     ) -> None:
         for kind in variables.values():
-            if kind not in (int, datetime):
-                raise TypeError(f"Only int and datetime variables are supported, not {kind!r}.")
+            if kind not in (int, str, datetime):
+                raise TypeError(f"Variables are ints, strings or datetimes, not {kind!r}.")
         self._build = build
         self._variables = dict(variables)
         self._compiled: dict[tuple[str, str], _Compiled] = {}
 
     def _samples(self, which: int) -> dict[str, Any]:
         # Each variable gets its own value, so two variables never share a slot by accident.
-        return {
-            name: (
-                _SAMPLE_INTS[which] + 2 * index
-                if kind is int
-                else _SAMPLE_MOMENTS[which] + timedelta(seconds=index)
-            )
-            for index, (name, kind) in enumerate(self._variables.items())
-        }
+        samples: dict[str, Any] = {}
+        for index, (name, kind) in enumerate(self._variables.items()):
+            if kind is int:
+                samples[name] = _SAMPLE_INTS[which] + 2 * index
+            elif kind is str:
+                samples[name] = f"{_SAMPLE_STRINGS[which]}{index}"
+            else:
+                samples[name] = _SAMPLE_MOMENTS[which] + timedelta(seconds=index)
+        return samples
 
     def _adapt(self, connection: Any, name: str, value: Any) -> Any:
-        if self._variables[name] is int:
+        kind = self._variables[name]
+        if kind is int:
             return int(value)
+        if kind is str:
+            return str(value)
         return connection.ops.adapt_datetimefield_value(value)
 
     def _compile(self, alias: str) -> _Compiled:

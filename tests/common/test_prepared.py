@@ -73,9 +73,9 @@ def test_a_query_whose_sql_changes_with_its_values_is_refused() -> None:
         PreparedQuery(some, variables={"user_id": int}).rows(user_id=1)
 
 
-def test_only_named_ints_and_datetimes_are_variables() -> None:
+def test_only_named_ints_strings_and_datetimes_are_variables() -> None:
     with pytest.raises(TypeError):
-        PreparedQuery(joined_after, variables={"user_id": str})
+        PreparedQuery(joined_after, variables={"user_id": float})
     prepared = PreparedQuery(joined_after, variables={"user_id": int, "since": datetime})
     with pytest.raises(TypeError):
         prepared.rows(user_id=1)
