@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from django.db import connection
-from django.db.models import OuterRef, Q, Subquery, Sum
+from django.db import DEFAULT_DB_ALIAS
+from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import escape
@@ -19,10 +20,11 @@ from django.utils.safestring import SafeString, mark_safe
 
 from chatspheres.accounts.models import Profile
 from chatspheres.common.errors import CANNOT_WRITE, NO_SUCH_MESSAGE, NO_SUCH_PERSON, NotFound
+from chatspheres.common.prepared import PreparedQuery
 from chatspheres.connections.models import Bond, Follow
 from chatspheres.messaging.links import cards_for, message_html, own_pages_in
 from chatspheres.messaging.models import Message, MessagingSettings, ThreadMember
-from chatspheres.safety.selectors import is_blocked_between
+from chatspheres.safety.selectors import blocked_either_way, is_blocked_between, met_on_call
 
 # Messages on a thread page, and in each "Load older messages".
 PAGE_SIZE = 40
@@ -39,31 +41,27 @@ def may_write(*, sender_id: int, recipient_id: int) -> bool:
     ).exists()
 
 
-# Who may write to whom, as SQL: pages and sends run it on every request, and
-# the ORM's building of these correlated subqueries cost more than the rest of
-# a send. ``p`` is the other person's profile; %(viewer)s the member asking.
-# tests/messaging/test_send_context.py walks every combination of blocks,
-# calls, connections, follows and closed accounts against the rules.
-_BLOCKED = """EXISTS (SELECT 1 FROM safety_block b
-  WHERE (b.blocker_id = %(viewer)s AND b.blocked_id = p.user_id)
-     OR (b.blocker_id = p.user_id AND b.blocked_id = %(viewer)s))"""
-_TALKED = """EXISTS (SELECT 1 FROM calls_conversation c
-  WHERE (c.user_a_id = %(viewer)s AND c.user_b_id = p.user_id)
-     OR (c.user_a_id = p.user_id AND c.user_b_id = %(viewer)s))"""
-_MET = """EXISTS (SELECT 1 FROM connections_bond d
-  WHERE d.user_id = %(viewer)s AND d.other_id = p.user_id
-    AND (d.conversations > 0 OR d.connected_at IS NOT NULL))"""
-_CONNECTED = """EXISTS (SELECT 1 FROM connections_bond d
-  WHERE d.user_id = %(viewer)s AND d.other_id = p.user_id AND d.connected_at IS NOT NULL)"""
-_ACTIVE_HANDLE = """p.handle = %(handle)s
-  AND p.user_id IN (SELECT u.id FROM accounts_user u WHERE u.is_active)"""
+def _correspondents(*, viewer: int, handle: str) -> QuerySet[Any, Any]:
+    """The profile behind a handle, with what decides whether the viewer may write to them."""
+    other = OuterRef("user_id")
+    bond = Bond.objects.filter(user_id=viewer, other_id=other)
+    return Profile.objects.filter(handle=handle, user__is_active=True).annotate(
+        blocked=blocked_either_way(viewer, other),
+        met=Exists(bond.filter(Q(conversations__gt=0) | Q(connected_at__isnull=False))),
+        talked=met_on_call(viewer, other),
+        connected=Exists(bond.filter(connected_at__isnull=False)),
+    )
 
-# Built from this module's constants only; every value goes as a parameter.
-_CORRESPONDENT_SQL = f"""
-SELECT p.*, {_BLOCKED} AS blocked, {_MET} AS met, {_TALKED} AS talked,
-  {_CONNECTED} AS connected
-FROM accounts_profile p WHERE {_ACTIVE_HANDLE}
-"""  # noqa: S608
+
+_PROFILE_FIELDS = tuple(field.attname for field in Profile._meta.concrete_fields)
+# Pages and sends ask this on every request: compiled to SQL once per process
+# (building these subqueries costs the ORM more than the rest of a send).
+_CORRESPONDENT = PreparedQuery(
+    lambda viewer, handle: _correspondents(viewer=viewer, handle=handle).values(
+        *_PROFILE_FIELDS, "blocked", "met", "talked", "connected"
+    ),
+    variables={"viewer": int, "handle": str},
+)
 
 
 def _refusal(*, viewer_id: int, other_id: int | None, blocked: bool, met: bool) -> NotFound | None:
@@ -87,21 +85,19 @@ def access_correspondent(*, viewer_id: int, handle: str) -> Profile:
     offered) and ``connected`` (they are connections: "Plan a call" is), so the
     page need not ask again. One query.
     """
-    rows = list(
-        Profile.objects.raw(_CORRESPONDENT_SQL, {"viewer": viewer_id, "handle": handle.lower()})
-    )
-    profile = rows[0] if rows else None
+    rows = _CORRESPONDENT.rows(viewer=viewer_id, handle=handle.lower())
+    row = rows[0] if rows else {}
     refusal = _refusal(
         viewer_id=viewer_id,
-        other_id=profile.user_id if profile is not None else None,
-        blocked=bool(getattr(profile, "blocked", False)),
-        met=bool(getattr(profile, "met", False)),
+        other_id=row.get("user_id"),
+        blocked=bool(row.get("blocked")),
+        met=bool(row.get("met")),
     )
     if refusal is not None:
         raise refusal
-    assert profile is not None
-    profile.talked = bool(profile.talked)  # type: ignore[attr-defined]
-    profile.connected = bool(profile.connected)  # type: ignore[attr-defined]
+    profile = Profile.from_db(DEFAULT_DB_ALIAS, _PROFILE_FIELDS, [row[f] for f in _PROFILE_FIELDS])
+    profile.talked = bool(row["talked"])  # type: ignore[attr-defined]
+    profile.connected = bool(row["connected"])  # type: ignore[attr-defined]
     return profile
 
 
@@ -120,48 +116,60 @@ class SendContext:
     thread_id: int | None
 
 
-_SEND_CONTEXT_SQL = f"""
-SELECT p.user_id, p.handle, {_BLOCKED}, {_MET},
-  (SELECT m.id FROM messaging_message m
-   WHERE m.sender_id = %(viewer)s AND m.client_key = %(key)s),
-  (SELECT t.thread_id FROM messaging_threadmember t
-   WHERE t.user_id = %(viewer)s AND t.other_id = p.user_id),
-  s.display_name, s.handle
-FROM accounts_profile s
-LEFT JOIN accounts_profile p ON {_ACTIVE_HANDLE}
-WHERE s.user_id = %(viewer)s
-"""  # noqa: S608
+def _send_context(*, viewer: int, handle: str, key: str) -> QuerySet[Any, Any]:
+    sender = Profile.objects.filter(user_id=viewer)
+    return _correspondents(viewer=viewer, handle=handle).values(
+        "user_id",
+        "handle",
+        "blocked",
+        "met",
+        already_sent_id=Subquery(
+            Message.objects.filter(sender_id=viewer, client_key=key).values("id")[:1]
+        ),
+        thread_id=Subquery(
+            ThreadMember.objects.filter(user_id=viewer, other_id=OuterRef("user_id")).values(
+                "thread_id"
+            )[:1]
+        ),
+        sender_name=Subquery(sender.values("display_name")[:1]),
+        sender_handle=Subquery(sender.values("handle")[:1]),
+    )
+
+
+_SEND_CONTEXT = PreparedQuery(_send_context, variables={"viewer": int, "handle": str, "key": str})
 
 
 def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext:
     """Whom a send goes to and whether it may, the key's earlier message, the sender's name,
-    and the pair's thread: one statement."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            _SEND_CONTEXT_SQL, {"viewer": sender_id, "handle": handle.lower(), "key": client_key}
-        )
-        row = cursor.fetchone()
-    if row is None:  # the sender has no profile (an account being deleted)
-        return SendContext(None, "", NotFound(code=NO_SUCH_PERSON), None, "", "", None)
-    recipient_id, recipient_handle, blocked, met, already_sent_id, thread_id, name, own = row
-    if recipient_id is None:
+    and the pair's thread: one query (two for a handle nobody has)."""
+    rows = _SEND_CONTEXT.rows(viewer=sender_id, handle=handle.lower(), key=client_key)
+    if not rows:
         # A handle nobody has (now): a retry of a message already stored still finds it.
-        already_sent_id = (
-            Message.objects.filter(sender_id=sender_id, client_key=client_key)
-            .values_list("id", flat=True)
-            .first()
+        earlier = Message.objects.filter(sender_id=sender_id, client_key=client_key)
+        return SendContext(
+            recipient_id=None,
+            recipient_handle="",
+            refusal=NotFound(code=NO_SUCH_PERSON),
+            already_sent_id=earlier.values_list("id", flat=True).first(),
+            sender_name="",
+            sender_handle="",
+            thread_id=None,
         )
+    row = rows[0]
     refusal = _refusal(
-        viewer_id=sender_id, other_id=recipient_id, blocked=bool(blocked), met=bool(met)
+        viewer_id=sender_id,
+        other_id=row["user_id"],
+        blocked=bool(row["blocked"]),
+        met=bool(row["met"]),
     )
     return SendContext(
-        recipient_id=recipient_id if refusal is None else None,
-        recipient_handle=recipient_handle or "",
+        recipient_id=row["user_id"] if refusal is None else None,
+        recipient_handle=row["handle"],
         refusal=refusal,
-        already_sent_id=already_sent_id,
-        sender_name=name or "",
-        sender_handle=own or "",
-        thread_id=thread_id,
+        already_sent_id=row["already_sent_id"],
+        sender_name=row["sender_name"] or "",
+        sender_handle=row["sender_handle"] or "",
+        thread_id=row["thread_id"],
     )
 
 
@@ -176,18 +184,22 @@ def unread_total(*, user_id: int) -> int:
     return int(total["n"] or 0)
 
 
+_UNREAD_OF_TWO = PreparedQuery(
+    lambda a, b: (
+        ThreadMember.objects.filter(user_id__in=[a, b], unread__gt=0)
+        .values("user_id")
+        .annotate(n=Sum("unread"))
+        .order_by()
+    ),
+    variables={"a": int, "b": int},
+)
+
+
 def unread_totals(*, user_ids: tuple[int, int]) -> dict[int, int]:
-    """``unread_total`` for both people of a send, in one statement."""
+    """``unread_total`` for both people of a send, in one query (compiled once: every send asks)."""
     totals = dict.fromkeys(user_ids, 0)
-    # SQL rather than the ORM's aggregate: every send runs it (see send_context).
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT user_id, SUM(unread) FROM messaging_threadmember"
-            " WHERE unread > 0 AND user_id IN (%s, %s) GROUP BY user_id",
-            list(user_ids),
-        )
-        for user_id, n in cursor.fetchall():
-            totals[user_id] = int(n or 0)
+    for row in _UNREAD_OF_TWO.rows(a=user_ids[0], b=user_ids[1]):
+        totals[row["user_id"]] = int(row["n"] or 0)
     return totals
 
 
@@ -289,32 +301,41 @@ def thread_messages(
     return page, (page[0].pk if more and page else None)
 
 
-# The viewer's side of the thread with what read receipts need, in one statement
-# (the ORM's version of its two EXISTS and a subquery cost more than the page's rest).
-_SIDE_SQL = """
-SELECT t.*,
-  EXISTS (SELECT 1 FROM messaging_messagingsettings r
-          WHERE r.user_id = %(viewer)s AND r.read_receipts) AS receipts_mine,
-  EXISTS (SELECT 1 FROM messaging_messagingsettings r
-          WHERE r.user_id = %(other)s AND r.read_receipts) AS receipts_theirs,
-  (SELECT o.read_upto FROM messaging_threadmember o
-   WHERE o.thread_id = t.thread_id AND o.user_id = %(other)s) AS other_read_upto
-FROM messaging_threadmember t
-WHERE t.user_id = %(viewer)s AND t.other_id = %(other)s
-"""
+_SIDE_FIELDS = tuple(field.attname for field in ThreadMember._meta.concrete_fields)
+
+
+def _side(*, viewer: int, other: int) -> QuerySet[Any, Any]:
+    receipts = MessagingSettings.objects.filter(read_receipts=True)
+    return ThreadMember.objects.filter(user_id=viewer, other_id=other).values(
+        *_SIDE_FIELDS,
+        receipts_mine=Exists(receipts.filter(user_id=viewer)),
+        receipts_theirs=Exists(receipts.filter(user_id=other)),
+        other_read_upto=Subquery(
+            ThreadMember.objects.filter(thread_id=OuterRef("thread_id"), user_id=other).values(
+                "read_upto"
+            )[:1]
+        ),
+    )
+
+
+# The viewer's side of the thread with what read receipts need: one query,
+# compiled once per process (the thread page asks it on every view).
+_SIDE = PreparedQuery(_side, variables={"viewer": int, "other": int})
 
 
 def thread_page(*, viewer: Profile, other: Profile, before: int | None = None) -> ThreadPage:
     """The viewer's thread with ``other``: the newest page, or the one before ``before``."""
-    sides = list(
-        ThreadMember.objects.raw(_SIDE_SQL, {"viewer": viewer.user_id, "other": other.user_id})
+    rows = _SIDE.rows(viewer=viewer.user_id, other=other.user_id)
+    side = (
+        ThreadMember.from_db(DEFAULT_DB_ALIAS, _SIDE_FIELDS, [rows[0][f] for f in _SIDE_FIELDS])
+        if rows
+        else None
     )
-    side = sides[0] if sides else None
     messages, cursor = thread_messages(side=side, before=before)
     names = {viewer.user_id: viewer.display_name, other.user_id: other.display_name}
     seen_upto = None
-    if side is not None and side.receipts_mine and side.receipts_theirs:  # type: ignore[attr-defined]
-        seen_upto = side.other_read_upto  # type: ignore[attr-defined]
+    if rows and rows[0]["receipts_mine"] and rows[0]["receipts_theirs"]:
+        seen_upto = rows[0]["other_read_upto"]
     return ThreadPage(
         other=other,
         side=side,

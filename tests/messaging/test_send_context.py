@@ -1,6 +1,7 @@
-"""Who may write to whom is read in SQL, by ``access_correspondent`` (for pages) and by
-``send_context`` (for the hot path of sending). This walks every combination of blocks, calls,
-connections, follows and closed accounts: both say what the rules say, and never disagree."""
+"""Who may write to whom is read by ``access_correspondent`` (for pages) and by ``send_context``
+(for the hot path of sending), each one query compiled once per process. This walks every
+combination of blocks, calls, connections, follows and closed accounts: both say what the rules
+say, and never disagree."""
 
 from __future__ import annotations
 
