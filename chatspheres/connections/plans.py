@@ -359,15 +359,27 @@ def _direct_call_in_window(plan: Plan) -> Conversation | None:
     )
 
 
-@transaction.atomic
 def plans_settle(*, user_id: int, now: datetime | None = None) -> int:
     """The member's confirmed plans that were kept (a direct call in the window) or missed."""
     now = now or timezone.now()
-    due = Plan.objects.filter(
-        Q(first_id=user_id) | Q(second_id=user_id),
-        state=Plan.State.CONFIRMED,
-        starts_at__lte=now + join_early(),
-    ).select_related("first__profile", "second__profile")
+    # Read first, outside a transaction: People and a person's page call this on
+    # every view, and nearly always nothing is due. On SQLite a transaction takes
+    # the database's write lock at once, so an empty one would still wait behind
+    # the task worker's writes.
+    due = list(
+        Plan.objects.filter(
+            Q(first_id=user_id) | Q(second_id=user_id),
+            state=Plan.State.CONFIRMED,
+            starts_at__lte=now + join_early(),
+        ).select_related("first__profile", "second__profile")
+    )
+    if not due:
+        return 0
+    with transaction.atomic():
+        return _settle(due, now=now)
+
+
+def _settle(due: list[Plan], *, now: datetime) -> int:
     settled = 0
     for plan in due:
         conversation = _direct_call_in_window(plan)

@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from chatspheres.accounts.models import Profile
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import ApplicationError, NotFound
+from chatspheres.common.header import header_counts
 from chatspheres.common.http import wants_json
 from chatspheres.common.ratelimit import RateLimited
 from chatspheres.messaging.forms import ComposeForm, MessagingSettingsForm
@@ -65,7 +66,8 @@ def inbox(request: HttpRequest) -> HttpResponse:
         "messaging/inbox.html",
         {
             "threads": thread_list(user_id=user_id),
-            "unread": unread_total(user_id=user_id),
+            # The header reads the same count: one query for both.
+            "unread": header_counts(request).messages,
             "settings_form": MessagingSettingsForm(
                 initial={"read_receipts": read_receipts_setting(user_id=user_id)}
             ),

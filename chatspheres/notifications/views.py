@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from chatspheres.common.auth import member_id
 from chatspheres.common.errors import NotFound
+from chatspheres.common.header import header_counts
 from chatspheres.common.http import redirect_back, wants_json
 from chatspheres.notifications.kinds import email_switch_label
 from chatspheres.notifications.models import Channel
@@ -40,7 +41,8 @@ def notification_list(request: HttpRequest) -> HttpResponse:
     return render(
         request,
         "notifications/list.html",
-        {"page": page, "unread": unread_count(user_id=user_id)},
+        # The header reads the same count: one query for both.
+        {"page": page, "unread": header_counts(request).notifications},
     )
 
 
