@@ -14,7 +14,10 @@ queue, with these differences:
   leaves an orphaned worker behind (SIGTERM lets the worker finish the task
   it is running, then exit);
 - it runs at a lower CPU priority (``TASK_WORKER_NICE``, 10 by default), so
-  that pages served on the same machine keep their times while it is busy;
+  that pages served on the same machine keep their times while it is busy
+  (not in the idle CPU class, SCHED_IDLE: pages would keep their times
+  better, but a worker starved while it holds SQLite's write lock keeps
+  every page that writes waiting);
 - it keeps its SQLite connection between tasks, and waits when SQLite stays
   locked past its busy timeout instead of ending;
 - it logs each task's start and end only with ``-v 2`` (a failed task is
@@ -444,15 +447,22 @@ def main(argv: list[str] | None = None) -> None:
     # worker takes the CPU the server leaves (bench/worker measures it).
     if settings.TASK_WORKER_NICE:
         os.nice(settings.TASK_WORKER_NICE)
-    # Not SCHED_IDLE, though a page's thread would take the CPU from it
-    # sooner: a worker starved while it holds SQLite's write lock keeps
-    # every page that writes waiting (tried: "database is locked").
     # One thread, one task after another: it keeps its database connection
     # (settings.py closes SQLite's after every request, for the server's
     # threads). Opening one per task cost more than the task itself.
     for database in settings.DATABASES.values():
         if database["ENGINE"] == "django.db.backends.sqlite3":
             database["CONN_MAX_AGE"] = None
+        elif database["ENGINE"] == "django.db.backends.postgresql":
+            # The worker's commits do not wait for the disk (as SQLite's
+            # synchronous=NORMAL does not, for everyone): a send is two
+            # commits, and each flush took longer than the send. A database
+            # crash may forget its last fraction of a second of them; the
+            # upkeep then sends those emails again, or records the tasks lost.
+            # What members are told was saved stays synchronous (the site's
+            # own connections are untouched).
+            options = database.setdefault("OPTIONS", {})
+            options["options"] = f"{options.get('options', '')} -c synchronous_commit=off".strip()
     import django
 
     django.setup()

@@ -117,3 +117,24 @@ def test_a_task_already_run_once_keeps_its_earlier_worker_ids(smtp_sink: MailSin
     row = DBTaskResult.objects.get(pk=UUID(str(row.pk)))
     assert (row.status, row.worker_ids) == (TaskResultStatus.SUCCESSFUL, ["worker-0", "worker-1"])
     assert OutgoingEmail.objects.get(pk=email_id).state == "sent"
+
+
+def test_the_command_line_takes_db_workers_options_and_the_claim_from_settings(
+    settings: Any,
+) -> None:
+    import logging
+
+    from chatspheres.taskworker import worker_from_argv
+
+    settings.TASK_WORKER_CLAIM = 7
+    loggers = [logging.getLogger(name) for name in ("django_tasks", "django_tasks_db")]
+    levels = [each.level for each in loggers]
+    try:
+        built, options = worker_from_argv(["--batch", "--max-tasks", "3", "--queue-name", "a,b"])
+        # Each task's start and end are logged only with -v 2.
+        assert loggers[0].level == logging.WARNING
+    finally:
+        for each, level in zip(loggers, levels, strict=True):
+            each.setLevel(level)
+    assert (built.claim, built.base.batch, built.base.max_tasks) == (7, True, 3)
+    assert (built.base.queue_names, options["reload"]) == (["a", "b"], False)

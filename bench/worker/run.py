@@ -406,7 +406,9 @@ def main(argv: list[str] | None = None) -> int:
         document = json.loads(path.read_text())
         document["benchmark"] = "worker-postgresql"
         path.unlink()
-        path.with_name("worker-postgresql.json").write_text(json.dumps(document, indent=2) + "\n")
+        moved = path.with_name("worker-postgresql.json")
+        moved.write_text(json.dumps(document, indent=2) + "\n")
+        print(f"(moved to {moved.name}: worker.json keeps the default's figures)")
     else:
         write_result("worker", figures)
     return 0
