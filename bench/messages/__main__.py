@@ -157,6 +157,7 @@ async def one_send(writer: Any, reader: Any, text: str) -> dict[str, Any]:
     reader_marks = await reader.evaluate(MARKS)
     press = writer_marks["press"]
     moments = {
+        "message.send sent": writer_marks.get("send.message.send"),
         "message.new received (other)": reader_marks.get("recv.message.new"),
         "painted (other)": painted,
         "message.new received (own tab)": writer_marks.get("recv.message.new"),

@@ -111,12 +111,16 @@ class SendContext:
     refusal: NotFound | None
     # A message this sender already stored under the key (a retried send).
     already_sent_id: int | None
+    # A suspension or ban keeps the sender out now.
+    sender_restricted: bool
     sender_name: str
     sender_handle: str
     thread_id: int | None
 
 
-def _send_context(*, viewer: int, handle: str, key: str) -> QuerySet[Any, Any]:
+def _send_context(*, viewer: int, handle: str, key: str, now: datetime) -> QuerySet[Any, Any]:
+    from chatspheres.moderation.selectors import restrictions_in_force
+
     sender = Profile.objects.filter(user_id=viewer)
     return _correspondents(viewer=viewer, handle=handle).values(
         "user_id",
@@ -131,18 +135,25 @@ def _send_context(*, viewer: int, handle: str, key: str) -> QuerySet[Any, Any]:
                 "thread_id"
             )[:1]
         ),
+        sender_restricted=Exists(restrictions_in_force(now).filter(subject_id=viewer)),
         sender_name=Subquery(sender.values("display_name")[:1]),
         sender_handle=Subquery(sender.values("handle")[:1]),
     )
 
 
-_SEND_CONTEXT = PreparedQuery(_send_context, variables={"viewer": int, "handle": str, "key": str})
+_SEND_CONTEXT = PreparedQuery(
+    _send_context, variables={"viewer": int, "handle": str, "key": str, "now": datetime}
+)
 
 
 def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext:
-    """Whom a send goes to and whether it may, the key's earlier message, the sender's name,
-    and the pair's thread: one query (two for a handle nobody has)."""
-    rows = _SEND_CONTEXT.rows(viewer=sender_id, handle=handle.lower(), key=client_key)
+    """Whom a send goes to and whether it may, the key's earlier message, whether the sender is
+    kept out, their name, and the pair's thread: one query (three for a handle nobody has)."""
+    from chatspheres.moderation.selectors import is_restricted
+
+    rows = _SEND_CONTEXT.rows(
+        viewer=sender_id, handle=handle.lower(), key=client_key, now=timezone.now()
+    )
     if not rows:
         # A handle nobody has (now): a retry of a message already stored still finds it.
         earlier = Message.objects.filter(sender_id=sender_id, client_key=client_key)
@@ -151,6 +162,7 @@ def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext
             recipient_handle="",
             refusal=NotFound(code=NO_SUCH_PERSON),
             already_sent_id=earlier.values_list("id", flat=True).first(),
+            sender_restricted=is_restricted(user_id=sender_id),
             sender_name="",
             sender_handle="",
             thread_id=None,
@@ -167,6 +179,7 @@ def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext
         recipient_handle=row["handle"],
         refusal=refusal,
         already_sent_id=row["already_sent_id"],
+        sender_restricted=bool(row["sender_restricted"]),
         sender_name=row["sender_name"] or "",
         sender_handle=row["sender_handle"] or "",
         thread_id=row["thread_id"],

@@ -37,7 +37,6 @@ from chatspheres.messaging.selectors import (
     unread_total,
     unread_totals,
 )
-from chatspheres.moderation.selectors import is_restricted
 
 # What a client key may look like (the page makes a UUID; anything of this shape will do).
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -136,7 +135,7 @@ def message_send(*, sender_id: int, handle: str, body: str, client_key: str) -> 
     context = send_context(sender_id=sender_id, handle=handle, client_key=client_key)
     if context.already_sent_id is not None:
         return _already_sent(context.already_sent_id)
-    if is_restricted(user_id=sender_id):
+    if context.sender_restricted:
         # Their sessions end with the decision; this covers a request already on its way.
         raise ApplicationError(
             "Your account is suspended or banned, so you can't send messages.",

@@ -41,6 +41,7 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from chatspheres.common.prepared import PreparedQuery
 from chatspheres.notifications.emails import email_send
 from chatspheres.notifications.models import Channel, EmailBatch, Notification
 from chatspheres.notifications.selectors import kind_enabled
@@ -112,6 +113,15 @@ def _enqueue(batch: EmailBatch) -> None:
     email_batch_send.using(run_after=batch.due_at).enqueue(batch.pk, batch.due_at.isoformat())
 
 
+# Asked on every new message: compiled to SQL once per process.
+_SCHEDULED = PreparedQuery(
+    lambda recipient_id, kind: EmailBatch.objects.filter(
+        recipient_id=recipient_id, kind=kind, due_at__isnull=False
+    ).values("due_at"),
+    variables={"recipient_id": int, "kind": str},
+)
+
+
 @transaction.atomic
 def email_batch_schedule(
     *, recipient_id: int, kind: str = Notification.Kind.NEW_MESSAGE
@@ -122,13 +132,9 @@ def email_batch_schedule(
     # Nearly always the batch is scheduled already (every message after the first
     # one of a window): one read and nothing to write. The run checks the
     # member's email switch again when it is due.
-    scheduled = (
-        EmailBatch.objects.filter(recipient_id=recipient_id, kind=kind, due_at__isnull=False)
-        .values_list("due_at", flat=True)
-        .first()
-    )
-    if scheduled is not None:
-        return scheduled
+    scheduled = _SCHEDULED.rows(recipient_id=recipient_id, kind=kind)
+    if scheduled:
+        return scheduled[0]["due_at"]
     if not kind_enabled(user_id=recipient_id, kind=kind, channel=Channel.EMAIL):
         return None
     batch, _ = EmailBatch.objects.select_for_update().get_or_create(
