@@ -918,7 +918,8 @@ def render(results: dict[str, dict[str, Any]], record: dict[str, Any]) -> str:
         run_rows.append(
             [
                 name,
-                f"`python -m bench.{name}`",
+                # A result of another benchmark's variant (worker-postgresql) names its module.
+                f"`python -m bench.{name.split('-')[0]}`",
                 f"`{as_run(doc['command'])}`" if doc and doc.get("command") else "\N{EN DASH}",
                 (str(date) + stale) if date else "not measured in this run",
                 f"{number(wall)} s" if wall is not None else "\N{EN DASH}",
