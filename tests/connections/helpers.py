@@ -99,3 +99,16 @@ def quick_member(email: str, name: str) -> User:
     user = User.objects.create_user(email=email, password="a-long-test-password")
     profile_create(user=user, display_name=name, adult_confirmed=True)
     return user
+
+
+def direct_call(sphere: Sphere, a: User, b: User) -> Conversation:
+    """A direct call ("Call now", or "Join" on a plan) between a and b, started now."""
+    return conversation_start(
+        sphere_id=sphere.pk,
+        a_user_id=a.pk,
+        a_tab=f"tab-{next(_tabs)}",
+        b_user_id=b.pk,
+        b_tab=f"tab-{next(_tabs)}",
+        shared_interests=[],
+        kind=Conversation.Kind.DIRECT,
+    )

@@ -11,7 +11,6 @@ from django.utils import timezone
 
 from chatspheres.accounts.models import Profile, User
 from chatspheres.calls.models import Conversation
-from chatspheres.calls.services import conversation_start
 from chatspheres.common.errors import ApplicationError, NotFound, PermissionDenied
 from chatspheres.connections.models import Plan
 from chatspheres.connections.plans import (
@@ -28,7 +27,7 @@ from chatspheres.notifications.models import Notification
 from chatspheres.safety.services import block_create
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.connections.helpers import talk
+from tests.connections.helpers import direct_call, talk
 
 pytestmark = pytest.mark.django_db
 
@@ -267,15 +266,7 @@ def test_a_direct_call_in_the_window_keeps_the_plan_and_none_misses_it(
     missed = confirmed(ana, ben, in_days(2))
     for plan in (kept, missed):
         Plan.objects.filter(pk=plan.pk).update(starts_at=timezone.now() - timedelta(hours=1))
-    conversation = conversation_start(
-        sphere_id=sphere.pk,
-        a_user_id=ana.pk,
-        a_tab="a",
-        b_user_id=ben.pk,
-        b_tab="b",
-        shared_interests=[],
-        kind=Conversation.Kind.DIRECT,
-    )
+    conversation = direct_call(sphere, ana, ben)
     Conversation.objects.filter(pk=conversation.pk).update(
         started_at=timezone.now() - timedelta(minutes=58)
     )

@@ -12,8 +12,6 @@ from django.urls import reverse
 from django.utils import timezone
 
 from chatspheres.accounts.models import User
-from chatspheres.calls.models import Conversation
-from chatspheres.calls.services import conversation_start
 from chatspheres.common.errors import ApplicationError
 from chatspheres.common.events import Captured, ToMember
 from chatspheres.connections.events import PlanChanged
@@ -28,7 +26,7 @@ from chatspheres.connections.plans import (
 from chatspheres.safety.services import block_create
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.connections.helpers import handle_of, talk
+from tests.connections.helpers import direct_call, handle_of, talk
 
 # Ana in São Paulo and Ben in Tokyo, connected: the same pair as the plan services' tests.
 from tests.connections.test_plans import ana, ben, in_days  # noqa: F401  (fixtures used by name)
@@ -135,15 +133,7 @@ def test_a_kept_and_a_missed_plan_tell_both_when_settled(
     plan_accept(user_id=ben.pk, public_id=missed.public_id, at=in_days(2))
     Plan.objects.filter(pk=kept.pk).update(starts_at=timezone.now() - timedelta(minutes=10))
     Plan.objects.filter(pk=missed.pk).update(starts_at=timezone.now() - timedelta(hours=3))
-    conversation_start(
-        sphere_id=sphere.pk,
-        a_user_id=ana.pk,
-        a_tab="a",
-        b_user_id=ben.pk,
-        b_tab="b",
-        shared_interests=[],
-        kind=Conversation.Kind.DIRECT,
-    )
+    direct_call(sphere, ana, ben)
     assert plans_settle(user_id=ana.pk) == 2
     for user in (ana, ben):
         by_plan = {each.plan: each for each in changes(sent_events, user)}

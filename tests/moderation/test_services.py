@@ -26,27 +26,11 @@ from chatspheres.realtime.sessions import SessionCheck
 from chatspheres.safety.models import Report
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.moderation.helpers import make_moderator, make_report, talk
+from tests.moderation.helpers import make_report, talk
 
 pytestmark = pytest.mark.django_db
 
 STATEMENT = "You insulted the person you talked with, again and again. That is harassment."
-
-
-@pytest.fixture
-def people(sphere: Sphere) -> dict[str, User]:
-    return {
-        "ana": make_member("ana@example.com", name="Ana", spheres=(sphere,)),
-        "ben": make_member("ben@example.com", name="Ben", spheres=(sphere,)),
-        "mia": make_moderator("mia@example.com", name="Mia"),
-        "max": make_moderator("max@example.com", name="Max"),
-    }
-
-
-@pytest.fixture
-def report(people: dict[str, User], sphere: Sphere) -> Report:
-    conversation = talk(sphere, people["ana"], people["ben"])
-    return make_report(people["ana"], people["ben"], conversation=conversation)
 
 
 def decide(report: Report, moderator: User, action: str, days: int | None = None) -> Decision:

@@ -17,29 +17,9 @@ from chatspheres.moderation.models import Decision
 from chatspheres.moderation.selectors import MODERATORS_GROUP
 from chatspheres.moderation.services import appeal_decide, appeal_make, decision_make
 from chatspheres.safety.models import Report
-from chatspheres.spheres.models import Sphere
-from tests.conftest import make_member
-from tests.moderation.helpers import make_moderator, make_report, talk
+from tests.moderation.test_services import STATEMENT
 
 pytestmark = pytest.mark.django_db
-
-STATEMENT = "You insulted the person you talked with, again and again. That is harassment."
-
-
-@pytest.fixture
-def people(sphere: Sphere) -> dict[str, User]:
-    return {
-        "ana": make_member("ana@example.com", name="Ana", spheres=(sphere,)),
-        "ben": make_member("ben@example.com", name="Ben", spheres=(sphere,)),
-        "mia": make_moderator("mia@example.com", name="Mia"),
-        "max": make_moderator("max@example.com", name="Max"),
-    }
-
-
-@pytest.fixture
-def report(people: dict[str, User], sphere: Sphere) -> Report:
-    conversation = talk(sphere, people["ana"], people["ben"])
-    return make_report(people["ana"], people["ben"], conversation=conversation)
 
 
 def signed_in(user: User) -> Client:
