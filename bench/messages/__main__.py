@@ -54,7 +54,10 @@ ITEM = "document.querySelector(`#thread-log [data-message-id='${id}']`)"
 PAINTED = f"(id) => {ITEM}?.dataset.paintedAt !== undefined"
 PAINTED_AT = f"(id) => Number({ITEM}.dataset.paintedAt)"
 KEY = "() => document.querySelector(\"#compose input[name='key']\").value"
-SAVED = "(key) => Number(document.querySelector(`#thread-log [data-key='${key}']`)?.dataset.messageId) || 0"
+SAVED = (
+    "(key) => Number(document.querySelector(`#thread-log [data-key='${key}']`)"
+    "?.dataset.messageId) || 0"
+)
 MARKS = "() => window.__bench.marks"
 RESET = "() => { window.__bench.marks = {}; }"
 
