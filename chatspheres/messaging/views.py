@@ -93,6 +93,7 @@ def thread(request: HttpRequest, handle: str) -> HttpResponse:
             "other": other,
             "form": ComposeForm(initial={"key": uuid.uuid4().hex}),
             "max_length": MESSAGE_MAX_LENGTH,
+            "time_zone": _me(request).time_zone,
             "before": before,
         },
     )
@@ -142,6 +143,7 @@ def send(request: HttpRequest, handle: str) -> HttpResponse:
                 "error": refusal.message,
                 "body": body,
                 "max_length": MESSAGE_MAX_LENGTH,
+            "time_zone": _me(request).time_zone,
             },
             status=400,
         )

@@ -4,6 +4,7 @@ replies, and Ana sees his reply arrive without reloading."""
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -64,6 +65,10 @@ def test_ana_writes_while_ben_is_away_and_sees_his_reply_live(
     page.get_by_role("button", name="Send message").click()
     expect(log.get_by_role("listitem")).to_have_count(1)
     assert posts == [], "the open page sends over its socket, not with a new request"
+    # Placed by the page, its time reads as the server writes it ("30 Nov, 16:31").
+    expect(log.locator("time").first).to_have_text(
+        re.compile(r"^\d{1,2} [A-Z][a-z]{2,3}, \d\d:\d\d$")
+    )
     expect(log.get_by_role("link", name="https://example.org/setlist")).to_have_attribute(
         "rel", "nofollow noopener noreferrer"
     )

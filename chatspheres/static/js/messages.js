@@ -77,6 +77,17 @@ function startThread() {
     seenLine.hidden = !(last && seenUpto && Number(last.dataset.messageId) <= seenUpto);
   }
 
+  // As the server writes it on the page ("30 Nov, 16:31", in the member's own zone),
+  // so messages that arrive live read like the ones that were there.
+  function shownTime(iso) {
+    const options = { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit", hourCycle: "h23" };
+    try {
+      return new Date(iso).toLocaleString("en-GB", { ...options, timeZone: config.timeZone || undefined });
+    } catch {
+      return new Date(iso).toLocaleString("en-GB", options);
+    }
+  }
+
   function itemFrom(message) {
     const item = document.createElement("li");
     item.className = "message-item" + (message.mine ? " message-mine" : "");
@@ -90,7 +101,7 @@ function startThread() {
     author.textContent = message.mine ? "You" : message.author;
     const time = document.createElement("time");
     time.dateTime = message.created;
-    time.textContent = new Date(message.created).toLocaleString([], { day: "numeric", month: "short", hour: "2-digit", minute: "2-digit" });
+    time.textContent = shownTime(message.created);
     meta.append(author, " ", time);
     const body = document.createElement("div");
     body.className = "message-body";
