@@ -143,7 +143,7 @@ def send(request: HttpRequest, handle: str) -> HttpResponse:
                 "error": refusal.message,
                 "body": body,
                 "max_length": MESSAGE_MAX_LENGTH,
-            "time_zone": _me(request).time_zone,
+                "time_zone": _me(request).time_zone,
             },
             status=400,
         )
