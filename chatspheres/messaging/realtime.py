@@ -22,12 +22,10 @@ from chatspheres.messaging.models import MESSAGE_MAX_LENGTH
 from chatspheres.messaging.selectors import unread_total
 from chatspheres.messaging.services import message_send
 from chatspheres.realtime.db import run_in_db
-from chatspheres.realtime.protocol import Event, Handle, Incoming
+from chatspheres.realtime.protocol import Event, Handle, Incoming, Token
 from chatspheres.realtime.registry import registry
 from chatspheres.realtime.tab import Tab
 
-# The page's key for a message (a UUID without hyphens; the service checks its shape).
-ClientKey = Annotated[str, msgspec.Meta(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 # Room for a message at the limit with line ends written as "\r\n"; the service
 # says in words when the text is too long, with the key, so the page can tell.
 Body = Annotated[str, msgspec.Meta(max_length=2 * MESSAGE_MAX_LENGTH)]
@@ -38,7 +36,8 @@ class MessageSend(Incoming, tag="message.send"):
 
     to: Handle
     body: Body
-    key: ClientKey
+    # The page's key for the message (the service checks its shape).
+    key: Token
 
 
 class MessageSent(Event, tag="message.sent"):

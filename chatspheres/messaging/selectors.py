@@ -24,21 +24,10 @@ from chatspheres.common.prepared import PreparedQuery
 from chatspheres.connections.models import Bond, Follow
 from chatspheres.messaging.links import cards_for, message_html, own_pages_in
 from chatspheres.messaging.models import Message, MessagingSettings, ThreadMember
-from chatspheres.safety.selectors import blocked_either_way, is_blocked_between, met_on_call
+from chatspheres.safety.selectors import blocked_either_way, met_on_call
 
 # Messages on a thread page, and in each "Load older messages".
 PAGE_SIZE = 40
-
-
-def may_write(*, sender_id: int, recipient_id: int) -> bool:
-    """Whether two people talked on a call at least once, or are connections; never if blocked."""
-    if sender_id == recipient_id or is_blocked_between(sender_id, recipient_id):
-        return False
-    return Bond.objects.filter(
-        Q(conversations__gt=0) | Q(connected_at__isnull=False),
-        user_id=sender_id,
-        other_id=recipient_id,
-    ).exists()
 
 
 def _correspondents(*, viewer: int, handle: str) -> QuerySet[Any, Any]:
@@ -184,11 +173,6 @@ def send_context(*, sender_id: int, handle: str, client_key: str) -> SendContext
         sender_handle=row["sender_handle"] or "",
         thread_id=row["thread_id"],
     )
-
-
-def side_of(*, user_id: int, other_id: int) -> ThreadMember | None:
-    """The member's side of their thread with ``other_id``, if they have one."""
-    return ThreadMember.objects.filter(user_id=user_id, other_id=other_id).first()
 
 
 def unread_total(*, user_id: int) -> int:

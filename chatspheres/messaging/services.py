@@ -37,6 +37,7 @@ from chatspheres.messaging.selectors import (
     unread_total,
     unread_totals,
 )
+from chatspheres.realtime.protocol import CONTROL_CHARACTERS
 
 # What a client key may look like (the page makes a UUID; anything of this shape will do).
 CLIENT_KEY = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
@@ -56,12 +57,6 @@ def message_listener_register(listener: Callable[[int, int], None]) -> None:
 
 
 def _thread_between(user_id: int, other_id: int) -> Thread:
-    # Nearly every send is to a thread that exists: one indexed read, no writes.
-    existing = ThreadMember.objects.filter(user_id=user_id, other_id=other_id).values_list(
-        "thread_id", flat=True
-    )
-    for thread_id in existing:
-        return Thread(pk=thread_id, low_id=min(user_id, other_id), high_id=max(user_id, other_id))
     low, high = sorted((user_id, other_id))
     thread, _ = Thread.objects.get_or_create(low_id=low, high_id=high)
     ThreadMember.objects.bulk_create(
@@ -74,13 +69,10 @@ def _thread_between(user_id: int, other_id: int) -> Thread:
     return thread
 
 
-# Control characters other than tab and newline: invisible in a thread, and a NUL
-# is refused by PostgreSQL, so they are dropped before anything is checked.
-_CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
 def _clean_body(body: str) -> str:
-    body = _CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n")).strip()
+    # Control characters are invisible in a thread, and PostgreSQL refuses a NUL:
+    # they are dropped before anything is checked.
+    body = CONTROL_CHARACTERS.sub("", body.replace("\r\n", "\n")).strip()
     if not body:
         raise ApplicationError(code=MESSAGE_EMPTY)
     if len(body) > MESSAGE_MAX_LENGTH:
