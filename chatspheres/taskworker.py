@@ -395,11 +395,8 @@ def worker_upkeep(*, now: datetime | None = None) -> dict[str, int]:
     from chatspheres.notifications.emails import email_records_prune, email_sweep
 
     now = now or timezone.now()
-    swept = email_sweep(now=now)
     return {
-        "emails sent again": swept.retried,
-        "emails given up": swept.given_up,
-        "emails given a missing task": swept.orphans,
+        **email_sweep(now=now).counts(),
         "lost tasks marked failed": tasks_lost_fail(now=now),
         "task results pruned": task_results_prune(now=now),
         "email records pruned": email_records_prune(now=now),

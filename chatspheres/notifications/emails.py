@@ -324,6 +324,10 @@ def _give_up(row: OutgoingEmail, words: str) -> None:
     OutgoingEmail.objects.filter(pk=row.pk).update(
         state=OutgoingEmail.State.FAILED, last_error=words, updated=timezone.now()
     )
+    _log_given_up(row, words)
+
+
+def _log_given_up(row: OutgoingEmail, words: str) -> None:
     logger.error(
         "email %s (%s) not sent after %d attempts, given up: %s",
         row.pk,
@@ -409,6 +413,14 @@ class Swept:
     given_up: int = 0
     orphans: int = 0
 
+    def counts(self) -> dict[str, int]:
+        """What it did, in words an operator reads (``manage.py email_sweep``, the upkeep's log)."""
+        return {
+            "emails sent again": self.retried,
+            "emails given up": self.given_up,
+            "emails given a missing task": self.orphans,
+        }
+
 
 # Rows looked at per statement by the sweep and the pruning: each short
 # transaction leaves SQLite's write lock to the site between them.
@@ -445,7 +457,7 @@ def email_sweep(*, now: datetime | None = None) -> Swept:
             ):
                 continue  # sent, or put back by another sweep, since it was read
             if last:
-                _give_up(row, words)
+                _log_given_up(row, words)  # the update above gave it up
                 given_up += 1
             else:
                 logger.warning("email %s: %s; sending it again", row.pk, words)
@@ -478,13 +490,9 @@ def _emails_with_live_tasks(email_ids: list[int], *, cutoff: datetime) -> set[in
         Q(status=TaskResultStatus.READY)
         | Q(status=TaskResultStatus.RUNNING, started_at__gte=cutoff)
     )
-    found: set[int] = set()
-    for args_kwargs in live.filter(args_kwargs__args__0__in=email_ids).values_list(
-        "args_kwargs", flat=True
-    ):
-        args = args_kwargs.get("args") or [args_kwargs.get("kwargs", {}).get("email_id")]
-        found.add(int(args[0]))
-    return found
+    # email_deliver is only ever queued with the email's id as its one argument.
+    tasked = live.filter(args_kwargs__args__0__in=email_ids)
+    return {int(args["args"][0]) for args in tasked.values_list("args_kwargs", flat=True)}
 
 
 def email_records_prune(*, now: datetime | None = None) -> int:

@@ -15,6 +15,7 @@ from django_tasks_db.models import DBTaskResult
 
 from chatspheres.notifications.emails import (
     MAX_ATTEMPTS,
+    Swept,
     email_records_prune,
     email_send,
     email_sweep,
@@ -23,7 +24,6 @@ from chatspheres.notifications.models import OutgoingEmail
 from chatspheres.notifications.tasks import email_deliver
 from chatspheres.taskworker import WorkerLost, task_results_prune, tasks_lost_fail
 from tests.mailsink import MailSink
-from tests.taskqueue import LaterTasks
 
 pytestmark = pytest.mark.django_db
 
@@ -56,6 +56,19 @@ def saved_email(key: str, *, state: str, attempts: int, age: timedelta) -> Outgo
     return row
 
 
+def queued_email(key: str) -> OutgoingEmail:
+    """An email saved as the site saves one (its row and its delivery task), ``stale()`` old."""
+    row = email_send(
+        to="ben@example.com",
+        subject="Hello",
+        template="email/notification.txt",
+        context={"name": "Ben", "words": "Hello", "url": "https://chatspheres.example/"},
+        key=key,
+    )
+    OutgoingEmail.objects.filter(pk=row.pk).update(updated=timezone.now() - stale())
+    return row
+
+
 def stale() -> timedelta:
     return timedelta(seconds=STALE + 60)
 
@@ -74,7 +87,7 @@ def test_a_stale_claim_goes_back_and_is_then_sent_exactly_once(
     assert (row.state, row.attempts, row.last_error) == (State.SENT, 2, "")
     assert any("lost while sending (attempt 1)" in r.getMessage() for r in caplog.records)
     # Nothing sends it again: a second sweep, or its task run twice more.
-    assert email_sweep() == type(swept)()
+    assert email_sweep() == Swept()
     email_deliver.enqueue(row.pk)
     email_deliver.enqueue(row.pk)
     assert len(smtp_sink.wait_for(2, timeout=0.5)) == 1
@@ -82,7 +95,7 @@ def test_a_stale_claim_goes_back_and_is_then_sent_exactly_once(
 
 def test_a_fresh_claim_is_left_to_its_worker(smtp_sink: MailSink) -> None:
     row = saved_email("fresh", state=State.SENDING, attempts=1, age=timedelta(seconds=STALE - 60))
-    assert email_sweep() == type(email_sweep())()
+    assert email_sweep() == Swept()
     row.refresh_from_db()
     assert (row.state, row.attempts) == (State.SENDING, 1)
     assert smtp_sink.wait_for(1, timeout=0.3) == []
@@ -121,14 +134,7 @@ def test_a_pending_email_left_without_a_task_gets_one_and_is_sent_once(
 
 def test_a_pending_email_whose_task_waits_is_not_queued_again(settings: Any) -> None:
     settings.TASKS = DATABASE_TASKS
-    row = email_send(
-        to="ben@example.com",
-        subject="Hello",
-        template="email/notification.txt",
-        context={"name": "Ben", "words": "Hello", "url": "https://chatspheres.example/"},
-        key="waits",
-    )
-    OutgoingEmail.objects.filter(pk=row.pk).update(updated=timezone.now() - stale())
+    row = queued_email("waits")
     [task] = DBTaskResult.objects.all()
     assert (task.status, task.args_kwargs["args"]) == (TaskResultStatus.READY, [row.pk])
     assert email_sweep().orphans == 0
@@ -141,23 +147,25 @@ def test_a_pending_email_whose_task_waits_is_not_queued_again(settings: Any) -> 
 
 
 def test_a_retry_waiting_for_its_time_is_not_queued_again(
-    smtp_sink: MailSink, later_tasks: LaterTasks, settings: Any
+    smtp_sink: MailSink, settings: Any
 ) -> None:
-    smtp_sink.refuse_next(1)
-    settings.TASKS = DATABASE_TASKS
-    row = email_send(
-        to="ben@example.com",
-        subject="Hello",
-        template="email/notification.txt",
-        context={"name": "Ben", "words": "Hello", "url": "https://chatspheres.example/"},
-        key="retry",
-    )
     from chatspheres.notifications.emails import email_deliver_once
 
+    smtp_sink.refuse_next(1)
+    settings.TASKS = DATABASE_TASKS
+    row = queued_email("retry")
+    [first] = DBTaskResult.objects.all()
+    # The worker runs the first task: the server refuses, and a retry is queued for later.
     assert email_deliver_once(email_id=row.pk) == "retrying"
+    DBTaskResult.objects.filter(pk=first.pk).update(
+        status=TaskResultStatus.SUCCESSFUL, finished_at=timezone.now()
+    )
     OutgoingEmail.objects.filter(pk=row.pk).update(updated=timezone.now() - stale())
+    # Only the retry waits, for its time: that is a live task, so nothing more is queued.
+    [retry] = DBTaskResult.objects.filter(status=TaskResultStatus.READY)
+    assert retry.run_after is not None and retry.run_after > timezone.now()
     assert email_sweep().orphans == 0
-    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 2
+    assert DBTaskResult.objects.filter(status=TaskResultStatus.READY).count() == 1
 
 
 def test_tasks_running_past_the_stale_limit_are_recorded_as_lost(settings: Any) -> None:

@@ -31,14 +31,6 @@ class Command(BaseCommand):
         from chatspheres.notifications.emails import email_sweep
         from chatspheres.taskworker import worker_upkeep
 
-        if prune:
-            done = worker_upkeep()
-        else:
-            swept = email_sweep()
-            done = {
-                "emails sent again": swept.retried,
-                "emails given up": swept.given_up,
-                "emails given a missing task": swept.orphans,
-            }
+        done = worker_upkeep() if prune else email_sweep().counts()
         for what, count in done.items():
             self.stdout.write(f"{what}: {count}")
