@@ -345,14 +345,37 @@ def plans_cancel_between(*, first_id: int, second_id: int) -> int:
     return cancelled
 
 
+def join_window(plan: Plan) -> tuple[datetime, datetime] | None:
+    """When "Join" is offered for an agreed plan: from ``join_early()`` before its time to
+    ``join_late()`` after (None for a plan that is not agreed)."""
+    if plan.state != Plan.State.CONFIRMED or plan.starts_at is None:
+        return None
+    return plan.starts_at - join_early(), plan.starts_at + join_late()
+
+
+def join_refusal(plan: Plan, *, now: datetime | None = None) -> str | None:
+    """Why "Join" is not offered now, in words (None: it is)."""
+    window = join_window(plan)
+    if window is None:
+        return "This call isn't agreed, so there is nothing to join."
+    now = now or timezone.now()
+    if now < window[0]:
+        minutes = max(1, round(join_early().total_seconds() / 60))
+        return f"You can join from {minutes} minute{'s' if minutes != 1 else ''} before the time."
+    if now > window[1]:
+        return "The time for this call has passed. Plan another, or call now if you're both online."
+    return None
+
+
 def _direct_call_in_window(plan: Plan) -> Conversation | None:
-    assert plan.starts_at is not None
+    window = join_window(plan)
+    assert window is not None
     return (
         Conversation.objects.between(plan.first_id, plan.second_id)
         .filter(
             kind=Conversation.Kind.DIRECT,
-            started_at__gte=plan.starts_at - join_early(),
-            started_at__lte=plan.starts_at + join_late(),
+            started_at__gte=window[0],
+            started_at__lte=window[1],
         )
         .order_by("started_at")
         .first()
@@ -435,7 +458,7 @@ class PlanView:
     waiting_on_me: bool
     proposed_by_me: bool
     can_join: bool
-    other_id: int = 0
+    other_id: int
 
     @property
     def is_move(self) -> bool:
@@ -454,20 +477,21 @@ class PlanView:
             kwargs={"handle": self.other_handle, "public_id": self.public_id},
         )
 
-    def _window_edge(self, edge: timedelta) -> str:
-        if self.state != Plan.State.CONFIRMED or self.plan.starts_at is None:
+    def _window_edge(self, which: int) -> str:
+        window = join_window(self.plan)
+        if window is None:
             return ""
-        return (self.plan.starts_at + edge).astimezone(UTC).isoformat().replace("+00:00", "Z")
+        return window[which].astimezone(UTC).isoformat().replace("+00:00", "Z")
 
     @property
     def join_opens(self) -> str:
         """When "Join" appears (UTC, ISO 8601) for the page's timer; empty unless agreed."""
-        return self._window_edge(-join_early())
+        return self._window_edge(0)
 
     @property
     def join_closes(self) -> str:
         """When "Join" goes (UTC, ISO 8601); empty unless agreed."""
-        return self._window_edge(join_late())
+        return self._window_edge(1)
 
 
 def plan_view(plan: Plan, *, viewer_id: int, now: datetime | None = None) -> PlanView:
@@ -482,11 +506,7 @@ def plan_view(plan: Plan, *, viewer_id: int, now: datetime | None = None) -> Pla
         return offered(moment, mine=me_zone, theirs=other_zone, their_name=name)
 
     options = [read(datetime.fromisoformat(value)) for value in plan.options]
-    can_join = (
-        plan.state == Plan.State.CONFIRMED
-        and plan.starts_at is not None
-        and plan.starts_at - join_early() <= now <= plan.starts_at + join_late()
-    )
+    can_join = join_refusal(plan, now=now) is None
     return PlanView(
         plan=plan,
         public_id=plan.public_id,

@@ -234,22 +234,13 @@ def plan_calendar(request: HttpRequest, handle: str, public_id: str) -> HttpResp
     return response
 
 
-def _join_refusal(plan: Plan) -> str:
-    if plan.state != Plan.State.CONFIRMED or plan.starts_at is None:
-        return "This call isn't agreed, so there is nothing to join."
-    if timezone.now() < plan.starts_at - plans.join_early():
-        minutes = max(1, round(plans.join_early().total_seconds() / 60))
-        return f"You can join from {minutes} minute{'s' if minutes != 1 else ''} before the time."
-    return "The time for this call has passed. Plan another, or call now if you're both online."
-
-
 @login_required
 @require_GET
 def plan_join(request: HttpRequest, handle: str, public_id: str) -> HttpResponse:
     """Join: the direct call with the other, answering their ring if they are already ringing."""
     plan = _plan_or_404(request, handle, public_id)
-    view = plans.plan_view(plan, viewer_id=member_id(request))
-    if not view.can_join:
-        messages.error(request, _join_refusal(plan))
+    refusal = plans.join_refusal(plan)
+    if refusal is not None:
+        messages.error(request, refusal)
         return _after_post(request, handle, public_id)
     return redirect(plans.join_url(user_id=member_id(request), plan=plan))

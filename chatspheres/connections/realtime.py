@@ -36,7 +36,6 @@ from chatspheres.realtime.registry import TabClosed, registry
 from chatspheres.realtime.runtime import Runtime
 from chatspheres.realtime.tab import Tab
 
-# What a handle can look like on the wire; whether someone has it is the service's question.
 # How often each process looks for rings that rang out (their time is saved with them).
 EXPIRY_CHECK_SECONDS = 1.0
 

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from chatspheres.accounts.models import Profile
 from chatspheres.calls.models import Conversation
@@ -19,11 +19,14 @@ from chatspheres.common.errors import NO_SUCH_PERSON, NotFound
 from chatspheres.safety.models import Block
 
 
+def _blocks_between(a: Any, b: Any) -> QuerySet[Block]:
+    """Blocks either of the two made of the other (each an id, or an ``OuterRef`` to one)."""
+    return Block.objects.filter(Q(blocker_id=a, blocked_id=b) | Q(blocker_id=b, blocked_id=a))
+
+
 def is_blocked_between(a: int, b: int) -> bool:
     """Whether either of the two blocked the other."""
-    return Block.objects.filter(
-        Q(blocker_id=a, blocked_id=b) | Q(blocker_id=b, blocked_id=a)
-    ).exists()
+    return _blocks_between(a, b).exists()
 
 
 def may_meet(a: int, b: int) -> bool:
@@ -110,20 +113,12 @@ def met_on_call(viewer_id: int, other: Any) -> Exists:
     Report without asking again: with :func:`blocked_either_way`, the same
     answer :func:`safety_targets_among` gives.
     """
-    return Exists(
-        Conversation.objects.filter(
-            Q(user_a_id=viewer_id, user_b_id=other) | Q(user_a_id=other, user_b_id=viewer_id)
-        )
-    )
+    return Exists(Conversation.objects.between(viewer_id, other))
 
 
 def blocked_either_way(viewer_id: int, other: Any) -> Exists:
     """Whether either of the viewer and ``other`` (an id, or an ``OuterRef``) blocked the other."""
-    return Exists(
-        Block.objects.filter(
-            Q(blocker_id=viewer_id, blocked_id=other) | Q(blocker_id=other, blocked_id=viewer_id)
-        )
-    )
+    return Exists(_blocks_between(viewer_id, other))
 
 
 def safety_targets_among(*, viewer_id: int, user_ids: Iterable[int | None]) -> frozenset[int]:

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pytest
 from django.conf import settings
@@ -34,12 +33,10 @@ from tests.browser.conftest import (  # noqa: F401  (fixtures used by name)
     run_outside_playwright,
     screenshot,
 )
-from tests.connections.test_rings_browser import LAPTOP, PHONE, connected_pair
+from tests.browser.test_plans_journey import SAO_PAULO, TOKYO, reads
+from tests.connections.test_rings_browser import both_sizes, connected_pair
 
 pytestmark = pytest.mark.browser
-
-SAO_PAULO = ZoneInfo("America/Sao_Paulo")
-TOKYO = ZoneInfo("Asia/Tokyo")
 
 # Counts the gateway's `ready` frames: the tab is registered and will hear its events.
 COUNT_READY = """(() => {
@@ -56,10 +53,6 @@ COUNT_READY = """(() => {
 })();"""
 
 
-def reads(moment: datetime, zone: ZoneInfo) -> str:
-    return moment.astimezone(zone).strftime("%a %H:%M")
-
-
 def user_of(person: Participant) -> tuple[int, str]:
     def fetch() -> tuple[int, str]:
         user = User.objects.get(email=person.email)
@@ -74,12 +67,6 @@ def open_live(page: Page, url: str) -> None:
     page.wait_for_function("window.__ready > 0", timeout=10_000)
     # Marks this document: it is gone if the page is ever reloaded.
     page.evaluate("window.__sameDocument = true")
-
-
-def both_sizes(page: Page, take: Callable[[Page, str], None], name: str) -> None:
-    for size, label in ((PHONE, "390"), (LAPTOP, "1280")):
-        page.set_viewport_size(size)
-        take(page, f"{name}-{label}")
 
 
 def test_ana_sees_ben_accept_and_join_appears_at_the_time_without_a_reload(

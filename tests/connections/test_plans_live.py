@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo
 
 import msgspec
 import pytest
+from django.db import transaction
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -116,9 +117,22 @@ def test_an_event_leaves_only_once_the_change_is_saved(
 ) -> None:
     plan = plan_propose(proposer_id=ana.pk, other_id=ben.pk, times=[in_days(2)])
     before = len(sent_events.of_type(PlanChanged))
+    # A change that is rolled back after it was made is never announced.
+    with pytest.raises(_RolledBack), transaction.atomic():
+        plan_accept(user_id=ben.pk, public_id=plan.public_id, at=in_days(2))
+        raise _RolledBack
+    assert len(sent_events.of_type(PlanChanged)) == before
+    # A refused change announces nothing either.
     with pytest.raises(ApplicationError):
         plan_accept(user_id=ben.pk, public_id=plan.public_id, at=in_days(9))  # never offered
     assert len(sent_events.of_type(PlanChanged)) == before
+    # The same change, saved, is.
+    plan_accept(user_id=ben.pk, public_id=plan.public_id, at=in_days(2))
+    assert len(sent_events.of_type(PlanChanged)) == before + 2
+
+
+class _RolledBack(Exception):
+    """Ends a transaction that made a change, so the change is undone."""
 
 
 def test_a_kept_and_a_missed_plan_tell_both_when_settled(

@@ -17,15 +17,10 @@ from chatspheres.moderation.models import Decision
 from chatspheres.moderation.selectors import MODERATORS_GROUP
 from chatspheres.moderation.services import appeal_decide, appeal_make, decision_make
 from chatspheres.safety.models import Report
+from tests.moderation.helpers import signed_in
 from tests.moderation.test_services import STATEMENT
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def still_signed_in(client: Client) -> bool:
