@@ -112,3 +112,12 @@ def direct_call(sphere: Sphere, a: User, b: User) -> Conversation:
         shared_interests=[],
         kind=Conversation.Kind.DIRECT,
     )
+
+
+def connect(sphere: Sphere, first: User, second: User) -> None:
+    """Make two people connections: a good call, and both want to talk again."""
+    from chatspheres.connections.services import talk_again_wish
+
+    talk(sphere, first, second, a_rating="good", b_rating="good")
+    talk_again_wish(wisher_id=first.pk, about_id=second.pk)
+    talk_again_wish(wisher_id=second.pk, about_id=first.pk)

@@ -21,13 +21,12 @@ from chatspheres.connections.plans import (
     plans_settle,
     times_from_form,
 )
-from chatspheres.connections.services import talk_again_wish
 from chatspheres.connections.tasks import plan_remind
 from chatspheres.notifications.models import Notification
 from chatspheres.safety.services import block_create
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.connections.helpers import direct_call, talk
+from tests.connections.helpers import connect, direct_call, talk
 
 pytestmark = pytest.mark.django_db
 
@@ -35,12 +34,6 @@ pytestmark = pytest.mark.django_db
 def in_days(days: float, hour: int = 13) -> datetime:
     day = (timezone.now() + timedelta(days=days)).astimezone(UTC)
     return day.replace(hour=hour, minute=0, second=0, microsecond=0)
-
-
-def connect(sphere: Sphere, first: User, second: User) -> None:
-    talk(sphere, first, second, a_rating="good", b_rating="good")
-    talk_again_wish(wisher_id=first.pk, about_id=second.pk)
-    talk_again_wish(wisher_id=second.pk, about_id=first.pk)
 
 
 def set_zone(user: User, zone: str) -> None:

@@ -36,20 +36,13 @@ from chatspheres.connections.rings import (
     rings_cancel_for_tab,
     rings_expire,
 )
-from chatspheres.connections.services import talk_again_wish
 from chatspheres.notifications.models import Notification
 from chatspheres.spheres.models import Sphere
 from chatspheres.spheres.services import sphere_upsert
 from tests.conftest import make_member
-from tests.connections.helpers import handle_of, set_last_seen, set_online, talk
+from tests.connections.helpers import connect, handle_of, set_last_seen, set_online, talk
 
 pytestmark = pytest.mark.django_db
-
-
-def connect(sphere: Sphere, first: User, second: User) -> None:
-    talk(sphere, first, second, a_rating="good", b_rating="good")
-    talk_again_wish(wisher_id=first.pk, about_id=second.pk)
-    talk_again_wish(wisher_id=second.pk, about_id=first.pk)
 
 
 @pytest.fixture

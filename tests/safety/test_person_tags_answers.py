@@ -11,12 +11,11 @@ from django.template import Context, Template
 from django.test.utils import CaptureQueriesContext
 
 from chatspheres.accounts.models import Profile, User
-from chatspheres.connections.services import talk_again_wish
 from chatspheres.safety.selectors import blocked_either_way, met_on_call, safety_targets_among
 from chatspheres.safety.services import block_create
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.connections.helpers import talk
+from tests.connections.helpers import connect, talk
 
 pytestmark = pytest.mark.django_db
 
@@ -39,9 +38,7 @@ def people(sphere: Sphere) -> dict[str, User]:
     ben = make_member("ben@example.com", name="Ben")
     cleo = make_member("cleo@example.com", name="Cleo")
     dan = make_member("dan@example.com", name="Dan")
-    talk(sphere, ana, ben, a_rating="good", b_rating="good")
-    talk_again_wish(wisher_id=ana.pk, about_id=ben.pk)
-    talk_again_wish(wisher_id=ben.pk, about_id=ana.pk)
+    connect(sphere, ana, ben)
     talk(sphere, ana, cleo)
     return {"ana": ana, "ben": ben, "cleo": cleo, "dan": dan}
 

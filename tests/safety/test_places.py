@@ -17,14 +17,13 @@ from django.utils import timezone
 
 from chatspheres.accounts.models import User
 from chatspheres.connections.plans import plan_propose
-from chatspheres.connections.services import talk_again_wish
 from chatspheres.notifications.models import Notification
 from chatspheres.notifications.services import notification_send
 from chatspheres.safety.models import Block
 from chatspheres.safety.services import block_create
 from chatspheres.spheres.models import Sphere
 from tests.conftest import make_member
-from tests.connections.helpers import handle_of, talk, text_of
+from tests.connections.helpers import connect, handle_of, talk, text_of
 from tests.messaging.helpers import send
 
 pytestmark = pytest.mark.django_db
@@ -41,9 +40,7 @@ def ana(sphere: Sphere) -> User:
 def ben(sphere: Sphere, ana: User) -> User:
     """Ana's connection: they talked and both want to talk again."""
     ben = make_member("ben@example.com", name="Ben", spheres=(sphere,))
-    talk(sphere, ana, ben, a_rating="good", b_rating="good")
-    talk_again_wish(wisher_id=ana.pk, about_id=ben.pk)
-    talk_again_wish(wisher_id=ben.pk, about_id=ana.pk)
+    connect(sphere, ana, ben)
     return ben
 
 
